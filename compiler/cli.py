@@ -1,0 +1,260 @@
+"""The `hgl` command line: check, build, run, test, schema, docs, diff."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+# subcommands whose arguments and work live in their own module: name -> (module, help)
+PLUGGED = {
+    "docs": ("hgl.compiler.docgen", "build the documentation site (mkdocs)"),
+    "diff": ("hgl.compiler.diff", "behavioural diff between two versions of a guideline"),
+}
+
+
+def _color(stream) -> bool:
+    return stream.isatty() and not os.environ.get("NO_COLOR")
+
+
+def cmd_check(args) -> int:
+    from .diagnostics import dumps, render_all
+    from .pipeline import compile_source, read_source
+
+    worst = EXIT_OK
+    all_json = []
+    for path in args.files:
+        try:
+            source = read_source(path)
+        except (OSError, UnicodeDecodeError) as err:
+            print(f"{path}: error: cannot read: {err}", file=sys.stderr)
+            worst = max(worst, EXIT_ERRORS)
+            continue
+        result = compile_source(source)
+        diags = list(result.diagnostics)
+        if args.verify and result.ok:
+            from .verify import verify
+
+            diags += verify(result)
+        if args.format == "json":
+            all_json.extend(json.loads(dumps(source, diags)))
+        elif diags:
+            print(render_all(source, diags, _color(sys.stdout)))
+        else:
+            print(f"{path}: ok")
+        if any(d.severity == "error" for d in diags):
+            worst = max(worst, EXIT_ERRORS)
+        elif args.strict and diags:
+            worst = max(worst, EXIT_ERRORS)
+    if args.format == "json":
+        print(json.dumps(all_json, indent=2, ensure_ascii=False))
+    return worst
+
+
+def cmd_build(args) -> int:
+    from .diagnostics import render_all
+    from .pipeline import compile_source, read_source
+
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    source = read_source(args.file)
+    result = compile_source(source)
+    if result.diagnostics:
+        print(render_all(source, result.diagnostics, _color(sys.stderr)), file=sys.stderr)
+    if not result.ok:
+        return EXIT_ERRORS
+    name = Path(args.file).stem
+    target = out / f"{name}.py"
+    target.write_text(result.code, encoding="utf-8")
+    print(f"wrote {target} ({len(result.code.splitlines())} lines, source sha256 {source.sha256[:12]})")
+    return EXIT_OK
+
+
+def _params(pairs) -> dict:
+    params = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise SystemExit(f"hgl: --param takes NAME=VALUE, got {pair!r}")
+        k, v = pair.split("=", 1)
+        params[k.strip()] = v.strip()
+    return params
+
+
+def _load_case(path):
+    import yaml
+
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read()
+    return json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
+
+
+def cmd_run(args) -> int:
+    from hgl.runtime import CaseError, load
+    from hgl.runtime.batch import run_batch
+    from hgl.runtime.report import format_result, format_summary
+
+    guideline = load(args.guideline)
+    params = _params(args.param)
+    if args.cases:
+        out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
+        try:
+            summary = run_batch(guideline, args.cases, out, params,
+                                progress=not args.no_progress and sys.stderr.isatty() or args.progress)
+        except CaseError as err:
+            print(json.dumps(err.to_dict()), file=sys.stderr)
+            return EXIT_USAGE
+        finally:
+            if args.output:
+                out.close()
+        print(format_summary(summary), file=sys.stderr)
+        return EXIT_OK
+    if not args.case:
+        print("hgl run: give --case FILE or --cases FILE", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        case = _load_case(args.case)
+        result = guideline.evaluate(case, params, trace=args.trace, why_not=args.why_not or ())
+    except CaseError as err:
+        if args.format == "json":
+            print(json.dumps(err.to_dict(), indent=2, ensure_ascii=False))
+        else:
+            print("invalid case:", file=sys.stderr)
+            for e in err.errors:
+                print(f"  {e['field']}: {e['message']}" + (f" ({e['hint']})" if e.get("hint") else ""),
+                      file=sys.stderr)
+        return EXIT_USAGE
+    if args.format == "json":
+        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(format_result(result))
+    return EXIT_OK
+
+
+def cmd_test(args) -> int:
+    from hgl.runtime import load
+    from hgl.runtime.casefile import run_case_file
+
+    guideline = load(args.guideline)
+    failed = passed = 0
+    fired: set[str] = set()
+    for path in args.cases:
+        for outcome in run_case_file(guideline, path):
+            fired |= outcome.rules
+            if outcome.passed:
+                passed += 1
+                if args.verbose:
+                    print(f"PASS {path}::{outcome.id} {outcome.title}")
+                continue
+            failed += 1
+            print(f"FAIL {path}::{outcome.id} {outcome.title}")
+            for f in outcome.failures:
+                print(f"     {f}")
+    rc = EXIT_OK if failed == 0 else EXIT_ERRORS
+    if args.coverage:
+        rules = [r.id for r in guideline.module.RULES]
+        unfired = [r for r in rules if r not in fired]
+        print(f"rule coverage: {len(rules) - len(unfired)}/{len(rules)} rules fired by at least one case")
+        for r in unfired:
+            rule = next(x for x in guideline.module.RULES if x.id == r)
+            print(f"  not fired: {r} ({guideline.module.SOURCE}:{rule.line})")
+        if unfired and args.require_coverage:
+            rc = EXIT_ERRORS
+    print(f"{passed} passed, {failed} failed")
+    return rc
+
+
+def cmd_schema(args) -> int:
+    from hgl.runtime import load
+
+    print(json.dumps(load(args.guideline).schema(), indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hgl", description="HGL: clinical guidelines as checked, explainable code")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("check", help="check .hgl files and report diagnostics")
+    c.add_argument("files", nargs="+")
+    c.add_argument("--format", choices=("text", "json"), default="text")
+    c.add_argument("--verify", action="store_true", help="also search for gaps, conflicts and dead rules")
+    c.add_argument("--strict", action="store_true", help="warnings fail too")
+    c.set_defaults(func=cmd_check)
+
+    b = sub.add_parser("build", help="compile a guideline to a Python module")
+    b.add_argument("file")
+    b.add_argument("-o", "--output", required=True, help="output folder")
+    b.set_defaults(func=cmd_build)
+
+    r = sub.add_parser("run", help="evaluate a case (or a batch of cases)")
+    r.add_argument("guideline", help="a .hgl file or a module built by 'hgl build'")
+    r.add_argument("--case", help="one case, JSON or YAML")
+    r.add_argument("--cases", help="a batch: .jsonl or .csv")
+    r.add_argument("--format", choices=("text", "json", "jsonl"), default="text")
+    r.add_argument("--param", action="append", metavar="NAME=VALUE", help="override a policy parameter")
+    r.add_argument("--why-not", action="append", metavar="OPTION", help="explain why an option is not given")
+    r.add_argument("--trace", action="store_true", help="include every rule's truth value")
+    r.add_argument("-o", "--output", help="batch output file (default: standard output)")
+    r.add_argument("--progress", action="store_true", help="always show the progress bar")
+    r.add_argument("--no-progress", action="store_true")
+    r.set_defaults(func=cmd_run)
+
+    t = sub.add_parser("test", help="run case files (SPEC.md 3.2) against a guideline")
+    t.add_argument("guideline")
+    t.add_argument("--cases", action="append", required=True, help="a case file (repeatable)")
+    t.add_argument("--coverage", action="store_true", help="report rules that no case fires")
+    t.add_argument("--require-coverage", action="store_true", help="fail when a rule is never fired")
+    t.add_argument("-v", "--verbose", action="store_true")
+    t.set_defaults(func=cmd_test)
+
+    s = sub.add_parser("schema", help="print the JSON Schema of a guideline's cases")
+    s.add_argument("guideline")
+    s.set_defaults(func=cmd_schema)
+
+    for name, (module, help_text) in PLUGGED.items():
+        sp = sub.add_parser(name, help=help_text)
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:
+            sp.set_defaults(func=lambda a, n=name: _unavailable(n))
+            continue
+        mod.configure(sp)
+        sp.set_defaults(func=mod.cli_main)
+    return p
+
+
+def _unavailable(name) -> int:
+    print(f"hgl {name}: not available in this installation", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def main(argv=None) -> int:
+    from .diagnostics import HglError
+    from .pipeline import InternalError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except HglError as err:
+        from .diagnostics import render_all
+
+        print(render_all(err.source, err.diagnostics, _color(sys.stderr)), file=sys.stderr)
+        return EXIT_ERRORS
+    except InternalError as err:
+        print("hgl: internal compiler error (a bug in hgl, not in your guideline); please report it with "
+              "the file that caused it.\n" + str(err), file=sys.stderr)
+        return EXIT_INTERNAL
+    except FileNotFoundError as err:
+        print(f"hgl: {err.filename}: no such file", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:  # pragma: no cover
+        return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

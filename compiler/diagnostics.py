@@ -1,0 +1,150 @@
+"""Diagnostics: the codes table, the Diagnostic record and its rendering."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from .source import Source, Span
+
+# code -> (severity, title, example).  Codes are stable: never renumber, only add.
+# Families: 1xx syntax, 2xx names, 3xx types/units/values, 4xx clinical logic,
+# 5xx verification findings, 9xx internal.
+CODES: dict[str, tuple[str, str]] = {
+    "HGL100": ("error", "syntax error"),
+    "HGL101": ("error", "unexpected end of file"),
+    "HGL102": ("error", "unterminated text"),
+    "HGL103": ("error", "character not allowed here"),
+    "HGL201": ("error", "unknown name"),
+    "HGL202": ("error", "duplicate declaration"),
+    "HGL203": ("warning", "declared but never used"),
+    "HGL204": ("error", "unknown provenance tag"),
+    "HGL205": ("error", "unknown evidence entry"),
+    "HGL206": ("error", "unknown option"),
+    "HGL207": ("error", "unknown flag"),
+    "HGL208": ("error", "unknown metadata field"),
+    "HGL209": ("error", "missing required metadata"),
+    "HGL210": ("error", "definitions depend on each other in a cycle"),
+    "HGL211": ("error", "ambiguous name"),
+    "HGL212": ("error", "unknown strength"),
+    "HGL301": ("error", "type mismatch"),
+    "HGL302": ("error", "unit mismatch"),
+    "HGL303": ("error", "value not in the allowed set"),
+    "HGL304": ("error", "value out of range"),
+    "HGL305": ("error", "unknown unit"),
+    "HGL306": ("error", "quantity needs a unit"),
+    "HGL307": ("error", "invalid default"),
+    "HGL401": ("error", "rule without condition"),
+    "HGL402": ("error", "governing rule outside the governing order"),
+    "HGL403": ("error", "a rule that reads the proposal cannot propose options"),
+    "HGL404": ("error", "bad combination declaration"),
+    "HGL405": ("warning", "rule has no outcome"),
+    "HGL406": ("warning", "rule without provenance"),
+    "HGL407": ("error", "outcome group used recursively"),
+    "HGL408": ("error", "request names something that is not an input"),
+    "HGL501": ("warning", "gap: a valid case gets no recommendation"),
+    "HGL502": ("warning", "conflict: an option both proposed and avoided"),
+    "HGL503": ("warning", "dead rule: can never fire"),
+    "HGL504": ("warning", "dead rule: every outcome always overridden"),
+    "HGL505": ("warning", "unreachable missing-data branch"),
+    "HGL506": ("warning", "conflict: preferred options of an exclusive section overlap"),
+    "HGL901": ("error", "internal compiler error"),
+}
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One finding about a source file, positioned at a span."""
+
+    code: str
+    message: str
+    span: Span
+    hint: str | None = None
+    notes: tuple[str, ...] = field(default=())
+    data: dict | None = None  # machine-readable extras, e.g. a witness case
+
+    @property
+    def severity(self) -> str:
+        return CODES[self.code][0]
+
+    def sort_key(self):
+        return (self.span.line, self.span.column, self.code, self.message)
+
+
+class HglError(Exception):
+    """Raised with the diagnostics of a source that does not compile."""
+
+    def __init__(self, source: Source, diagnostics: list[Diagnostic]):
+        self.source = source
+        self.diagnostics = diagnostics
+        super().__init__(render_all(source, diagnostics))
+
+
+def render(source: Source, d: Diagnostic, color: bool = False) -> str:
+    """GNU-style first line, then the source line with a caret under the span."""
+    sev = d.severity
+    head = f"{source.name}:{d.span.line}:{d.span.column}: {sev}[{d.code}]: {d.message}"
+    if color:
+        c = "\033[1;31m" if sev == "error" else "\033[1;33m"
+        head = f"\033[1m{source.name}:{d.span.line}:{d.span.column}:\033[0m {c}{sev}[{d.code}]\033[0m: {d.message}"
+    out = [head]
+    text = source.line_text(d.span.line)
+    if d.span.line >= 1:
+        num = str(d.span.line)
+        pad = " " * len(num)
+        width = 1
+        if d.span.end_line == d.span.line and d.span.end_column > d.span.column:
+            width = d.span.end_column - d.span.column
+        width = max(1, min(width, max(1, len(text) - d.span.column + 1)))
+        expanded = text.replace("\t", " ")
+        out.append(f"{pad} |")
+        out.append(f"{num} | {expanded}")
+        out.append(f"{pad} | {' ' * (d.span.column - 1)}{'^' * width}")
+    for note in d.notes:
+        out.append(f"  = note: {note}")
+    if d.hint:
+        out.append(f"  = help: {d.hint}")
+    return "\n".join(out)
+
+
+def render_all(source: Source, diagnostics: list[Diagnostic], color: bool = False) -> str:
+    parts = [render(source, d, color) for d in sorted(diagnostics, key=Diagnostic.sort_key)]
+    errors = sum(d.severity == "error" for d in diagnostics)
+    warnings = len(diagnostics) - errors
+    if diagnostics:
+        parts.append(f"{source.name}: {errors} error(s), {warnings} warning(s)")
+    return "\n".join(parts)
+
+
+def to_json(source: Source, diagnostics: list[Diagnostic]) -> list[dict]:
+    out = []
+    for d in sorted(diagnostics, key=Diagnostic.sort_key):
+        item = {
+            "file": source.name,
+            "line": d.span.line,
+            "column": d.span.column,
+            "end_line": d.span.end_line,
+            "end_column": d.span.end_column,
+            "severity": d.severity,
+            "code": d.code,
+            "message": d.message,
+            "hint": d.hint,
+        }
+        if d.notes:
+            item["notes"] = list(d.notes)
+        if d.data is not None:
+            item["data"] = d.data
+        out.append(item)
+    return out
+
+
+def dumps(source: Source, diagnostics: list[Diagnostic]) -> str:
+    return json.dumps(to_json(source, diagnostics), indent=2, ensure_ascii=False)
+
+
+def did_you_mean(name: str, candidates) -> str | None:
+    """The closest candidate by edit similarity, phrased as a hint."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else None

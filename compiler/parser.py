@@ -1,0 +1,571 @@
+"""Parsing: `.hgl` text -> `nodes.Guideline`, or syntax diagnostics.  The only module that imports lark."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from functools import lru_cache
+from importlib import resources
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from . import nodes as n
+from .diagnostics import Diagnostic
+from .source import Source, Span
+
+_COMPARE = {"≤": "<=", "≥": ">=", "≠": "!=", "=": "="}
+
+# How the author reads each terminal in an "expected ..." message.
+_WORDS = {
+    "NAME": "a name",
+    "STRING": 'text in double quotes',
+    "NUMBER": "a number",
+    "DATE": "a date (YYYY-MM-DD)",
+    "COMPARE": "a comparison (=, <, ≤ …)",
+    "ADD_OP": "'+', '-' or 'union'",
+    "ROLE_WORD": "'proposed' or 'preferred'",
+    "OPTION_KIND": "'systemic' or 'local'",
+    "ELSE_IF": "'else if'",
+    "PERCENT": "'%'",
+}
+
+
+def grammar_text() -> str:
+    return resources.files("hgl.grammar").joinpath("hgl.lark").read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def _lark() -> Lark:
+    return Lark(grammar_text(), parser="lalr", lexer="contextual", propagate_positions=True,
+                maybe_placeholders=False)
+
+
+def _span_tok(tok: Token) -> Span:
+    return Span(tok.line, tok.column, tok.end_line or tok.line, tok.end_column or tok.column + len(tok))
+
+
+def _span_meta(meta) -> Span:
+    if getattr(meta, "empty", True):
+        return n.NO_SPAN
+    return Span(meta.line, meta.column, meta.end_line, meta.end_column)
+
+
+_ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
+
+
+def decode_string(raw: str) -> str:
+    """Text between quotes; escapes \\" \\\\ \\n \\t; triple quotes are dedented."""
+    if raw.startswith('"""'):
+        body = raw[3:-3]
+        body = textwrap.dedent(body.strip("\n"))
+    else:
+        body = raw[1:-1]
+    return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), "\\" + m.group(1)), body, flags=re.S)
+
+
+def _number(text: str) -> int | float:
+    return float(text) if "." in text else int(text)
+
+
+@v_args(meta=True)
+class _ToAst(Transformer):
+    """Builds nodes only; every judgement about meaning is left to checks.py."""
+
+    # terminals -------------------------------------------------------------
+    @v_args(meta=False, inline=False)
+    def NAME(self, tok):  # noqa: N802 - lark names callbacks after terminals
+        return n.Name(str(tok), _span_tok(tok))
+
+    @v_args(meta=False, inline=False)
+    def STRING(self, tok):  # noqa: N802
+        return decode_string(str(tok))
+
+    # top level ------------------------------------------------------------------
+    def start(self, meta, items):
+        groups: dict[str, list] = {}
+        meta_block = None
+        combination = None
+        for it in items:
+            if isinstance(it, n.GuidelineMeta):
+                meta_block = meta_block or it
+                groups.setdefault("_extra_meta", []).append(it)
+            elif isinstance(it, n.Combination):
+                combination = combination or it
+                groups.setdefault("_extra_combination", []).append(it)
+            else:
+                groups.setdefault(type(it).__name__, []).append(it)
+        inputs = [i for i in groups.get("InputDecl", []) if not i.is_parameter]
+        params = [i for i in groups.get("InputDecl", []) if i.is_parameter]
+        g = n.Guideline(
+            meta=meta_block,
+            provenance=tuple(groups.get("ProvenanceTag", [])),
+            strengths=tuple(groups.get("StrengthDecl", [])),
+            evidence=tuple(groups.get("EvidenceEntry", [])),
+            vocabularies=tuple(groups.get("Vocabulary", [])),
+            options=tuple(groups.get("OptionDecl", [])),
+            flags=tuple(groups.get("FlagDecl", [])),
+            inputs=tuple(inputs),
+            parameters=tuple(params),
+            definitions=tuple(groups.get("Definition", [])),
+            constraints=tuple(groups.get("Constraint", [])),
+            groups=tuple(groups.get("OutcomeGroup", [])),
+            sections=tuple(groups.get("Section", [])),
+            combination=combination,
+        )
+        extras = groups.get("_extra_meta", [])[1:] + groups.get("_extra_combination", [])[1:]
+        return g, extras
+
+    def guideline_block(self, meta, c):
+        return n.GuidelineMeta(c[0], tuple(c[1:]), _span_meta(meta))
+
+    def field(self, meta, c):
+        return n.Field(c[0], c[1], _span_meta(meta))
+
+    def provenance_decl(self, meta, c):
+        return n.ProvenanceTag(c[0], c[1], len(c) > 2, _span_meta(meta))
+
+    def strength_decl(self, meta, c):
+        return n.StrengthDecl(c[0], c[1], _span_meta(meta))
+
+    def evidence_block(self, meta, c):
+        return n.EvidenceEntry(c[0], tuple(c[1:]), _span_meta(meta))
+
+    def vocabulary_block(self, meta, c):
+        label = c[1] if len(c) > 1 and isinstance(c[1], str) else None
+        entries = tuple(x for x in c[1:] if isinstance(x, tuple))
+        return n.Vocabulary(c[0], label, entries, _span_meta(meta))
+
+    def vocabulary_entry(self, meta, c):
+        return (c[0], c[1] if len(c) > 1 else None)
+
+    def option_decl(self, meta, c):
+        drugs: tuple = ()
+        stands = None
+        for d in c[3:]:
+            if d[0] == "drugs":
+                drugs = d[1]
+            else:
+                stands = d[1]
+        return n.OptionDecl(c[0], str(c[1]), c[2], drugs, stands, _span_meta(meta))
+
+    def option_drugs(self, meta, c):
+        return ("drugs", c[0])
+
+    def option_stands_for(self, meta, c):
+        return ("stands", c[0])
+
+    def flag_decl(self, meta, c):
+        return n.FlagDecl(c[0], c[1], _span_meta(meta))
+
+    # inputs -------------------------------------------------------------------
+    def _decl(self, meta, c, is_parameter):
+        fields = dict(label=None, description=None, default=None, provenance=())
+        for key, value in c[2:]:
+            fields[key] = value
+        return n.InputDecl(c[0], c[1], fields["label"], fields["description"], fields["default"],
+                           fields["provenance"], is_parameter, _span_meta(meta))
+
+    def input_decl(self, meta, c):
+        return self._decl(meta, c, False)
+
+    def parameter_decl(self, meta, c):
+        return self._decl(meta, c, True)
+
+    def label_field(self, meta, c):
+        return ("label", c[0])
+
+    def description_field(self, meta, c):
+        return ("description", c[0])
+
+    def default_field(self, meta, c):
+        return ("default", c[0])
+
+    def provenance_field(self, meta, c):
+        return ("provenance", c[0])
+
+    def evidence_field(self, meta, c):
+        return ("evidence", c[0])
+
+    def spec_field(self, meta, c):
+        return ("spec", c[0])
+
+    def bool_type(self, meta, c):
+        return n.BoolType(_span_meta(meta))
+
+    def _number_type(self, meta, c, integer):
+        unit = None
+        lo = hi = None
+        for x in c[1:]:
+            if isinstance(x, n.Name):
+                unit = x
+            elif isinstance(x, tuple):
+                lo, hi = x
+        return n.NumberType(integer, unit, lo, hi, _span_meta(meta))
+
+    def int_type(self, meta, c):
+        return self._number_type(meta, c, True)
+
+    def number_type(self, meta, c):
+        return self._number_type(meta, c, False)
+
+    def enum_type(self, meta, c):
+        return n.EnumType(c[0], _span_meta(meta))
+
+    def set_type(self, meta, c):
+        return n.SetType(c[0], _span_meta(meta))
+
+    def option_ref_type(self, meta, c):
+        return n.OptionRefType(str(c[0]), _span_meta(meta))
+
+    def unit_spec(self, meta, c):
+        return c[0]
+
+    def unit(self, meta, c):
+        x = c[0]
+        return x if isinstance(x, n.Name) else n.Name("%", _span_tok(x))
+
+    def range_between(self, meta, c):
+        return (c[0], c[1])
+
+    def range_min(self, meta, c):
+        return (c[0], None)
+
+    def range_max(self, meta, c):
+        return (None, c[0])
+
+    def signed_number(self, meta, c):
+        value = _number(str(c[-1]))
+        return -value if len(c) > 1 else value
+
+    def name_list(self, meta, c):
+        return tuple(c)
+
+    # literals -------------------------------------------------------------------
+    def string_lit(self, meta, c):
+        return n.Literal("string", c[0], _span_meta(meta))
+
+    def number_lit(self, meta, c):
+        return n.Literal("number", c[0], _span_meta(meta), c[1] if len(c) > 1 else None)
+
+    def true_lit(self, meta, c):
+        return n.Literal("bool", True, _span_meta(meta))
+
+    def false_lit(self, meta, c):
+        return n.Literal("bool", False, _span_meta(meta))
+
+    def set_lit(self, meta, c):
+        return n.Literal("set", n.SetLit(c[0] if c else (), _span_meta(meta)), _span_meta(meta))
+
+    def date_lit(self, meta, c):
+        return n.Literal("date", str(c[0]), _span_meta(meta))
+
+    def name_lit(self, meta, c):
+        return n.Literal("name", c[0], _span_meta(meta))
+
+    # definitions, sections, rules -------------------------------------------------
+    def definition(self, meta, c):
+        name = c[0]
+        rest = c[1:]
+        label = rest[0] if rest and isinstance(rest[0], str) else None
+        if label is not None:
+            rest = rest[1:]
+        expr, fields = rest[0], dict(rest[1:])
+        return n.Definition(name, label, expr, fields.get("description"), _span_meta(meta))
+
+    def constraint(self, meta, c):
+        label = c[1] if len(c) > 2 else None
+        return n.Constraint(c[0], label, c[-1], _span_meta(meta))
+
+    def outcome_group(self, meta, c):
+        label = c[1] if len(c) > 1 and isinstance(c[1], str) else None
+        outs = tuple(c[2:] if label is not None else c[1:])
+        return n.OutcomeGroup(c[0], label, outs, _span_meta(meta))
+
+    def section(self, meta, c):
+        name, rest = c[0], c[1:]
+        title = rest[0] if rest and isinstance(rest[0], str) else None
+        if title is not None:
+            rest = rest[1:]
+        fields: dict = {}
+        rules = []
+        for x in rest:
+            if isinstance(x, n.Rule):
+                rules.append(x)
+            else:
+                fields[x[0]] = x[1]
+        return n.Section(name, title, fields.get("spec"), fields.get("description"),
+                         fields.get("provenance", ()), fields.get("evidence", ()), tuple(rules),
+                         _span_meta(meta))
+
+    def rule(self, meta, c):
+        name, rest = c[0], c[1:]
+        title = rest[0] if rest and isinstance(rest[0], str) else None
+        if title is not None:
+            rest = rest[1:]
+        fields: dict = {}
+        outcomes = []
+        for x in rest:
+            if isinstance(x, tuple):
+                fields[x[0]] = x[1]
+            else:
+                outcomes.append(x)
+        return n.Rule(name, title, fields.get("when"), tuple(outcomes), "governs" in fields,
+                      fields.get("strength"), fields.get("provenance", ()), fields.get("evidence", ()),
+                      fields.get("rationale"), _span_meta(meta))
+
+    def when_clause(self, meta, c):
+        return ("when", c[0])
+
+    def governs_clause(self, meta, c):
+        return ("governs", True)
+
+    def strength_field(self, meta, c):
+        return ("strength", c[0])
+
+    def rationale_field(self, meta, c):
+        return ("rationale", c[0])
+
+    # outcomes -------------------------------------------------------------------
+    def prefer(self, meta, c):
+        return n.Propose("preferred", c[0], _span_meta(meta))
+
+    def alternative(self, meta, c):
+        return n.Propose("alternative", c[0], _span_meta(meta))
+
+    def avoid(self, meta, c):
+        return n.Restrict("avoid", c[0], _span_meta(meta))
+
+    def demote(self, meta, c):
+        return n.Restrict("demote", c[0], _span_meta(meta))
+
+    def drop(self, meta, c):
+        return n.Restrict("drop", c[0], _span_meta(meta))
+
+    def raise_flag(self, meta, c):
+        return n.RaiseFlag(c[0], _span_meta(meta))
+
+    def request(self, meta, c):
+        return n.Request(c[0], c[1] if len(c) > 1 else None, _span_meta(meta))
+
+    def withhold(self, meta, c):
+        return n.Withhold(_span_meta(meta))
+
+    def use(self, meta, c):
+        return n.Use(c[0], _span_meta(meta))
+
+    def outcome_if(self, meta, c):
+        cond, rest = c[0], c[1:]
+        first, branches, otherwise = [], [], ()
+        for x in rest:
+            if isinstance(x, tuple) and x and x[0] == "elif":
+                branches.append((x[1], x[2]))
+            elif isinstance(x, tuple) and x and x[0] == "else":
+                otherwise = x[1]
+            else:
+                first.append(x)
+        return n.OutcomeIf(((cond, tuple(first)), *branches), otherwise, _span_meta(meta))
+
+    def outcome_elif(self, meta, c):
+        return ("elif", c[1], tuple(c[2:]))
+
+    def outcome_else(self, meta, c):
+        return ("else", tuple(c))
+
+    def select_option(self, meta, c):
+        return n.SelectOption(c[0], _span_meta(meta))
+
+    def select_every(self, meta, c):
+        filters = tuple(x for x in c if not (isinstance(x, tuple) and x and x[0] == "except"))
+        except_ = next((x[1] for x in c if isinstance(x, tuple) and x and x[0] == "except"), ())
+        return n.SelectEvery(filters, except_, _span_meta(meta))
+
+    def except_clause(self, meta, c):
+        return ("except", c[0])
+
+    def containing(self, meta, c):
+        return n.Containing(c[0], False, _span_meta(meta))
+
+    def containing_any(self, meta, c):
+        return n.Containing(c[0], True, _span_meta(meta))
+
+    def all_drugs_in(self, meta, c):
+        return n.AllDrugsIn(c[0], _span_meta(meta))
+
+    def option_in(self, meta, c):
+        return n.OptionIn(c[0], _span_meta(meta))
+
+    def combination(self, meta, c):
+        roles: tuple = ()
+        order: tuple = ()
+        for key, value in c:
+            if key == "roles":
+                roles = value
+            else:
+                order = value
+        return n.Combination(roles, order, _span_meta(meta))
+
+    def roles_order(self, meta, c):
+        return ("roles", tuple(c))
+
+    def governing_order(self, meta, c):
+        return ("order", c[0])
+
+    # expressions ----------------------------------------------------------------
+    def ref(self, meta, c):
+        return n.Ref(c[0], _span_meta(meta))
+
+    def quantity(self, meta, c):
+        return n.Quantity(_number(str(c[0])), c[1] if len(c) > 1 else None, _span_meta(meta))
+
+    def negative_quantity(self, meta, c):
+        return n.Quantity(-_number(str(c[0])), c[1] if len(c) > 1 else None, _span_meta(meta))
+
+    def true(self, meta, c):
+        return n.BoolLit(True, _span_meta(meta))
+
+    def false(self, meta, c):
+        return n.BoolLit(False, _span_meta(meta))
+
+    def set_literal(self, meta, c):
+        return n.SetLit(c[0] if c else (), _span_meta(meta))
+
+    def if_expr(self, meta, c):
+        parts = [x for x in c if not isinstance(x, Token)]
+        branches = tuple((parts[i], parts[i + 1]) for i in range(0, len(parts) - 1, 2))
+        return n.If(branches, parts[-1], _span_meta(meta))
+
+    def or_(self, meta, c):
+        return n.Or(tuple(c), _span_meta(meta))
+
+    def and_(self, meta, c):
+        return n.And(tuple(c), _span_meta(meta))
+
+    def not_(self, meta, c):
+        return n.Not(c[0], _span_meta(meta))
+
+    def compare(self, meta, c):
+        operands = tuple(c[0::2])
+        ops = tuple(_COMPARE.get(str(t), str(t)) for t in c[1::2])
+        return n.Compare(operands, ops, _span_meta(meta))
+
+    def is_missing(self, meta, c):
+        return n.IsMissing(c[0], False, _span_meta(meta))
+
+    def is_not_missing(self, meta, c):
+        return n.IsMissing(c[0], True, _span_meta(meta))
+
+    def is_empty(self, meta, c):
+        return n.IsEmpty(c[0], False, _span_meta(meta))
+
+    def is_not_empty(self, meta, c):
+        return n.IsEmpty(c[0], True, _span_meta(meta))
+
+    def has_role(self, meta, c):
+        target = c[0]
+        name = target.name if isinstance(target, n.Ref) else n.Name("?", _span_meta(meta))
+        return n.HasRole(name, str(c[1]), _span_meta(meta))
+
+    def member(self, meta, c):
+        return n.Member(c[0], c[1], False, _span_meta(meta))
+
+    def not_member(self, meta, c):
+        return n.Member(c[0], c[1], True, _span_meta(meta))
+
+    def has_any(self, meta, c):
+        return n.SetTest(c[0], "any", c[1], _span_meta(meta))
+
+    def has_all(self, meta, c):
+        return n.SetTest(c[0], "all", c[1], _span_meta(meta))
+
+    def binary(self, meta, c):
+        return n.Binary(str(c[1]), c[0], c[2], _span_meta(meta))
+
+    def drugs_of(self, meta, c):
+        return n.DrugsOf(c[0], _span_meta(meta))
+
+    def any_option(self, meta, c):
+        return n.AnyOption(str(c[0]), tuple(c[1:]), _span_meta(meta))
+
+
+def _expected_words(expected) -> str:
+    lark = _lark()
+    by_name = {t.name: t for t in lark.terminals}
+    words = set()
+    for name in expected:
+        if name in _WORDS:
+            words.add(_WORDS[name])
+            continue
+        term = by_name.get(name)
+        if term is not None and term.pattern.type == "str":
+            words.add(f"'{term.pattern.value}'")
+        elif name not in ("COMMENT", "WS"):
+            words.add(name.lower())
+    ordered = sorted(words, key=lambda w: (not w.startswith("'"), w))
+    if len(ordered) > 8:
+        ordered = ordered[:8] + ["…"]
+    return ", ".join(ordered)
+
+
+def _token_words(tok: Token) -> str:
+    if tok.type == "$END":
+        return "the end of the file"
+    text = str(tok)
+    if tok.type == "STRING":
+        return "text in quotes"
+    return f"'{text}'"
+
+
+def _syntax_diagnostic(source: Source, err: UnexpectedInput) -> Diagnostic:
+    if isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END"):
+        expected = getattr(err, "expected", None) or getattr(err, "accepts", None) or []
+        span = source.end_span()
+        hint = "every 'guideline', 'evidence', 'vocabulary', 'section', 'rule', 'outcomes', " \
+               "'combination' and 'if' block is closed by 'end'" if "END" in expected else None
+        return Diagnostic("HGL101", f"unexpected end of file; expected {_expected_words(expected)}",
+                          span, hint)
+    if isinstance(err, UnexpectedToken):
+        tok = err.token
+        span = _span_tok(tok)
+        expected = err.accepts or err.expected
+        hint = None
+        if tok.type == "NAME" and "NAME" not in expected and any(
+            x in expected for x in ("COMPARE", "AND", "OR")
+        ):
+            hint = "a unit goes right after its number (`30 mm`); words are joined with 'and' / 'or'"
+        if str(tok) in {"then", "else", "end"} and "END" not in expected:
+            hint = "check that the 'if' above has its 'then' and the block its 'end'"
+        return Diagnostic("HGL100", f"unexpected {_token_words(tok)}; expected {_expected_words(expected)}",
+                          span, hint)
+    if isinstance(err, UnexpectedCharacters):
+        line_text = source.line_text(err.line)
+        ch = line_text[err.column - 1: err.column] if err.column >= 1 else ""
+        span = Span(err.line, err.column, err.line, err.column + 1)
+        if ch == '"':
+            return Diagnostic("HGL102", "text starting here has no closing '\"'", span,
+                              "close the text on the same line, or use \"\"\" … \"\"\" for several lines")
+        allowed = err.allowed or set()
+        hint = None
+        if ch in "'‘’“”":
+            hint = 'text is written in straight double quotes: "like this"'
+        elif ch == "&":
+            hint = "write 'and'"
+        elif ch == "|":
+            hint = "write 'or'"
+        elif ch == "!":
+            hint = "write 'not', or '!=' / '≠' for 'is not equal to'"
+        expected = f"; expected {_expected_words(allowed)}" if allowed else ""
+        return Diagnostic("HGL103", f"character {ch!r} is not allowed here{expected}", span, hint)
+    raise err  # pragma: no cover - lark raises only the kinds above
+
+
+def parse(source: Source) -> tuple[n.Guideline | None, list[Diagnostic]]:
+    """Parse a source; on a syntax error return (None, [the first error]) - later ones would cascade."""
+    try:
+        tree = _lark().parse(source.text)
+    except UnexpectedInput as err:
+        return None, [_syntax_diagnostic(source, err)]
+    guideline, extras = _ToAst().transform(tree)
+    diags = [Diagnostic("HGL202", "a guideline has one 'guideline' block and one 'combination' block",
+                        getattr(x, "span", n.NO_SPAN), "merge the blocks") for x in extras]
+    return guideline, diags

@@ -1,0 +1,75 @@
+"""The compiler driver: source text -> parse -> check -> generate, with diagnostics at every stage."""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import checks, codegen, parser
+from .diagnostics import Diagnostic
+from .nodes import Guideline
+from .source import NO_SPAN, Source
+from .types import Model
+
+
+@dataclass
+class CompileResult:
+    source: Source
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    guideline: Guideline | None = None
+    model: Model | None = None
+    code: str | None = None
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+class InternalError(Exception):
+    """A bug in the compiler, never the author's fault; carries the original traceback text."""
+
+
+def check_source(source: Source) -> CompileResult:
+    """Parse and check; no code is generated."""
+    result = CompileResult(source)
+    try:
+        guideline, diags = parser.parse(source)
+        result.diagnostics.extend(diags)
+        if guideline is None:
+            return result
+        result.guideline = guideline
+        model, diags = checks.check(guideline)
+        result.model = model
+        result.diagnostics.extend(diags)
+    except RecursionError:
+        result.diagnostics.append(Diagnostic(
+            "HGL100", "the text nests too deeply to read", NO_SPAN, "split long expressions into definitions"))
+    except Exception as exc:  # an internal error: reported as such, never as the author's mistake
+        raise InternalError(traceback.format_exc()) from exc
+    result.diagnostics.sort(key=Diagnostic.sort_key)
+    return result
+
+
+def compile_source(source: Source) -> CompileResult:
+    """Parse, check and, when there is no error, generate the module source."""
+    result = check_source(source)
+    if result.ok and result.model is not None:
+        try:
+            result.code = codegen.generate(result.model, source.name, source.sha256)
+        except Exception as exc:
+            raise InternalError(traceback.format_exc()) from exc
+    return result
+
+
+def read_source(path: str | Path, display: str | None = None) -> Source:
+    p = Path(path)
+    return Source(display or str(path), p.read_text(encoding="utf-8"))
+
+
+def compile_file(path: str | Path) -> CompileResult:
+    return compile_source(read_source(path))

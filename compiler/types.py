@@ -1,0 +1,96 @@
+"""The checker's types and the symbol table it builds; codegen, docgen and verify read them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import nodes as n
+
+
+@dataclass(frozen=True)
+class T:
+    """A static type.  `elem` and `set` carry the domain their values come from."""
+
+    kind: str  # "bool" | "num" | "elem" | "set" | "empty_set" | "error"
+    unit: str | None = None
+    integer: bool = False
+    domain: str | None = None
+
+    def describe(self, domains: dict[str, "Domain"] | None = None) -> str:
+        if self.kind == "bool":
+            return "yes/no"
+        if self.kind == "num":
+            base = "integer" if self.integer else "number"
+            return f"{base} in {self.unit}" if self.unit else base
+        if self.kind in ("elem", "set"):
+            label = domains[self.domain].label if domains and self.domain in domains else self.domain
+            return f"set of {label}" if self.kind == "set" else label
+        if self.kind == "empty_set":
+            return "empty set"
+        return "unknown type"
+
+
+BOOL = T("bool")
+ERROR = T("error")
+
+
+@dataclass(frozen=True)
+class Domain:
+    """A closed set of names: a vocabulary, the options, or one input's enum."""
+
+    key: str
+    label: str
+    values: tuple[str, ...]
+
+
+def domains_compatible(a: str | None, b: str | None, domains: dict | None = None) -> bool:
+    """Whether values of two domains can meet in a comparison or a membership test."""
+    if a == b:
+        return True
+    pair = {str(a).split(":")[0], str(b).split(":")[0]}
+    if pair == {"optref", "option"}:
+        return True
+    if "values" in pair and domains is not None and a in domains and b in domains:
+        # an untyped set of enum values meets any enum holding all of them
+        small, big = (a, b) if str(a).startswith("values:") else (b, a)
+        return set(domains[small].values) <= set(domains[big].values)
+    return False
+
+
+@dataclass
+class Symbol:
+    """A name usable in expressions: an input, a parameter or a definition."""
+
+    kind: str  # "input" | "parameter" | "definition"
+    name: str
+    type: T
+    label: str
+    decl: object
+
+
+@dataclass
+class Model:
+    """Everything the checker learned about a guideline, for the later stages."""
+
+    guideline: n.Guideline
+    symbols: dict[str, Symbol] = field(default_factory=dict)
+    domains: dict[str, Domain] = field(default_factory=dict)
+    refs: dict[int, tuple[str, str]] = field(default_factory=dict)  # id(Ref) -> (kind, name|value)
+    types: dict[int, T] = field(default_factory=dict)  # id(expr) -> type
+    literals: dict[int, object] = field(default_factory=dict)  # id(Quantity|SetLit) -> value
+    definition_order: list[n.Definition] = field(default_factory=list)
+    reads: dict[str, frozenset[str]] = field(default_factory=dict)  # symbol/rule/constraint -> inputs
+    phase: dict[str, int] = field(default_factory=dict)  # rule -> 1 or 2
+    rule_provenance: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    rule_evidence: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    rule_section: dict[str, str] = field(default_factory=dict)
+    options: dict[str, n.OptionDecl] = field(default_factory=dict)
+    flags: dict[str, n.FlagDecl] = field(default_factory=dict)
+    groups: dict[str, n.OutcomeGroup] = field(default_factory=dict)
+
+    def type_of(self, expr) -> T:
+        return self.types.get(id(expr), ERROR)
+
+    def label(self, name: str) -> str:
+        sym = self.symbols.get(name)
+        return sym.label if sym else name.replace("_", " ")

@@ -1,0 +1,1 @@
+"""HGL: clinical practice guidelines as code."""

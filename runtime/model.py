@@ -1,0 +1,162 @@
+"""The records a compiled guideline module is made of: the tables the engine and the docs read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .logic import Unknown
+
+NO_DEFAULT = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    id: str
+    kind: str  # "systemic" | "local"
+    label: str
+    drugs: frozenset = frozenset()
+    stands_for: str | None = None  # an input whose value (an option) this option stands for
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    id: str
+    label: str
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One input or policy parameter, as the case validator and the schema need it."""
+
+    name: str
+    kind: str  # "bool" | "int" | "number" | "enum" | "set" | "option"
+    label: str
+    description: str | None = None
+    unit: str | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    values: tuple = ()
+    default: object = NO_DEFAULT
+    is_parameter: bool = False
+    provenance: tuple = ()
+    line: int = 0
+
+    @property
+    def has_default(self) -> bool:
+        return self.default is not NO_DEFAULT
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One outcome of a rule branch."""
+
+    kind: str  # "propose" | "avoid" | "demote" | "drop" | "flag" | "request" | "withhold"
+    option: str | None = None
+    role: str | None = None
+    flag: str | None = None
+    input: str | None = None
+    selector: "Selector | None" = None
+
+
+@dataclass(frozen=True, slots=True)
+class Selector:
+    """Picks proposed options: one option by id, or every option passing `test`."""
+
+    text: str
+    option: str | None = None
+    test: Callable | None = None  # (env, OptionView) -> bool | Unknown
+    except_: frozenset = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    guard: Callable | None  # (env, proposal) -> bool | Unknown; None = always
+    outcomes: tuple
+    why: Callable | None = None  # (env, proposal) -> [(pieces, truth)]
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: str
+    section: str
+    phase: int
+    governs: bool
+    when: Callable | None
+    why: Callable | None
+    branches: tuple
+    provenance: tuple = ()
+    evidence: tuple = ()
+    strength: str | None = None
+    rationale: str | None = None
+    line: int = 0
+    column: int = 0
+
+
+@dataclass(frozen=True)
+class Constraint:
+    id: str
+    label: str
+    test: Callable
+    inputs: tuple
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Section:
+    id: str
+    title: str
+    spec: str | None = None
+    description: str | None = None
+    provenance: tuple = ()
+    evidence: tuple = ()
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Value:
+    """A slot in an explanation: a value shown with its unit."""
+
+    value: object
+    unit: str | None = None
+
+
+def render_pieces(pieces) -> str:
+    """Join literal text and Value slots into one readable sentence."""
+    return "".join(p if isinstance(p, str) else format_value(p.value, p.unit) for p in pieces)
+
+
+def format_value(value, unit=None) -> str:
+    if isinstance(value, Unknown):
+        return "missing"
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    if isinstance(value, frozenset):
+        return "{" + ", ".join(sorted(value)) + "}" if value else "none"
+    if isinstance(value, float):
+        text = f"{value:.2f}".rstrip("0").rstrip(".")
+    else:
+        text = str(value)
+    if unit:
+        return f"{text} %" if unit == "%" else f"{text} {unit}"
+    return text
+
+
+@dataclass
+class Tables:
+    """A loaded module's tables, indexed once for the engine."""
+
+    options: dict
+    flags: dict
+    inputs: tuple
+    parameters: tuple
+    rules: tuple
+    constraints: tuple
+    sections: tuple
+    governing_order: tuple
+    role_order: tuple
+    phase1: tuple = field(default=())
+    phase2: tuple = field(default=())

@@ -1,0 +1,93 @@
+"""Readable text for a person: one result, a batch summary, a test run."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+STATUS_WORDS = {
+    "recommendation": "RECOMMENDATION",
+    "needs_data": "NEEDS DATA (provisional: options shown may change)",
+    "inconsistent_data": "INCONSISTENT DATA (no options until the case is corrected)",
+}
+
+
+def _option_line(o) -> list[str]:
+    prov = ", ".join(o["provenance"])
+    caution = " ⚠" if any(p in ("verify", "inference", "post_publication") for p in o["provenance"]) else ""
+    label = o["label"]
+    if o.get("stands_for"):
+        label += f" ({o['stands_for']})"
+    lines = [f"  - {o['id']}: {label}  [{o['kind']}; rule {o['rule']}; {prov}{caution}]"]
+    if o["evidence"]:
+        lines.append(f"      evidence: {', '.join(o['evidence'])}")
+    for b in o["because"]:
+        lines.append(f"      because {b}")
+    return lines
+
+
+def format_result(result, title: str | None = None) -> str:
+    """A readable summary of one Result: status, options by role, flags, why, missing."""
+    d = result.to_dict() if hasattr(result, "to_dict") else result
+    out = []
+    if title:
+        out.append(title)
+    g = d["guideline"]
+    out.append(f"{g['id']} {g['version']}: {STATUS_WORDS.get(d['status'], d['status'])}")
+    if d["status"] == "inconsistent_data":
+        out.append("Inconsistent inputs: " + ", ".join(d["inconsistent"]))
+        for v in d.get("violated", []):
+            out.append(f"  - {v['label']} ({', '.join(v['inputs'])})")
+        return "\n".join(out)
+    for role, heading in (("preferred", "Preferred"), ("alternative", "Alternatives"), ("avoid", "Avoid")):
+        opts = [o for o in d["options"] if o["role"] == role]
+        if opts:
+            out.append(f"{heading}:")
+            for o in opts:
+                out.extend(_option_line(o))
+    if not any(o["role"] == "preferred" for o in d["options"]):
+        out.append("Preferred: none")
+    if d["flags"]:
+        out.append("Flags:")
+        for f in d["flags"]:
+            out.append(f"  - {f['id']}: {f['label']}  [rule {f['rule']}]")
+            for b in f["because"]:
+                out.append(f"      because {b}")
+    if d["missing"]:
+        out.append("Missing data: " + ", ".join(d["missing"]))
+    if d.get("governing"):
+        out.append(f"Systemic therapy governed by section: {d['governing']}")
+    for oid, rules in (d.get("why_not") or {}).items():
+        out.append(f"Why not {oid}:")
+        if not rules:
+            out.append("  no rule proposes it")
+        for r in rules:
+            failed = "; ".join(f"{f['condition']} is {f['value']}" for f in r["failed"]) or \
+                "all conditions held (governed, demoted, avoided or dropped later)"
+            out.append(f"  - rule {r['rule']} ({r['role']}): {failed}")
+    return "\n".join(out)
+
+
+def summarize(results) -> dict:
+    """Counts by status and by preferred option, for the end of a batch."""
+    status = Counter()
+    preferred = Counter()
+    errors = 0
+    for r in results:
+        if "error" in r:
+            errors += 1
+            continue
+        status[r["status"]] += 1
+        for o in r["options"]:
+            if o["role"] == "preferred" and o["kind"] == "systemic":
+                preferred[o["id"]] += 1
+    return {"cases": sum(status.values()) + errors, "errors": errors, "by_status": dict(status.most_common()),
+            "by_preferred": dict(preferred.most_common())}
+
+
+def format_summary(summary: dict) -> str:
+    lines = [f"{summary['cases']} case(s), {summary['errors']} invalid"]
+    lines.append("by status: " + ", ".join(f"{k} {v}" for k, v in summary["by_status"].items()))
+    if summary["by_preferred"]:
+        lines.append("by preferred systemic option: " + ", ".join(
+            f"{k} {v}" for k, v in summary["by_preferred"].items()))
+    return "\n".join(lines)
