@@ -47,7 +47,9 @@ class Checker:
         hint = did_you_mean(name.text, candidates)
         if hint:
             decl = self.declared[(namespace, hint.split("'")[1])]
-            hint = hint[:-1] + f" (declared at line {decl.span.line})"
+            hint = hint + f" (declared at line {decl.span.line})"
+        elif candidates:  # nothing close: say what there is, when the list is short enough to read
+            hint = "declared: " + ", ".join(sorted(candidates)[:8]) + (", …" if len(candidates) > 8 else "")
         self.error(code, f"unknown {kind_words} '{name.text}'", name.span, hint)
         return False
 
@@ -80,8 +82,11 @@ class Checker:
         for f in meta.fields:
             key = f.key.text
             if key not in META_REQUIRED + META_OPTIONAL:
-                self.error("HGL208", f"unknown guideline field '{key}'", f.key.span,
-                           did_you_mean(key, META_REQUIRED + META_OPTIONAL))
+                hint = did_you_mean(key, META_REQUIRED + META_OPTIONAL)
+                self.error("HGL208", f"unknown guideline field '{key}'", f.key.span, hint)
+                if hint:  # a misspelt field is not also reported missing: one mistake, one error
+                    seen.add(hint.split("'")[1])
+                continue
             elif key in seen:
                 self.error("HGL202", f"guideline field '{key}' is given twice", f.key.span)
             seen.add(key)
@@ -122,6 +127,7 @@ class Checker:
                 if ("vocabulary", "drug") not in self.declared:
                     self.error("HGL201", "options list drugs, but no 'vocabulary drug' is declared", d.span)
                     break
+                self.used.add(("vocabulary", "drug"))
                 self.use("vocab:drug", d, "drug")
         m.domains["option"] = Domain("option", "option", tuple(m.options))
         for f in self.g.flags:
@@ -183,6 +189,26 @@ class Checker:
                                                 d.label or d.name.text.replace("_", " "), d)
         for c in self.g.constraints:
             self.declare("constraint", c.name, "constraint")
+        for o in self.g.options:
+            if o.stands_for is not None:
+                self.check_stands_for(o)
+
+    def check_stands_for(self, o: n.OptionDecl):
+        """`stands for X`: X must be an input holding an option of the same kind."""
+        target = o.stands_for
+        m_sym = sym = self.model.symbols.get(target.text)
+        if sym is None or sym.kind != "input":
+            inputs = [k for k, s in self.model.symbols.items() if s.kind == "input"]
+            hint = did_you_mean(target.text, inputs) or "name an input declared as: systemic option or none"
+            self.error("HGL201", f"option '{o.name.text}' stands for '{target.text}', which is not an input",
+                       target.span, hint)
+            return
+        t = m_sym.decl.type
+        if not isinstance(t, n.OptionRefType) or t.kind != o.kind:
+            self.error("HGL301", f"option '{o.name.text}' stands for '{target.text}', which does not hold "
+                       f"a {o.kind} option", target.span, f"declare it as: {o.kind} option or none")
+            return
+        self.used.add(("symbol", target.text))
 
     def check_defaults(self):
         for d in self.g.inputs + self.g.parameters:
@@ -197,14 +223,18 @@ class Checker:
             self.expr.check_literal(d.default, sym.type, d.type, what=f"default of '{d.name.text}'")
 
     def check_groups(self):
+        self._cycles: set[frozenset] = set()
         for grp in self.g.groups:
             self._check_recursion(grp, [])
-            self.expr.check_outcomes(grp.outcomes, phase2=None, context=f"outcomes {grp.name.text}")
+            self.expr.check_outcomes(grp.outcomes, phase2=None, context=f"outcomes '{grp.name.text}'")
 
     def _check_recursion(self, grp: n.OutcomeGroup, stack: list[str]):
         if grp.name.text in stack:
-            self.error("HGL407", f"outcome group '{grp.name.text}' uses itself", grp.name.span,
-                       " -> ".join(stack + [grp.name.text]))
+            cycle = stack[stack.index(grp.name.text):]
+            if frozenset(cycle) not in self._cycles:  # one cycle, one error, whichever group it is seen from
+                self._cycles.add(frozenset(cycle))
+                self.error("HGL407", f"outcome group '{grp.name.text}' uses itself", grp.name.span,
+                           " -> ".join(cycle + [grp.name.text]))
             return True
         for use in _uses(grp.outcomes):
             target = self.model.groups.get(use.group.text)
@@ -234,7 +264,7 @@ class Checker:
             reads_proposal = ex.reads_proposal(r.when)
         reads_proposal = reads_proposal or any(ex.reads_proposal(c) for c in _guards(r.outcomes, m.groups))
         m.phase[r.name.text] = 2 if reads_proposal else 1
-        ex.check_outcomes(r.outcomes, phase2=reads_proposal, context=f"rule {r.name.text}")
+        ex.check_outcomes(r.outcomes, phase2=reads_proposal, context=f"rule '{r.name.text}'")
         if not r.outcomes:
             self.error("HGL405", f"rule '{r.name.text}' has no outcome", r.name.span,
                        "add prefer/alternative/avoid/demote/drop/flag/request lines, or remove the rule")
@@ -264,7 +294,7 @@ class Checker:
             if governing:
                 s, r = governing[0]
                 self.error("HGL402", f"rule '{r.name.text}' governs, but there is no governing order",
-                           r.name.span, "add: combination  governing order <section>, …  end")
+                           r.name.span, f"add a block: combination / governing order {s.name.text} / end")
             return
         if c.roles:
             names = [x.text for x in c.roles]
@@ -290,6 +320,7 @@ class Checker:
 
     def check_unused(self):
         kinds = {"symbol": "input", "option": "option", "flag": "flag", "evidence": "evidence entry",
+                 "vocabulary": "vocabulary",
                  "group": "outcome group", "provenance": "provenance tag", "strength": "strength"}
         for (ns, name), decl in sorted(self.declared.items(), key=lambda kv: (kv[1].span.line, kv[1].span.column)):
             if ns not in kinds or (ns, name) in self.used:

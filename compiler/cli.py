@@ -15,6 +15,7 @@ EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 PLUGGED = {
     "docs": ("hgl.compiler.docgen", "build the documentation site (mkdocs)"),
     "diff": ("hgl.compiler.diff", "behavioural diff between two versions of a guideline"),
+    "lsp": ("hgl.compiler.lsp", "language server for editors (stdio)"),
 }
 
 
@@ -100,6 +101,14 @@ def cmd_run(args) -> int:
 
     guideline = load(args.guideline)
     params = _params(args.param)
+    try:
+        guideline.check_params(params)
+    except CaseError as err:
+        print("hgl run: invalid parameter:", file=sys.stderr)
+        for e in err.errors:
+            print(f"  {e['field']}: {e['message']}" + (f" ({e['hint']})" if e.get("hint") else ""),
+                  file=sys.stderr)
+        return EXIT_USAGE
     if args.cases:
         out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
         try:
@@ -175,7 +184,7 @@ def cmd_schema(args) -> int:
     return EXIT_OK
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hgl", description="HGL: clinical guidelines as checked, explainable code")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -218,6 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, (module, help_text) in PLUGGED.items():
         sp = sub.add_parser(name, help=help_text)
+        if name != command:  # import a plugged module only when its command runs: keeps start-up fast
+            sp.set_defaults(func=lambda a, n=name: _unavailable(n))
+            continue
         try:
             mod = importlib.import_module(module)
         except ImportError:
@@ -237,7 +249,9 @@ def main(argv=None) -> int:
     from .diagnostics import HglError
     from .pipeline import InternalError
 
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(command).parse_args(argv)
     try:
         return args.func(args)
     except HglError as err:

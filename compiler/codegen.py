@@ -11,9 +11,14 @@ from . import nodes as n
 from .explain import conjuncts, selector_text, sentence, unparse
 from .types import Model
 
-VERSION = "0.1.0"
+VERSION = "0.1.0"  # when the shape of the output changes, also change hgl.runtime.api.CACHE_TAG
 
 _CMP = {"=": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
+_PY_CMP = {"=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+
+
+class _NoFastPath(Exception):
+    """An expression the known-value fast path cannot compute (it reads the proposal)."""
 RUNTIME_NAMES = (
     "add", "and_", "drugs_of", "eq", "ge", "gt", "has_all", "has_any", "if_", "is_empty",
     "is_missing", "le", "lt", "member", "ne", "not_", "not_member", "or_", "sub", "union",
@@ -89,6 +94,46 @@ class _Gen:
             return "if_(" + ", ".join(args) + ")"
         raise AssertionError(f"no code for {type(e).__name__}")  # pragma: no cover
 
+    def known(self, e) -> str:
+        """The same expression for a case with no missing value: plain Python operators, short-circuit.
+
+        Equivalent to `expr` when no input is Unknown (then no value is), and much faster.
+        """
+        k = self.known
+        if isinstance(e, (n.Ref, n.Quantity, n.BoolLit, n.SetLit)):
+            return self.expr(e)
+        if isinstance(e, n.And):
+            return "(" + " and ".join(k(x) for x in _flatten(e, n.And)) + ")"
+        if isinstance(e, n.Or):
+            return "(" + " or ".join(k(x) for x in _flatten(e, n.Or)) + ")"
+        if isinstance(e, n.Not):
+            return f"(not {k(e.operand)})"
+        if isinstance(e, n.Compare):
+            parts = [k(e.operands[0])]
+            for op, x in zip(e.ops, e.operands[1:]):
+                parts += [_PY_CMP[op], k(x)]
+            return "(" + " ".join(parts) + ")"
+        if isinstance(e, n.IsMissing):
+            return repr(bool(e.negated))
+        if isinstance(e, n.IsEmpty):
+            return f"(bool({k(e.operand)}))" if e.negated else f"(not {k(e.operand)})"
+        if isinstance(e, n.Member):
+            return f"({k(e.element)} {'not in' if e.negated else 'in'} {k(e.collection)})"
+        if isinstance(e, n.SetTest):
+            if e.quantifier == "any":
+                return f"(not {k(e.left)}.isdisjoint({k(e.right)}))"
+            return f"({k(e.right)} <= {k(e.left)})"
+        if isinstance(e, n.Binary):
+            return f"({k(e.left)} {'|' if e.op == 'union' else e.op} {k(e.right)})"
+        if isinstance(e, n.DrugsOf):
+            return f"drugs_of({k(e.operand)}, OPTIONS)"
+        if isinstance(e, n.If):
+            text = k(e.otherwise)
+            for c, v in reversed(e.branches):
+                text = f"{k(v)} if {k(c)} else {text}"
+            return f"({text})"
+        raise _NoFastPath(type(e).__name__)  # reads the proposal: phase 2 only
+
     def filters(self, filters) -> str:
         parts = []
         for f in filters:
@@ -117,6 +162,24 @@ class _Gen:
                         pieces.append(f"Value(e[{p[1]!r}], {unit!r})")
                 items.append(f"(({', '.join(pieces)},), {self.expr(x)})")
         return "[" + ", ".join(items) + "]"
+
+    def because(self, exprs) -> str:
+        """Templates of the conjuncts' sentences: text, or (name, unit) slots the runtime fills."""
+        items = []
+        for c in exprs:
+            for x in conjuncts(c):
+                pieces = []
+                for p in sentence(x, self.m):
+                    if isinstance(p, str):
+                        pieces.append(p)
+                    else:
+                        pieces.append((p[1], self.m.symbols[p[1]].type.unit))
+                items.append(tuple(pieces))
+        return repr(tuple(items))
+
+    def written(self, exprs) -> str:
+        """The conjuncts as written, aligned with `why` and `because` (for `why not`)."""
+        return repr(tuple(unparse(x, self.m) for c in exprs for x in conjuncts(c)))
 
     # ------------------------------------------------------------------ module
     def module(self) -> str:
@@ -268,6 +331,28 @@ class _Gen:
             self.w(f"    e[{d.name.text!r}] = {self.expr(d.expr)}  # line {d.span.line}")
         if self.m.definition_order:
             self.w("    return e")
+        self.w("\n")
+        try:
+            body = [f"    e[{d.name.text!r}] = {self.known(d.expr)}" for d in self.m.definition_order]
+        except _NoFastPath:
+            self.w("derive_known = None  # a definition reads the proposal: no fast path")
+            return
+        self.w("def derive_known(e):")
+        self.w('    """derive() for a case with no missing value (the runtime checks that first)."""')
+        for line in body:
+            self.w(line)
+        self.w("    return e")
+        self.w("\n")
+        self.w("def derive_mixed(e, U):")
+        self.w('    """derive() when the inputs U are missing: plain operators where a definition reads none of them."""')
+        for d in self.m.definition_order:
+            reads = self.m.reads.get(d.name.text, frozenset())
+            if reads:
+                self.w(f"    e[{d.name.text!r}] = {self.known(d.expr)} if U.isdisjoint({self.const_set(reads)}) "
+                       f"else {self.expr(d.expr)}")
+            else:
+                self.w(f"    e[{d.name.text!r}] = {self.known(d.expr)}")
+        self.w("    return e")
         self.w("")
 
     def _constraints(self):
@@ -314,12 +399,84 @@ class _Gen:
         for line in rules:
             self.w(line)
         self.w(")")
+        self._phase1_known()
+
+    def _phase1_known(self):
+        """One function evaluating every phase-1 rule of a case with no missing value, inline."""
+        try:
+            lines = [line for name, part in zip(*self._phase1_known_parts()) for line in [f"# rule {name}"] + part]
+        except _NoFastPath:
+            self.w("")
+            self.w("phase1_known = None  # a phase-1 rule reads the proposal: no fast path")
+            return
+        for name, doc, result, body in (
+                ("phase1_known(e)", "for a case with no missing value: (fired rules, fired (rule, branch))",
+                 "fired_rules, fired", lines),
+                ("phase1_mixed(e, U)", "when the inputs U are missing: (fired rules, fired, undecided)",
+                 "fired_rules, fired, undecided", self._phase1_mixed_lines())):
+            self.w("\n")
+            self.w(f"def {name}:")
+            self.w(f'    """The phase-1 rules {doc}."""')
+            self.out += [f"    {x} = []" for x in result.split(", ")] + ["    " + x for x in body]
+            self.w(f"    return {result}")
+
+    def _phase1_mixed_lines(self) -> list[str]:
+        """Per rule: the plain-operator code when it reads no missing input, else three-valued code."""
+        lines = []
+        known = dict(zip(*self._phase1_known_parts()))
+        for index, (s, r) in enumerate(self.g.rules()):
+            name = r.name.text
+            if self.m.phase.get(name, 1) != 1:
+                continue
+            reads = self.m.reads.get(f"rule:{name}", frozenset())
+            lines.append(f"# rule {name} (line {r.span.line})")
+            slow = [f"v = {self.expr(r.when)}" if r.when is not None else "v = True",
+                    "if v is True:", f"    fired_rules.append(RULES[{index}])"]
+            for i, (guards, _) in enumerate(_flatten_outcomes(r.outcomes, self.m.groups)):
+                fire = f"fired.append((RULES[{index}], {i}))"
+                if not guards:
+                    slow.append(f"    {fire}")
+                    continue
+                code = self.expr(guards[0]) if len(guards) == 1 else \
+                    "and_(" + ", ".join(self.expr(x) for x in guards) + ")"
+                slow += [f"    g = {code}", "    if g is True:", f"        {fire}", "    elif g is not False:",
+                         f"        undecided.append((('b', {name!r}, {i}), g))"]
+            slow += ["elif v is not False:", f"    undecided.append((('r', {name!r}), v))"]
+            if reads:
+                lines.append(f"if U.isdisjoint({self.const_set(reads)}):")
+                lines += ["    " + x for x in known[name]]
+                lines.append("else:")
+                lines += ["    " + x for x in slow]
+            else:
+                lines += known[name]
+        return lines
+
+    def _phase1_known_parts(self):
+        """([rule name], [plain-operator lines of that rule]) for the phase-1 rules."""
+        names, parts = [], []
+        for index, (s, r) in enumerate(self.g.rules()):
+            name = r.name.text
+            if self.m.phase.get(name, 1) != 1:
+                continue
+            body = [f"fired_rules.append(RULES[{index}])"]
+            for i, (guards, _) in enumerate(_flatten_outcomes(r.outcomes, self.m.groups)):
+                fire = f"fired.append((RULES[{index}], {i}))"
+                if guards:
+                    body += [f"if {' and '.join(self.known(g) for g in guards)}:", f"    {fire}"]
+                else:
+                    body.append(fire)
+            if r.when is None:
+                parts.append(body)
+            else:
+                parts.append([f"if {self.known(r.when)}:"] + ["    " + x for x in body])
+            names.append(name)
+        return names, parts
+
 
     def _rule(self, s: n.Section, r: n.Rule) -> str:
         name = r.name.text
         fn = f"rule_{name}"
-        self.w("")
-        self.w("")
+        self.w("\n")
         self.w(f"# line {r.span.line}: rule {name} (section {s.name.text})")
         if r.when is not None:
             self.w(f"def {fn}(e, P):")
@@ -345,18 +502,20 @@ class _Gen:
                 self.w(f"    return {self.why(guards)}")
                 guard, why = f"{fn}_{i}", f"{fn}_{i}_why"
             outs_src = [self._outcome(o) for o in outs]
-            branch_src.append(f"Branch({guard}, {_tuple(outs_src)}, {why})")
+            branch_src.append(f"Branch({guard}, {_tuple(outs_src)}, {why}, because={self.because(guards)}, "
+                              f"conditions={self.written(guards)})")
         self.w("")
-        when = fn if r.when is not None else "None"
+        when = [r.when] if r.when is not None else []
         why = f"{fn}_why" if r.when is not None else "None"
         prov = self.m.rule_provenance.get(name, ())
         evid = self.m.rule_evidence.get(name, ())
         return (f"    Rule({name!r}, {(r.title or name)!r}, {s.name.text!r}, phase={self.m.phase.get(name, 1)!r}, "
-                f"governs={r.governs!r}, when={when}, why={why},\n"
+                f"governs={r.governs!r}, when={fn if when else None}, why={why},\n"
                 f"         branches={_tuple(branch_src)},\n"
                 f"         provenance={prov!r}, evidence={evid!r}, "
                 f"strength={(r.strength.text if r.strength else None)!r},\n"
-                f"         rationale={r.rationale!r}, line={r.span.line!r}, column={r.span.column!r}),")
+                f"         rationale={r.rationale!r}, line={r.span.line!r}, column={r.span.column!r},\n"
+                f"         because={self.because(when)}, conditions={self.written(when)}),")
 
     def _outcome(self, o) -> str:
         if isinstance(o, n.Propose):

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 from .source import Source, Span
 
-# code -> (severity, title, example).  Codes are stable: never renumber, only add.
+# code -> (severity, title).  Codes are stable: never renumber, only add; a code nothing can
+# produce is removed (HGL401 was: a rule without 'when' is legal and always applies).
 # Families: 1xx syntax, 2xx names, 3xx types/units/values, 4xx clinical logic,
 # 5xx verification findings, 9xx internal.
 CODES: dict[str, tuple[str, str]] = {
@@ -34,7 +35,6 @@ CODES: dict[str, tuple[str, str]] = {
     "HGL305": ("error", "unknown unit"),
     "HGL306": ("error", "quantity needs a unit"),
     "HGL307": ("error", "invalid default"),
-    "HGL401": ("error", "rule without condition"),
     "HGL402": ("error", "governing rule outside the governing order"),
     "HGL403": ("error", "a rule that reads the proposal cannot propose options"),
     "HGL404": ("error", "bad combination declaration"),

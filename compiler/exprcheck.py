@@ -169,13 +169,14 @@ class ExprChecker:
             self.m.refs[id(e)] = ("value", name)
             return T("elem", domain=found[0])
         if len(found) > 1:
-            self.c.error("HGL211", f"'{name}' is a value of several sets ({', '.join(sorted(found))})",
+            labels = " and ".join(sorted(self.m.domains[k].label for k in found))
+            self.c.error("HGL211", f"'{name}' is a value of several sets ({labels})",
                          e.name.span, "compare it with something of the set you mean, e.g. `x = value`")
             return ERROR
         hint = did_you_mean(name, self.m.symbols)
         if hint:
             decl = self.m.symbols[hint.split("'")[1]].decl
-            hint = hint[:-1] + f" (declared at line {decl.name.span.line})"
+            hint = hint + f" (declared at line {decl.name.span.line})"
         self.c.error("HGL201", f"unknown name '{name}'", e.name.span, hint)
         return ERROR
 
@@ -213,7 +214,7 @@ class ExprChecker:
             if len(found) != 1:
                 if found:
                     self.c.error("HGL211", "these names belong to several sets: "
-                                 + ", ".join(sorted(found)), e.span,
+                                 + " and ".join(sorted(self.m.domains[k].label for k in found)), e.span,
                                  "use the set where it is compared with an input, so its kind is known")
                 else:
                     bad = next((i for i in e.items if not any(i.text in d.values for d in self.m.domains.values())),
@@ -278,6 +279,8 @@ class ExprChecker:
             tl = self.infer(left, tr)
         else:
             tl = self.infer(left)
+            if tl.kind == "error" and self._is_bare_value(left) and self._is_bare_value(right):
+                return tl, self.set_type(right, ERROR)  # the left side was reported; the right would echo it
             tr = self.infer(right, tl)
         return tl, tr
 
@@ -318,6 +321,8 @@ class ExprChecker:
                 else:
                     err("HGL302", f"cannot compare {tl.unit or 'a plain number'} with {tr.unit or 'a plain number'}",
                         right.span)
+                    return
+            self._check_in_range(left, right)
             return
         if op not in ("=", "!="):
             err("HGL301", f"'{_OP_WORDS[op]}' compares numbers, not {tl.describe(self.m.domains)}", left.span,
@@ -329,6 +334,26 @@ class ExprChecker:
             return
         err("HGL301", f"cannot compare {tl.describe(self.m.domains)} with {tr.describe(self.m.domains)}",
             right.span)
+
+    def _check_in_range(self, left, right):
+        """A constant outside an input's declared range makes the comparison always true or false."""
+        for ref, lit in ((left, right), (right, left)):
+            if not (isinstance(ref, n.Ref) and isinstance(lit, n.Quantity)):
+                continue
+            sym = self.m.symbols.get(ref.name.text)
+            decl_type = getattr(sym.decl, "type", None) if sym is not None and sym.kind != "definition" else None
+            if not isinstance(decl_type, n.NumberType):
+                continue
+            value = self.m.literals.get(id(lit), lit.value)
+            lo, hi = decl_type.minimum, decl_type.maximum
+            if (lo is not None and value < lo) or (hi is not None and value > hi):
+                unit = f" {sym.type.unit}" if sym.type.unit else ""
+                shown = f"{value:g}{unit}"
+                if lit.unit is not None and units.canonical(lit.unit.text) != sym.type.unit:
+                    shown = f"{lit.value:g} {lit.unit.text} ({shown})"
+                self.c.error("HGL304", f"{shown} is outside the range of '{ref.name.text}' "
+                             f"({lo if lo is not None else '…'}–{hi if hi is not None else '…'}{unit})", lit.span,
+                             "the comparison would always give the same answer; check the number or the range")
 
     def _text(self, e) -> str:
         return e.name.text if isinstance(e, n.Ref) else "this"

@@ -11,34 +11,53 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from . import nodes as n
+from . import syntaxmsg
 from .diagnostics import Diagnostic
 from .source import Source, Span
 
 _COMPARE = {"≤": "<=", "≥": ">=", "≠": "!=", "=": "="}
-
-# How the author reads each terminal in an "expected ..." message.
-_WORDS = {
-    "NAME": "a name",
-    "STRING": 'text in double quotes',
-    "NUMBER": "a number",
-    "DATE": "a date (YYYY-MM-DD)",
-    "COMPARE": "a comparison (=, <, ≤ …)",
-    "ADD_OP": "'+', '-' or 'union'",
-    "ROLE_WORD": "'proposed' or 'preferred'",
-    "OPTION_KIND": "'systemic' or 'local'",
-    "ELSE_IF": "'else if'",
-    "PERCENT": "'%'",
-}
 
 
 def grammar_text() -> str:
     return resources.files("hgl.grammar").joinpath("hgl.lark").read_text(encoding="utf-8")
 
 
+_OPTIONS = dict(parser="lalr", lexer="contextual", propagate_positions=True, maybe_placeholders=False)
+
+
+def _cache_file(text: str) -> str | None:
+    """Where the built parser tables are kept; None when no private cache directory can be made.
+
+    Building the LALR tables costs more than parsing the whole HER2 guideline, so they are
+    pickled once per grammar and Lark version.  The file lives in the user's own cache
+    directory (HGL_CACHE_DIR, as the runtime uses), never in a shared /tmp, because loading
+    it unpickles it; Lark also checks the grammar hash stored inside before trusting it.
+    """
+    import hashlib
+    import os
+    from pathlib import Path
+
+    import lark
+
+    folder = Path(os.environ.get("HGL_CACHE_DIR") or Path.home() / ".cache" / "hgl")
+    digest = hashlib.sha256(f"{lark.__version__}\n{sorted(_OPTIONS.items())}\n{text}".encode()).hexdigest()[:16]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return str(folder / f"grammar-{digest}.lark")
+
+
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
-    return Lark(grammar_text(), parser="lalr", lexer="contextual", propagate_positions=True,
-                maybe_placeholders=False)
+    text = grammar_text()
+    cache = _cache_file(text)
+    if cache is not None:
+        try:
+            return Lark(text, cache=cache, **_OPTIONS)
+        except OSError:  # an unwritable cache only costs time
+            pass
+    return Lark(text, **_OPTIONS)
 
 
 def _span_tok(tok: Token) -> Span:
@@ -57,8 +76,8 @@ _ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
 def decode_string(raw: str) -> str:
     """Text between quotes; escapes \\" \\\\ \\n \\t; triple quotes are dedented."""
     if raw.startswith('"""'):
-        body = raw[3:-3]
-        body = textwrap.dedent(body.strip("\n"))
+        body = re.sub(r"^[ \t]*\n", "", raw[3:-3])  # text starting on the line after the quotes
+        body = textwrap.dedent(re.sub(r"\n[ \t]*$", "", body))  # closing quotes on a line of their own
     else:
         body = raw[1:-1]
     return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), "\\" + m.group(1)), body, flags=re.S)
@@ -68,9 +87,36 @@ def _number(text: str) -> int | float:
     return float(text) if "." in text else int(text)
 
 
+class _Clause(tuple):
+    """A (key, value) clause of a declaration, rule or section, with its position."""
+
+    def __new__(cls, pair, meta):
+        self = super().__new__(cls, pair)
+        self.span = _span_meta(meta)
+        return self
+
+
 @v_args(meta=True)
 class _ToAst(Transformer):
-    """Builds nodes only; every judgement about meaning is left to checks.py."""
+    """Builds nodes only; every judgement about meaning is left to checks.py.
+
+    The one exception is a clause given twice (two `when` lines): the AST keeps one value per
+    clause, so the second would silently replace the first; `duplicates` reports it instead.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.duplicates: list[Diagnostic] = []
+
+    def _set(self, fields: dict, clause, owner: str) -> None:
+        key, value = clause
+        if key in fields and key != "governs":
+            hint = ("join the conditions with 'and' (or 'or') in one 'when'" if key == "when"
+                    else f"give one '{key}' line" + (", listing every tag" if key in ("provenance", "evidence")
+                                                     else ""))
+            self.duplicates.append(Diagnostic("HGL202", f"{owner} has two '{key}' lines; the second would replace "
+                                              "the first", getattr(clause, "span", n.NO_SPAN), hint))
+        fields[key] = value
 
     # terminals -------------------------------------------------------------
     @v_args(meta=False, inline=False)
@@ -160,11 +206,11 @@ class _ToAst(Transformer):
 
     # inputs -------------------------------------------------------------------
     def _decl(self, meta, c, is_parameter):
-        fields = dict(label=None, description=None, default=None, provenance=())
-        for key, value in c[2:]:
-            fields[key] = value
-        return n.InputDecl(c[0], c[1], fields["label"], fields["description"], fields["default"],
-                           fields["provenance"], is_parameter, _span_meta(meta))
+        fields: dict = {}
+        for x in c[2:]:
+            self._set(fields, x, f"{'parameter' if is_parameter else 'input'} '{c[0].text}'")
+        return n.InputDecl(c[0], c[1], fields.get("label"), fields.get("description"), fields.get("default"),
+                           fields.get("provenance", ()), is_parameter, _span_meta(meta))
 
     def input_decl(self, meta, c):
         return self._decl(meta, c, False)
@@ -173,22 +219,22 @@ class _ToAst(Transformer):
         return self._decl(meta, c, True)
 
     def label_field(self, meta, c):
-        return ("label", c[0])
+        return _Clause(("label", c[0]), meta)
 
     def description_field(self, meta, c):
-        return ("description", c[0])
+        return _Clause(("description", c[0]), meta)
 
     def default_field(self, meta, c):
-        return ("default", c[0])
+        return _Clause(("default", c[0]), meta)
 
     def provenance_field(self, meta, c):
-        return ("provenance", c[0])
+        return _Clause(("provenance", c[0]), meta)
 
     def evidence_field(self, meta, c):
-        return ("evidence", c[0])
+        return _Clause(("evidence", c[0]), meta)
 
     def spec_field(self, meta, c):
-        return ("spec", c[0])
+        return _Clause(("spec", c[0]), meta)
 
     def bool_type(self, meta, c):
         return n.BoolType(_span_meta(meta))
@@ -270,7 +316,14 @@ class _ToAst(Transformer):
         label = rest[0] if rest and isinstance(rest[0], str) else None
         if label is not None:
             rest = rest[1:]
-        expr, fields = rest[0], dict(rest[1:])
+        expr, fields = rest[0], {}
+        for x in rest[1:]:
+            if x[0] in ("default", "provenance"):  # computed, so it has neither: say so rather than drop it
+                self.duplicates.append(Diagnostic("HGL208", f"'{x[0]}' does not apply to a definition",
+                                                  x.span, "a definition is computed from inputs; "
+                                                  f"give the '{x[0]}' to the inputs it reads"))
+            self._set(fields, x, f"definition '{name.text}'")
+        label = label if label is not None else fields.get("label")
         return n.Definition(name, label, expr, fields.get("description"), _span_meta(meta))
 
     def constraint(self, meta, c):
@@ -293,7 +346,7 @@ class _ToAst(Transformer):
             if isinstance(x, n.Rule):
                 rules.append(x)
             else:
-                fields[x[0]] = x[1]
+                self._set(fields, x, f"section '{name.text}'")
         return n.Section(name, title, fields.get("spec"), fields.get("description"),
                          fields.get("provenance", ()), fields.get("evidence", ()), tuple(rules),
                          _span_meta(meta))
@@ -307,7 +360,7 @@ class _ToAst(Transformer):
         outcomes = []
         for x in rest:
             if isinstance(x, tuple):
-                fields[x[0]] = x[1]
+                self._set(fields, x, f"rule '{name.text}'")
             else:
                 outcomes.append(x)
         return n.Rule(name, title, fields.get("when"), tuple(outcomes), "governs" in fields,
@@ -315,16 +368,16 @@ class _ToAst(Transformer):
                       fields.get("rationale"), _span_meta(meta))
 
     def when_clause(self, meta, c):
-        return ("when", c[0])
+        return _Clause(("when", c[0]), meta)
 
     def governs_clause(self, meta, c):
-        return ("governs", True)
+        return _Clause(("governs", True), meta)
 
     def strength_field(self, meta, c):
-        return ("strength", c[0])
+        return _Clause(("strength", c[0]), meta)
 
     def rationale_field(self, meta, c):
-        return ("rationale", c[0])
+        return _Clause(("rationale", c[0]), meta)
 
     # outcomes -------------------------------------------------------------------
     def prefer(self, meta, c):
@@ -488,74 +541,24 @@ class _ToAst(Transformer):
         return n.AnyOption(str(c[0]), tuple(c[1:]), _span_meta(meta))
 
 
-def _expected_words(expected) -> str:
-    lark = _lark()
-    by_name = {t.name: t for t in lark.terminals}
-    words = set()
-    for name in expected:
-        if name in _WORDS:
-            words.add(_WORDS[name])
-            continue
-        term = by_name.get(name)
-        if term is not None and term.pattern.type == "str":
-            words.add(f"'{term.pattern.value}'")
-        elif name not in ("COMMENT", "WS"):
-            words.add(name.lower())
-    ordered = sorted(words, key=lambda w: (not w.startswith("'"), w))
-    if len(ordered) > 8:
-        ordered = ordered[:8] + ["…"]
-    return ", ".join(ordered)
-
-
-def _token_words(tok: Token) -> str:
-    if tok.type == "$END":
-        return "the end of the file"
-    text = str(tok)
-    if tok.type == "STRING":
-        return "text in quotes"
-    return f"'{text}'"
-
-
-def _syntax_diagnostic(source: Source, err: UnexpectedInput) -> Diagnostic:
+def _problem(source: Source, err: UnexpectedInput) -> syntaxmsg.Problem:
+    keywords = {t.name: t.pattern.value for t in _lark().terminals if t.pattern.type == "str"}
+    ip = getattr(err, "interactive_parser", None)
+    stack = list(ip.parser_state.value_stack) if ip is not None else []
+    openers, previous = syntaxmsg.stack_facts(stack, getattr(err, "token_history", None))
     if isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END"):
         expected = getattr(err, "expected", None) or getattr(err, "accepts", None) or []
-        span = source.end_span()
-        hint = "every 'guideline', 'evidence', 'vocabulary', 'section', 'rule', 'outcomes', " \
-               "'combination' and 'if' block is closed by 'end'" if "END" in expected else None
-        return Diagnostic("HGL101", f"unexpected end of file; expected {_expected_words(expected)}",
-                          span, hint)
+        return syntaxmsg.Problem("eof", source.end_span(), expected=frozenset(expected), keywords=keywords,
+                                 openers=openers, previous=previous)
     if isinstance(err, UnexpectedToken):
         tok = err.token
-        span = _span_tok(tok)
-        expected = err.accepts or err.expected
-        hint = None
-        if tok.type == "NAME" and "NAME" not in expected and any(
-            x in expected for x in ("COMPARE", "AND", "OR")
-        ):
-            hint = "a unit goes right after its number (`30 mm`); words are joined with 'and' / 'or'"
-        if str(tok) in {"then", "else", "end"} and "END" not in expected:
-            hint = "check that the 'if' above has its 'then' and the block its 'end'"
-        return Diagnostic("HGL100", f"unexpected {_token_words(tok)}; expected {_expected_words(expected)}",
-                          span, hint)
+        return syntaxmsg.Problem("token", _span_tok(tok), str(tok), tok.type,
+                                 frozenset(err.accepts or err.expected), keywords, openers, previous)
     if isinstance(err, UnexpectedCharacters):
         line_text = source.line_text(err.line)
         ch = line_text[err.column - 1: err.column] if err.column >= 1 else ""
-        span = Span(err.line, err.column, err.line, err.column + 1)
-        if ch == '"':
-            return Diagnostic("HGL102", "text starting here has no closing '\"'", span,
-                              "close the text on the same line, or use \"\"\" … \"\"\" for several lines")
-        allowed = err.allowed or set()
-        hint = None
-        if ch in "'‘’“”":
-            hint = 'text is written in straight double quotes: "like this"'
-        elif ch == "&":
-            hint = "write 'and'"
-        elif ch == "|":
-            hint = "write 'or'"
-        elif ch == "!":
-            hint = "write 'not', or '!=' / '≠' for 'is not equal to'"
-        expected = f"; expected {_expected_words(allowed)}" if allowed else ""
-        return Diagnostic("HGL103", f"character {ch!r} is not allowed here{expected}", span, hint)
+        return syntaxmsg.Problem("char", Span(err.line, err.column, err.line, err.column + 1), ch, "",
+                                 frozenset(err.allowed or ()), keywords, openers, previous)
     raise err  # pragma: no cover - lark raises only the kinds above
 
 
@@ -564,8 +567,9 @@ def parse(source: Source) -> tuple[n.Guideline | None, list[Diagnostic]]:
     try:
         tree = _lark().parse(source.text)
     except UnexpectedInput as err:
-        return None, [_syntax_diagnostic(source, err)]
-    guideline, extras = _ToAst().transform(tree)
-    diags = [Diagnostic("HGL202", "a guideline has one 'guideline' block and one 'combination' block",
+        return None, [syntaxmsg.diagnose(source, _problem(source, err))]
+    builder = _ToAst()
+    guideline, extras = builder.transform(tree)
+    diags = builder.duplicates + [Diagnostic("HGL202", "a guideline has one 'guideline' block and one 'combination' block",
                         getattr(x, "span", n.NO_SPAN), "merge the blocks") for x in extras]
     return guideline, diags

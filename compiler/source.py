@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,11 +30,14 @@ class Source:
     name: str
     text: str
 
-    @property
+    @cached_property  # rendering many diagnostics must not split the text once per diagnostic
     def lines(self) -> list[str]:
-        return self.text.splitlines()
+        # split on "\n" only, as the parser counts lines: str.splitlines would also break at
+        # \f, \x1c or U+2028 and show the wrong line under a diagnostic
+        lines = [line.removesuffix("\r") for line in self.text.split("\n")]
+        return lines[:-1] if lines and lines[-1] == "" else lines
 
-    @property
+    @cached_property
     def sha256(self) -> str:
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 

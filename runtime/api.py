@@ -7,76 +7,13 @@ import importlib.util
 import json
 import os
 import types
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from .engine import Engine
 from .logic import Unknown
 from .model import format_value
-from .schema import CaseError, json_schema, validate_case, validate_params
-
-
-@dataclass
-class Result:
-    """One evaluated case; `to_dict()` gives the result contract of SPEC.md 3.1."""
-
-    guideline: dict
-    status: str
-    options: list = field(default_factory=list)
-    flags: list = field(default_factory=list)
-    missing: list = field(default_factory=list)
-    inconsistent: list = field(default_factory=list)
-    violated: list = field(default_factory=list)
-    governing: str | None = None
-    receipt: dict = field(default_factory=dict)
-    trace: list | None = None
-    why_not: dict | None = None
-
-    def to_dict(self) -> dict:
-        d = {
-            "guideline": self.guideline,
-            "status": self.status,
-            "options": self.options,
-            "flags": self.flags,
-            "missing": self.missing,
-            "inconsistent": self.inconsistent,
-        }
-        if self.violated:
-            d["violated"] = self.violated
-        d["governing"] = self.governing
-        d["receipt"] = self.receipt
-        if self.trace is not None:
-            d["trace"] = self.trace
-        if self.why_not is not None:
-            d["why_not"] = self.why_not
-        return d
-
-    def ids(self, role: str) -> list[str]:
-        return [o["id"] for o in self.options if o["role"] == role]
-
-    @property
-    def preferred(self):
-        return self.ids("preferred")
-
-    @property
-    def alternatives(self):
-        return self.ids("alternative")
-
-    @property
-    def avoid(self):
-        return self.ids("avoid")
-
-    @property
-    def flag_ids(self):
-        return [f["id"] for f in self.flags]
-
-
-def _plain(value):
-    if isinstance(value, Unknown):
-        return None
-    if isinstance(value, frozenset):
-        return sorted(value)
-    return value
+from .result import Result, plain
+from .schema import CaseError, Validator, json_schema, validate_case, validate_params
 
 
 class Guideline:
@@ -91,8 +28,12 @@ class Guideline:
         self.sha256 = module.SOURCE_SHA256
         self.inputs = module.INPUTS
         self.parameters = module.PARAMETERS
-        self._option_rank = {o: i for i, o in enumerate(module.OPTIONS)}
-        self._flag_rank = {f: i for i, f in enumerate(module.FLAGS)}
+        self.option_rank = {o: i for i, o in enumerate(module.OPTIONS)}
+        self.flag_rank = {f: i for i, f in enumerate(module.FLAGS)}
+        self._default_params = validate_params(self.parameters, None)
+        self._validate = Validator(self.inputs)
+        self.input_names = tuple(s.name for s in self.inputs)
+        self.parameter_names = tuple(s.name for s in self.parameters)
 
     def __repr__(self):
         return f"<Guideline {self.id} {self.version} sha256={self.sha256[:12]}>"
@@ -106,88 +47,63 @@ class Guideline:
 
     def validate(self, case: dict) -> dict:
         """The validated case (missing inputs as Unknown); raises CaseError."""
-        return validate_case(self.inputs, case)
+        return self._validate(case)
+
+    def check_params(self, params: dict | None) -> dict:
+        """The parameters used for a run: defaults overridden by `params`; raises CaseError."""
+        return validate_params(self.parameters, params)
 
     def evaluate(self, case: dict, params: dict | None = None, *, trace: bool = False,
-                 why_not: list[str] | tuple[str, ...] = ()) -> Result:
-        """Evaluate one case.  Raises CaseError for an invalid case or parameter."""
-        env = validate_case(self.inputs, case)
-        p = validate_params(self.parameters, params)
-        validated = {k: _plain(v) for k, v in env.items()}
-        env.update(p)
-        raw = self.engine.run(env)
-        receipt = {"guideline": self.header, "hgl_version": self.module.HGL_VERSION,
-                   "parameters": {k: _plain(v) for k, v in p.items()}, "input": validated}
-        result = Result(self.header, raw["status"], receipt=receipt)
-        if raw["status"] == "inconsistent_data":
-            result.inconsistent = raw["inconsistent"]
-            result.violated = [{"constraint": c.id, "label": c.label, "inputs": list(c.inputs)}
-                               for c in raw["violated"]]
-            return result
-        firing = raw["firing"]
-        result.missing = raw["missing"]
-        result.governing = firing.governing
-        self._fill(result, env, firing)
-        if trace:
-            result.trace = self._trace(env, firing)
+                 why_not: list[str] | tuple[str, ...] = (), params_checked: bool = False) -> Result:
+        """Evaluate one case.  Raises CaseError for an invalid case or parameter.
+
+        The decision is made at once; the words (`because`, the receipt) when first read.
+        `params_checked`: `params` comes from `check_params` (a batch checks them once).
+        """
+        env = self._validate(case)
+        if params_checked:
+            env.update(params)
+        else:
+            env.update(validate_params(self.parameters, params) if params else self._default_params)
         if why_not:
-            result.why_not = {o: self.engine.why_not(env, o, firing.proposal) for o in why_not}
+            self._check_options(why_not)
+        raw = self.engine.run(env)
+        status = raw["status"]
+        if status == "inconsistent_data":
+            return Result(self, env, status, inconsistent=raw["inconsistent"], violated=raw["violated"])
+        result = Result(self, env, status, raw["firing"], raw["missing"])
+        if trace:
+            result.add_trace()
+        if why_not:
+            result.add_why_not(why_not)
         return result
 
+    def _check_options(self, ids):
+        import difflib
+
+        errors = []
+        for oid in ids:
+            if oid not in self.module.OPTIONS:
+                close = difflib.get_close_matches(oid, list(self.module.OPTIONS), n=1)
+                errors.append({"field": oid, "message": "unknown option",
+                               **({"hint": f"did you mean '{close[0]}'?"} if close else {})})
+        if errors:
+            raise CaseError(errors)
+
     def evaluate_many(self, cases, params: dict | None = None):
-        """Evaluate an iterable of cases; yields a Result, or a CaseError for an invalid case."""
+        """Evaluate an iterable of cases; yields a Result, or a CaseError for an invalid case.
+
+        Bad parameters raise CaseError at once (they are checked once, before any case).
+        """
+        checked = self.check_params(params)
+        return self._many(cases, checked)
+
+    def _many(self, cases, checked):
         for case in cases:
             try:
-                yield self.evaluate(case, params)
+                yield self.evaluate(case, checked, params_checked=True)
             except CaseError as err:
                 yield err
-
-    # ------------------------------------------------------------------ result assembly
-    def _fill(self, result: Result, env, firing):
-        m = self.module
-        rules = self.engine.rules
-        role_rank = {r: i for i, r in enumerate(("preferred", "alternative", "avoid"))}
-        opts = sorted(firing.roles.items(), key=lambda kv: (role_rank[kv[1]], self._option_rank[kv[0]]))
-        P = firing.proposal
-        for oid, role in opts:
-            rule_id, branch = firing.by[oid]
-            rule = rules[rule_id]
-            opt = m.OPTIONS[oid]
-            entry = {"id": oid, "kind": opt.kind, "role": role, "label": opt.label, "rule": rule_id,
-                     "provenance": list(rule.provenance), "evidence": list(rule.evidence),
-                     "because": self.engine.because(env, rule_id, branch, P),
-                     "proposed_by": list(firing.proposed_by.get(oid, ())), "strength": rule.strength}
-            if opt.stands_for:
-                entry["stands_for"] = _plain(env.get(opt.stands_for))
-            result.options.append(entry)
-        for fid in sorted(firing.flags, key=lambda f: self._flag_rank[f]):
-            rule_id, branch = firing.flags[fid][0]
-            rule = rules[rule_id]
-            entry = {"id": fid, "label": m.FLAGS[fid].label, "rule": rule_id,
-                     "provenance": list(rule.provenance),
-                     "because": self.engine.because(env, rule_id, branch, P),
-                     "request": any(req[0] == rule_id for req in firing.requests.values()
-                                    if fid in self._request_flags(req)),
-                     "rules": list(dict.fromkeys(r for r, _ in firing.flags[fid]))}
-            result.flags.append(entry)
-
-    def _request_flags(self, req) -> set:
-        rule_id, branch = req
-        return {o.flag for o in self.engine.rules[rule_id].branches[branch].outcomes if o.kind == "request"}
-
-    def _trace(self, env, firing) -> list:
-        """Every rule with its truth value and the conditions it read."""
-        from .logic import truth
-
-        out = []
-        for r in self.module.RULES:
-            P = firing.proposal
-            v = r.when(env, P) if r.when is not None else True
-            entry = {"rule": r.id, "section": r.section, "value": truth(v)}
-            if isinstance(v, Unknown):
-                entry["unknown_because_missing"] = sorted(v.inputs)
-            out.append(entry)
-        return out
 
     def definitions(self, case: dict, params: dict | None = None) -> dict:
         """The derived facts of a case (for inspection and tests)."""
@@ -196,13 +112,26 @@ class Guideline:
         env["__options__"] = self.module.OPTIONS
         self.module.derive(env)
         env.pop("__options__")
-        return {k: ("unknown" if isinstance(v, Unknown) else _plain(v)) for k, v in env.items()}
+        return {k: ("unknown" if isinstance(v, Unknown) else plain(v)) for k, v in env.items()}
 
 
 # ---------------------------------------------------------------- loading
 
-_CACHE_DIR = Path(os.environ.get("HGL_CACHE_DIR", Path.home() / ".cache" / "hgl"))
+# Part of every cache file name: bump it whenever the shape of generated modules changes, so
+# a module cached by an older compiler is never loaded by a newer runtime.
+CACHE_TAG = "m5"
 _loaded: dict[str, Guideline] = {}
+
+
+def cache_dir() -> Path:
+    """Where compiled modules are cached: $HGL_CACHE_DIR, else ~/.cache/hgl (read at each load)."""
+    env = os.environ.get("HGL_CACHE_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "hgl"
+
+
+def cache_path(digest: str) -> Path:
+    """The cache file of a source with this sha256."""
+    return cache_dir() / f"{digest}-{CACHE_TAG}.py"
 
 
 def load_module_source(code: str, name: str) -> types.ModuleType:
@@ -213,8 +142,42 @@ def load_module_source(code: str, name: str) -> types.ModuleType:
     return module
 
 
-def load(path: str | os.PathLike) -> Guideline:
-    """Load a guideline: a `.hgl` file (compiled, cached by source hash) or a built `.py` module."""
+def _from_cache(path: Path, digest: str):
+    """The cached module for `digest`, or None when the file is absent, stale or damaged."""
+    try:
+        code = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    if f"# source sha256 {digest}\n" not in code:
+        return None
+    try:
+        module = load_module_source(code, f"hgl_{digest[:12]}")
+    except Exception:  # a truncated or edited cache file costs a recompile, never a wrong answer
+        return None
+    if getattr(module, "SOURCE_SHA256", None) != digest or not hasattr(module, "RULES"):
+        return None
+    return module
+
+
+def _compile(path, text: str) -> str:
+    try:
+        from hgl.compiler import compile_source  # only when compiling: a deployment may ship built modules
+        from hgl.compiler.source import Source
+    except ImportError as exc:  # pragma: no cover
+        raise RuntimeError("compiling a .hgl file needs hgl.compiler; load a built module instead") from exc
+    result = compile_source(Source(str(path), text))
+    if not result.ok:
+        from hgl.compiler.diagnostics import HglError
+
+        raise HglError(result.source, result.errors)
+    return result.code
+
+
+def load(path: str | os.PathLike, *, use_cache: bool = True) -> Guideline:
+    """Load a guideline: a `.hgl` file (compiled, cached by source hash) or a built `.py` module.
+
+    `use_cache=False` neither reads nor writes the cache (in memory or on disk).
+    """
     p = Path(path)
     if p.suffix == ".py":
         spec = importlib.util.spec_from_file_location(f"hgl_built_{p.stem}", p)
@@ -223,35 +186,24 @@ def load(path: str | os.PathLike) -> Guideline:
         return Guideline(module)
     text = p.read_text(encoding="utf-8")
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    if digest in _loaded:
+    if use_cache and digest in _loaded:
         return _loaded[digest]
-    cache = _CACHE_DIR / f"{digest}.py"
-    code = None
-    if cache.exists():
-        code = cache.read_text(encoding="utf-8")
-        if f"# source sha256 {digest}" not in code:
-            code = None
-    if code is None:
-        try:
-            from hgl.compiler import compile_source  # only when compiling: a deployment may ship built modules
-            from hgl.compiler.source import Source
-        except ImportError as exc:  # pragma: no cover
-            raise RuntimeError("compiling a .hgl file needs hgl.compiler; load a built module instead") from exc
-        result = compile_source(Source(str(path), text))
-        if not result.ok:
-            from hgl.compiler.diagnostics import HglError
-
-            raise HglError(result.source, result.errors)
-        code = result.code
-        try:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(code, encoding="utf-8")
-            tmp.replace(cache)
-        except OSError:
-            pass  # a read-only home only costs a recompile
-    guideline = Guideline(load_module_source(code, f"hgl_{digest[:12]}"))
-    _loaded[digest] = guideline
+    cache = cache_path(digest)
+    module = _from_cache(cache, digest) if use_cache else None
+    if module is None:
+        code = _compile(path, text)
+        module = load_module_source(code, f"hgl_{digest[:12]}")
+        if use_cache:
+            try:
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+                tmp.write_text(code, encoding="utf-8")
+                tmp.replace(cache)
+            except OSError:
+                pass  # a read-only home only costs a recompile
+    guideline = Guideline(module)
+    if use_cache:
+        _loaded[digest] = guideline
     return guideline
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections import Counter
 import json
 import sys
 import time
@@ -57,12 +58,17 @@ def _read_csv(path, inputs):
 
 
 def run_batch(guideline, path, out, params=None, progress=True, fmt="jsonl"):
-    """Evaluate every case of a file; write one JSON result per line to `out`; return the summary."""
-    from .report import summarize
+    """Evaluate every case of a file; write one JSON result per line to `out`; return the summary.
 
+    Parameters are checked once (a bad one raises CaseError before any case runs); an invalid
+    case gives its line an {"error": ...} result and the others still run.
+    """
+    checked = guideline.check_params(params)
     specs = {s.name: s for s in guideline.inputs}
     is_csv = str(path).endswith(".csv")
-    results = []
+    status: Counter = Counter()
+    preferred: Counter = Counter()
+    errors = 0
     total = None
     if progress:
         with open(path, encoding="utf-8") as fh:
@@ -70,6 +76,9 @@ def run_batch(guideline, path, out, params=None, progress=True, fmt="jsonl"):
     start = time.perf_counter()
     last = 0.0
     done = 0
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    write = out.write
+    evaluate = guideline.evaluate
     for lineno, case in read_cases(path):
         if is_csv:
             case = {k: v for k, v in ((k, _csv_value(specs.get(k), v or "")) for k, v in case.items())
@@ -78,23 +87,28 @@ def run_batch(guideline, path, out, params=None, progress=True, fmt="jsonl"):
             d = {"line": lineno, **case.to_dict()}
         else:
             try:
-                d = guideline.evaluate(case, params).to_dict()
-                d.pop("receipt", None)
+                d = evaluate(case, checked, params_checked=True).to_dict(receipt=False)
             except CaseError as err:
                 d = {"line": lineno, **err.to_dict()}
-        out.write(json.dumps(d, ensure_ascii=False, separators=(",", ":")) + "\n")
-        results.append({"error": True} if "error" in d else
-                       {"status": d["status"], "options": [{"id": o["id"], "role": o["role"], "kind": o["kind"]}
-                                                          for o in d["options"]]})
+        write(dumps(d) + "\n")
+        if "error" in d:
+            errors += 1
+        else:
+            status[d["status"]] += 1
+            for o in d["options"]:
+                if o["role"] == "preferred" and o["kind"] == "systemic":
+                    preferred[o["id"]] += 1
         done += 1
-        now = time.perf_counter()
-        if progress and total and now - last > 0.2:
-            last = now
-            _bar(done, total, now - start)
+        if progress and total and not done & 255:
+            now = time.perf_counter()
+            if now - last > 0.2:
+                last = now
+                _bar(done, total, now - start)
     if progress and total:
         _bar(done, total, time.perf_counter() - start)
         sys.stderr.write("\n")
-    return summarize(results)
+    return {"cases": done, "errors": errors, "by_status": dict(status.most_common()),
+            "by_preferred": dict(preferred.most_common())}
 
 
 def _bar(done, total, elapsed):

@@ -9,10 +9,8 @@ change the result.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from .logic import Unknown, truth
-from .model import render_pieces
+from .model import format_value, render_pieces
 
 ROLE_RANK_DEFAULT = ("avoid", "preferred", "alternative")
 
@@ -64,18 +62,20 @@ class Proposal:
         return result
 
 
-@dataclass
 class Firing:
     """The outcome of one combination run."""
 
-    roles: dict = field(default_factory=dict)  # option -> final role
-    by: dict = field(default_factory=dict)  # option -> (rule id, branch index) giving that role
-    proposed_by: dict = field(default_factory=dict)  # option -> [rule ids]
-    flags: dict = field(default_factory=dict)  # flag -> [(rule id, branch index)]
-    requests: dict = field(default_factory=dict)  # input -> (rule id, branch index)
-    undecided: list = field(default_factory=list)  # [(key, Unknown)] found in phase 2
-    governing: str | None = None
-    proposal: Proposal | None = None
+    __slots__ = ("roles", "by", "proposed_by", "flags", "requests", "undecided", "governing", "proposal")
+
+    def __init__(self):
+        self.roles: dict = {}  # option -> final role
+        self.by: dict = {}  # option -> (rule id, branch index) giving that role
+        self.proposed_by: dict = {}  # option -> [rule ids]
+        self.flags: dict = {}  # flag -> [(rule id, branch index)]
+        self.requests: dict = {}  # input -> (rule id, branch index)
+        self.undecided: list = []  # [(key, Unknown)] found in phase 2
+        self.governing: str | None = None
+        self.proposal: Proposal | None = None
 
     def signature(self):
         return (frozenset(self.roles.items()), frozenset(self.flags), frozenset(self.requests))
@@ -94,26 +94,54 @@ class Engine:
         order = getattr(module, "ROLE_ORDER", ROLE_RANK_DEFAULT)
         self.role_strength = {role: len(order) - i for i, role in enumerate(order)}
         self.option_order = {o: i for i, o in enumerate(module.OPTIONS)}
+        self.input_order = {s.name: i for i, s in enumerate(module.INPUTS)}
+        self.constraints = tuple(module.CONSTRAINTS)
+        self._templates: dict = {}  # (rule, branch) -> prepared `because` templates
+        self.proposes = {(r.id, i): frozenset(o.option for o in b.outcomes if o.kind == "propose")
+                         for r in module.RULES for i, b in enumerate(r.branches)}
+        self.fast = getattr(module, "derive_known", None) is not None and \
+            getattr(module, "phase1_known", None) is not None
+        self.mixed = self.fast and getattr(module, "derive_mixed", None) is not None and \
+            getattr(module, "phase1_mixed", None) is not None
+        # an option that stands for nothing looks the same to every filter: one view for all cases
+        self.static_views = {o: OptionView(opt, None) for o, opt in self.options.items() if opt.stands_for is None}
+        self.p1 = tuple((r, r.when, tuple((i, b.guard) for i, b in enumerate(r.branches))) for r in self.phase1)
 
     # ------------------------------------------------------------------ public
     def run(self, env: dict) -> dict:
         """Evaluate a validated case merged with parameters; returns the raw result parts."""
         m = self.m
+        # The generated fast paths: plain Python operators for a case with no missing value, and
+        # for the rules and definitions that read no missing input of the others.
+        U = {k for k, v in env.items() if type(v) is Unknown} if self.fast else None
+        known = self.fast and not U
+        mixed = self.mixed and not known
         env["__options__"] = self.options
-        m.derive(env)
-        violated = [c for c in m.CONSTRAINTS if c.test(env, None) is True]
+        if known:
+            m.derive_known(env)
+        elif mixed:
+            m.derive_mixed(env, U)
+        else:
+            m.derive(env)
+        violated = [c for c in self.constraints if c.test(env, None) is True]
         if violated:
             names = []
             for c in violated:
                 names.extend(x for x in c.inputs if x not in names)
             return {"status": "inconsistent_data", "inconsistent": names, "violated": violated,
                     "firing": None, "missing": [], "env": env}
-        fired_rules, fired, undecided = self._phase1(env)
+        if known:
+            fired_rules, fired = m.phase1_known(env)
+            undecided = []
+        elif mixed:
+            fired_rules, fired, undecided = m.phase1_mixed(env, U)
+        else:
+            fired_rules, fired, undecided = self._phase1(env)
         base = self._combine(env, fired_rules, fired, frozenset())
-        missing: list[str] = []
-        sig = base.signature()
         seen_inputs: set[str] = set()
-        for key, unknown in undecided + base.undecided:
+        pending = undecided + base.undecided if undecided or base.undecided else ()
+        sig = base.signature() if pending else None
+        for key, unknown in pending:
             if unknown.inputs <= seen_inputs:
                 continue
             trial = self._combine(env, fired_rules, fired, frozenset((key,)), undecided_phase1=undecided)
@@ -121,8 +149,8 @@ class Engine:
                 seen_inputs |= unknown.inputs
         for name in base.requests:
             seen_inputs.add(name)
-        order = {s.name: i for i, s in enumerate(m.INPUTS)}
-        missing = sorted(seen_inputs, key=lambda x: order.get(x, len(order)))
+        order = self.input_order
+        missing = sorted(seen_inputs, key=lambda x: order.get(x, len(order))) if seen_inputs else []
         status = "needs_data" if missing else "recommendation"
         return {"status": status, "firing": base, "missing": missing, "inconsistent": [], "env": env}
 
@@ -131,14 +159,14 @@ class Engine:
         fired_rules = []
         fired = []
         undecided = []
-        for r in self.phase1:
-            v = r.when(env, None) if r.when is not None else True
+        for r, when, guards in self.p1:
+            v = when(env, None) if when is not None else True
             if v is False:
                 continue
             if v is True:
                 fired_rules.append(r)
-                for i, b in enumerate(r.branches):
-                    g = b.guard(env, None) if b.guard is not None else True
+                for i, guard in guards:
+                    g = guard(env, None) if guard is not None else True
                     if g is True:
                         fired.append((r, i))
                     elif g is not False:
@@ -180,7 +208,8 @@ class Engine:
             withhold = self._collect(r, i, out, proposals, restricts, gov_section) or withhold
         if withhold:
             proposals.clear()
-        views = {o: OptionView(self.options[o], env) for o in proposals}
+        static = self.static_views
+        views = {o: static.get(o) or OptionView(self.options[o], env) for o in proposals}
         roles = {o: p[0] for o, p in proposals.items()}
         P = Proposal(roles, views)
         out.proposal = P
@@ -234,6 +263,10 @@ class Engine:
     def _restrict(self, env, restricts, proposals, views, out, forced):
         roles = {o: p[0] for o, p in proposals.items()}
         by = {o: p[1] for o, p in proposals.items()}
+        if not restricts:
+            out.roles, out.by = roles, by
+            out.proposed_by = {o: p[2] for o, p in proposals.items()}
+            return
         dropped = set()
         for action in ("demote", "avoid", "drop"):
             for r, i, j, o in restricts:
@@ -275,6 +308,13 @@ class Engine:
     def because(self, env, rule_id: str, branch: int, proposal) -> list[str]:
         """The conditions that held for a rule (and its branch), in words with the case's values."""
         r = self.rules[rule_id]
+        b = r.branches[branch]
+        if r.because is not None and b.because is not None:  # compiled templates: no re-evaluation
+            items = self._templates.get((rule_id, branch))
+            if items is None:
+                items = self._templates[(rule_id, branch)] = _prepare(r.because + b.because)
+            return [t if type(t) is str else t[0].format(*[format_value(env[n], u) for n, u in t[1]])
+                    for t in items]
         parts = []
         if r.why is not None:
             parts.extend(render_pieces(p) for p, v in r.why(env, proposal) if v is True)
@@ -284,21 +324,45 @@ class Engine:
         return parts
 
     def why_not(self, env, option: str, proposal) -> list[dict]:
-        """For an option: each rule that could propose it and the first condition that did not hold."""
+        """For an option: each rule that could propose it, the conditions that held and those that did not.
+
+        A condition is given in words with the case's values, and as written in the guideline
+        (`as_written`) when the module carries it: "line of therapy is 4" alone hides the 2 it needed.
+        """
         out = []
         for r in self.m.RULES:
             for i, b in enumerate(r.branches):
-                if not any(o.kind == "propose" and o.option == option for o in b.outcomes):
+                roles = [o.role for o in b.outcomes if o.kind == "propose" and o.option == option]
+                if not roles:
                     continue
                 checks = list(r.why(env, proposal)) if r.why is not None else []
                 if b.why is not None:
                     checks += list(b.why(env, proposal))
-                failed = [(render_pieces(p), truth(v)) for p, v in checks if v is not True]
-                out.append({"rule": r.id, "role": next(o.role for o in b.outcomes
-                                                       if o.kind == "propose" and o.option == option),
-                            "held": [render_pieces(p) for p, v in checks if v is True],
-                            "failed": [{"condition": t, "value": v} for t, v in failed]})
+                texts = None
+                if r.conditions is not None and b.conditions is not None:
+                    texts = r.conditions + b.conditions
+                failed = []
+                for k, (p, v) in enumerate(checks):
+                    if v is not True:
+                        entry = {"condition": render_pieces(p), "value": truth(v)}
+                        if texts is not None:
+                            entry["as_written"] = texts[k]
+                        failed.append(entry)
+                out.append({"rule": r.id, "role": roles[0],
+                            "held": [render_pieces(p) for p, v in checks if v is True], "failed": failed})
         return out
+
+
+def _prepare(templates) -> list:
+    """`because` templates -> plain strings, or (format string, [(name, unit)]) for those with slots."""
+    out = []
+    for t in templates:
+        if all(type(p) is str for p in t):
+            out.append("".join(t))
+        else:
+            fmt = "".join(p.replace("{", "{{").replace("}", "}}") if type(p) is str else "{}" for p in t)
+            out.append((fmt, [p for p in t if type(p) is not str]))
+    return out
 
 
 def unknown_inputs(value) -> list[str]:

@@ -74,6 +74,10 @@ class Branch:
     guard: Callable | None  # (env, proposal) -> bool | Unknown; None = always
     outcomes: tuple
     why: Callable | None = None  # (env, proposal) -> [(pieces, truth)]
+    # the sentences of the guard's conjuncts as templates (text, or (input, unit) slots): when the
+    # branch fired they all held, so `because` renders them without evaluating anything again
+    because: tuple | None = None
+    conditions: tuple | None = None  # the guard's conjuncts as written (for `why not`)
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,8 @@ class Rule:
     rationale: str | None = None
     line: int = 0
     column: int = 0
+    because: tuple | None = None  # templates of the `when` conjuncts (see Branch.because)
+    conditions: tuple | None = None  # the `when` conjuncts as written (for `why not`)
 
 
 @dataclass(frozen=True)
@@ -114,17 +120,24 @@ class Section:
     line: int = 0
 
 
-@dataclass(frozen=True)
 class Value:
-    """A slot in an explanation: a value shown with its unit."""
+    """A slot in an explanation: a value shown with its unit (a plain class: made per case, on the hot path)."""
 
-    value: object
-    unit: str | None = None
+    __slots__ = ("value", "unit")
+
+    def __init__(self, value, unit=None):
+        self.value = value
+        self.unit = unit
+
+    def __repr__(self):
+        return f"Value({self.value!r}, {self.unit!r})"
 
 
 def render_pieces(pieces) -> str:
     """Join literal text and Value slots into one readable sentence."""
-    return "".join(p if isinstance(p, str) else format_value(p.value, p.unit) for p in pieces)
+    if len(pieces) == 1 and type(pieces[0]) is str:
+        return pieces[0]
+    return "".join(p if type(p) is str else format_value(p.value, p.unit) for p in pieces)
 
 
 def format_value(value, unit=None) -> str:

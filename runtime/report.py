@@ -61,10 +61,17 @@ def format_result(result, title: str | None = None) -> str:
         if not rules:
             out.append("  no rule proposes it")
         for r in rules:
-            failed = "; ".join(f"{f['condition']} is {f['value']}" for f in r["failed"]) or \
+            failed = "; ".join(_failed(f) for f in r["failed"]) or \
                 "all conditions held (governed, demoted, avoided or dropped later)"
             out.append(f"  - rule {r['rule']} ({r['role']}): {failed}")
     return "\n".join(out)
+
+
+def _failed(f) -> str:
+    written = f.get("as_written")
+    if written and written.replace("_", " ") != f["condition"]:
+        return f"{written} is {f['value']} ({f['condition']})"
+    return f"{f['condition']} is {f['value']}"
 
 
 def summarize(results) -> dict:

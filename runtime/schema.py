@@ -24,6 +24,26 @@ class CaseError(ValueError):
         return {"error": "invalid_case", "fields": self.errors}
 
 
+def suggest(word, choices) -> str | None:
+    """The closest allowed name: a case-insensitive match, a unique prefix, else a near spelling."""
+    if not isinstance(word, str):
+        return None
+    lower = {c.lower(): c for c in choices}
+    w = word.lower()
+    if w in lower:
+        return lower[w]
+    prefixed = [c for c in choices if c.lower().startswith(w)] if len(w) >= 2 else []
+    if len(prefixed) == 1:
+        return prefixed[0]
+    close = difflib.get_close_matches(w, list(lower), n=1)
+    return lower[close[0]] if close else None
+
+
+def _did_you_mean(word, choices) -> str:
+    close = suggest(word, choices)
+    return f"did you mean '{close}'? " if close else ""
+
+
 def _err(name, message, hint=None):
     e = {"field": name, "message": message}
     if hint:
@@ -97,9 +117,8 @@ def _choice(spec: InputSpec, value, errors):
         errors.append(_err(spec.name, f"expected one of {', '.join(spec.values)}, got {value!r}"))
         return None
     if value not in spec.values:
-        close = difflib.get_close_matches(value, spec.values, n=1)
         errors.append(_err(spec.name, f"'{value}' is not an allowed value",
-                           (f"did you mean '{close[0]}'? " if close else "") + "allowed: " + ", ".join(spec.values)))
+                           _did_you_mean(value, spec.values) + "allowed: " + ", ".join(spec.values)))
         return None
     return value
 
@@ -111,9 +130,8 @@ def _set(spec: InputSpec, value, errors):
     out = []
     for item in value:
         if not isinstance(item, str) or item not in spec.values:
-            close = difflib.get_close_matches(item, spec.values, n=1) if isinstance(item, str) else []
             errors.append(_err(spec.name, f"{item!r} is not an allowed value",
-                               (f"did you mean '{close[0]}'? " if close else "") + "allowed: " + ", ".join(spec.values)))
+                               _did_you_mean(item, spec.values) + "allowed: " + ", ".join(spec.values)))
             return None
         out.append(item)
     return frozenset(out)
@@ -146,8 +164,7 @@ def validate_case(inputs: tuple[InputSpec, ...], case) -> dict:
     errors: list[dict] = []
     for key in case:
         if key not in by_name:
-            close = difflib.get_close_matches(str(key), list(by_name), n=1)
-            errors.append(_err(str(key), "unknown field", f"did you mean '{close[0]}'?" if close else None))
+            errors.append(_err(str(key), "unknown field", _did_you_mean(str(key), by_name).strip() or None))
     env = {}
     for spec in inputs:
         if spec.name in case:
@@ -174,8 +191,7 @@ def validate_params(parameters: tuple[InputSpec, ...], params) -> dict:
     for key, raw in (params or {}).items():
         spec = by_name.get(key)
         if spec is None:
-            close = difflib.get_close_matches(str(key), list(by_name), n=1)
-            errors.append(_err(str(key), "unknown parameter", f"did you mean '{close[0]}'?" if close else None))
+            errors.append(_err(str(key), "unknown parameter", _did_you_mean(str(key), by_name).strip() or None))
             continue
         if isinstance(raw, str) and spec.kind == "bool":
             raw = {"true": True, "false": False}.get(raw.lower(), raw)
@@ -235,3 +251,85 @@ def json_schema(guideline_id: str, inputs: tuple[InputSpec, ...]) -> dict:
         "properties": props,
         "additionalProperties": False,
     }
+
+
+_SLOW = object()
+_ABSENT = object()
+
+
+def _fast_check(spec: InputSpec):
+    """A check for the common, already-canonical value of an input; _SLOW sends it to `coerce`."""
+    lo, hi = spec.minimum, spec.maximum
+    if spec.kind == "bool":
+        return lambda v: v if type(v) is bool else _SLOW
+    if spec.kind in ("int", "number"):
+        lo = -1e308 if lo is None else lo
+        hi = 1e308 if hi is None else hi
+        kinds = (int,) if spec.kind == "int" else (int, float)
+        # NaN and infinities fail the range test and get the slow path's precise error
+        return lambda v: v if type(v) in kinds and lo <= v <= hi else _SLOW
+    values = frozenset(spec.values)
+    if spec.kind in ("enum", "option"):
+        return lambda v: v if type(v) is str and v in values else _SLOW
+
+    def check_set(v):
+        if type(v) is list or type(v) is tuple:
+            try:
+                if values.issuperset(v):
+                    return frozenset(v)
+            except TypeError:  # an unhashable item: the slow path words the error
+                pass
+        return _SLOW
+    return check_set
+
+
+class Validator:
+    """`validate_case` for one guideline, specialised once: the runtime's hot path.
+
+    Values already in canonical form (a bool, a number in range, an allowed name, a list of
+    allowed names) are taken as they are, by a function written for this guideline's inputs;
+    anything else (units, errors) goes through `validate_case`, so both give the same answer.
+    Input names enter that function only through `repr`, constants only through its namespace.
+    """
+
+    def __init__(self, inputs: tuple[InputSpec, ...]):
+        self.inputs = inputs
+        self.names = frozenset(s.name for s in inputs)
+        self._fast = self._specialise(inputs)
+
+    @staticmethod
+    def _specialise(inputs):
+        ns: dict = {"ABSENT": _ABSENT, "SLOW": _SLOW}
+        lines = ["def fast(case):", "    get = case.get", "    env = {}"]
+        for i, s in enumerate(inputs):
+            ns[f"D{i}"] = s.default if s.has_default else missing(s.name)
+            ns[f"U{i}"] = missing(s.name)
+            key = repr(s.name)
+            if s.kind == "bool":
+                test, value = "type(v) is bool", "v"
+            elif s.kind in ("int", "number"):
+                ns[f"LO{i}"] = -1e308 if s.minimum is None else s.minimum
+                ns[f"HI{i}"] = 1e308 if s.maximum is None else s.maximum
+                kinds = "type(v) is int" if s.kind == "int" else "(type(v) is int or type(v) is float)"
+                # NaN and infinities fail the range test and get the slow path's precise error
+                test, value = f"{kinds} and LO{i} <= v <= HI{i}", "v"
+            elif s.kind in ("enum", "option"):
+                ns[f"V{i}"] = frozenset(s.values)
+                test, value = f"type(v) is str and v in V{i}", "v"
+            else:
+                ns[f"C{i}"] = _fast_check(s)
+                test, value = f"(w := C{i}(v)) is not SLOW", "w"
+            lines += [f"    v = get({key}, ABSENT)",
+                      "    if v is ABSENT:", f"        env[{key}] = D{i}",
+                      "    elif v is None:", f"        env[{key}] = U{i}",
+                      f"    elif {test}:", f"        env[{key}] = {value}",
+                      "    else:", "        return None"]
+        lines.append("    return env")
+        exec(compile("\n".join(lines), "<hgl validator>", "exec"), ns)  # noqa: S102 - names via repr only
+        return ns["fast"]
+
+    def __call__(self, case) -> dict:
+        if type(case) is not dict or not self.names.issuperset(case):
+            return validate_case(self.inputs, case)
+        env = self._fast(case)
+        return env if env is not None else validate_case(self.inputs, case)

@@ -14,6 +14,11 @@ VIGNETTES = SHARED / "vignettes.yaml"
 OWN_CASES = ROOT / "guidelines" / "her2_mbc.cases.yaml"
 
 
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="rewrite golden files from the current output instead of comparing")
+
+
 def pytest_configure(config):
     os.environ.setdefault("HGL_CACHE_DIR", str(ROOT / ".hgl-cache"))
     config.addinivalue_line("markers", "browser: needs headless Chromium")

@@ -1,0 +1,174 @@
+"""Runtime benchmark: cases per second for the compiled module, the AST evaluator and a hand-written baseline.
+
+Run by hand (not a test):  .venv/bin/python bench/runtime.py [--n 100000]
+Everything is measured in one run, on the same generated valid cases, and printed as cases/s
+and as a ratio to the hand-written function (bench/handwritten.py) measured in that run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from handwritten import choose  # noqa: E402
+
+from hgl.compiler.interpret import interpret_file  # noqa: E402
+from hgl.runtime import load  # noqa: E402
+from hgl.runtime.api import Guideline  # noqa: E402
+
+CHOOSER = HERE / "chooser.hgl"
+HER2 = ROOT / "guidelines" / "her2_mbc.hgl"
+GOALS = {"compiled, decision only": ("ratio", 0.5), "compiled, full explanation": ("rate", 50_000),
+         "batch end to end (hgl run --cases)": ("rate", 20_000)}
+
+
+def chooser_cases(n: int, seed: int = 1) -> list[dict]:
+    """Complete valid chooser cases (no missing value), so the hand-written function applies."""
+    rnd = random.Random(seed)
+    out = []
+    for _ in range(n):
+        lines = rnd.choice((0, 0, 1, 2, 3))
+        out.append({
+            "stage": rnd.choice(("early", "advanced")),
+            "age_years": rnd.randint(20, 95),
+            "score": round(rnd.uniform(0, 10), 1),
+            "months_since_diagnosis": round(rnd.uniform(0, 48), 1),
+            "prior_lines": lines,
+            "prior_drugs": sorted(rnd.sample(("a", "b", "c"), rnd.randint(0, 3))) if lines else [],
+            "frail": rnd.random() < 0.3,
+            "resectable": rnd.random() < 0.4,
+        })
+    return out
+
+
+def her2_cases(n: int) -> list[tuple[dict, dict]]:
+    """The public vignettes, repeated: realistic HER2 cases of every status."""
+    from hgl.runtime.casefile import load_case_file, merged_case
+
+    base, cases = load_case_file(ROOT.parent / "shared" / "clinical" / "vignettes.yaml")
+    pool = [(merged_case(base, c), c.get("params") or {}) for c in cases]
+    return [pool[i % len(pool)] for i in range(n)]
+
+
+def rate(fn, items, repeat: int = 3) -> float:
+    """Cases per second, the best of `repeat` runs (the machine is shared: the best run is the least disturbed)."""
+    best = 0.0
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn(items)
+        best = max(best, len(items) / (time.perf_counter() - start))
+    return best
+
+
+def check_same(g: Guideline, cases) -> None:
+    """The engines must agree with the hand-written function before their speed means anything."""
+    for case in cases:
+        r = g.evaluate(case)
+        roles, flags = choose(case)
+        assert (r.status, r.firing.roles, r.flag_ids) == ("recommendation", roles, flags), (case, r.roles, roles)
+
+
+def batch_rate(cases) -> float:
+    """`hgl run --cases FILE.jsonl --format jsonl -o OUT` in a fresh process, start-up included."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "cases.jsonl"
+        path.write_text("".join(json.dumps(c) + "\n" for c in cases), encoding="utf-8")
+        env = {**os.environ, "HGL_CACHE_DIR": os.environ.get("HGL_CACHE_DIR", str(Path(tmp) / "cache"))}
+        cmd = [sys.executable, "-m", "hgl.compiler.cli", "run", str(CHOOSER), "--cases", str(path),
+               "--format", "jsonl", "-o", str(Path(tmp) / "out.jsonl"), "--no-progress"]
+        subprocess.run(cmd, check=True, env=env, capture_output=True)  # warm the compile cache
+        elapsed = float("inf")
+        for _ in range(2):
+            start = time.perf_counter()
+            subprocess.run(cmd, check=True, env=env, capture_output=True)
+            elapsed = min(elapsed, time.perf_counter() - start)
+        lines = (Path(tmp) / "out.jsonl").read_text(encoding="utf-8").count("\n")
+        assert lines == len(cases)
+    return len(cases) / elapsed
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=100_000, help="cases for the chooser measurements")
+    ap.add_argument("--n-slow", type=int, default=20_000, help="cases for the AST evaluator and HER2")
+    args = ap.parse_args(argv)
+
+    compiled = load(CHOOSER)
+    interpreted = Guideline(interpret_file(CHOOSER))
+    cases = chooser_cases(args.n)
+    slow = cases[: args.n_slow]
+    check_same(compiled, cases[:5000])
+    check_same(interpreted, cases[:2000])
+
+    def hand(items):
+        for c in items:
+            choose(c)
+
+    def decide(g):
+        def run(items):
+            ev = g.evaluate
+            for c in items:
+                ev(c).firing.roles
+        return run
+
+    def explain(g):
+        def run(items):
+            ev = g.evaluate
+            for c in items:
+                ev(c).to_dict()
+        return run
+
+    rows = []
+    base = rate(hand, cases)
+    rows.append(("hand-written if-chain (bench/handwritten.py)", base))
+    def validate(items):
+        v = compiled.validate
+        for c in items:
+            v(c)
+
+    rows.append(("  of which case validation", rate(validate, cases)))
+    rows.append(("compiled, decision only", rate(decide(compiled), cases)))
+    rows.append(("compiled, full explanation", rate(explain(compiled), cases)))
+    rows.append(("AST evaluator, decision only", rate(decide(interpreted), slow)))
+    rows.append(("AST evaluator, full explanation", rate(explain(interpreted), slow)))
+    rows.append(("batch end to end (hgl run --cases)", batch_rate(cases)))
+
+    her2 = load(HER2)
+    h_cases = her2_cases(args.n_slow)
+
+    def her2_run(full):
+        def run(items):
+            for c, p in items:
+                r = her2.evaluate(c, p)
+                r.to_dict() if full else r.firing
+        return run
+
+    rows.append(("HER2 compiled, decision only", rate(her2_run(False), h_cases)))
+    rows.append(("HER2 compiled, full explanation", rate(her2_run(True), h_cases)))
+
+    print(f"python {sys.version.split()[0]}; chooser: {len(compiled.engine.rules)} rules, {args.n} cases "
+          f"(AST evaluator and HER2: {args.n_slow}); HER2: {len(her2.engine.rules)} rules, the 64 vignettes repeated")
+    print(f"{'measure':48} {'cases/s':>12} {'vs hand-written':>16}  goal")
+    for name, r in rows:
+        goal = ""
+        if name in GOALS:
+            kind, target = GOALS[name]
+            ok = (r / base >= target) if kind == "ratio" else (r >= target)
+            goal = (f">= {target}x" if kind == "ratio" else f">= {target:,}/s") + (" met" if ok else " NOT met")
+        print(f"{name:48} {r:12,.0f} {r / base:15.3f}x  {goal}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,252 @@
+"""Verification stage, versions: the behavioural and editorial difference between two guideline versions.
+
+Both versions are encoded over one set of case variables (compiler/verify_encode.py); z3
+finds, for each option, flag and status, the kinds of patient whose result differs, and each
+witness is re-run through both compiled versions before it is reported.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import sys
+from dataclasses import dataclass, field
+
+import z3
+
+from .verify import Search
+from .verify_encode import Encoder, Space, _and, _not, _or
+from .verify_runtime import Runner
+
+ROLES = ("preferred", "alternative", "avoid", "absent")
+DIFF_CAP = 60  # behavioural changes reported before stopping
+
+
+@dataclass
+class Change:
+    """One kind of patient whose result differs, with a witness case run through both versions."""
+
+    kind: str  # "option" | "flag" | "status"
+    subject: str
+    old: str
+    new: str
+    witness: dict
+    params: dict
+    rules_old: list = field(default_factory=list)
+    rules_new: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return dict(vars(self))
+
+    def describe(self) -> str:
+        what = {"option": f"option {self.subject}", "flag": f"flag {self.subject}", "status": "status"}[self.kind]
+        rules = []
+        if self.rules_old:
+            rules.append("old: " + ", ".join(self.rules_old))
+        if self.rules_new:
+            rules.append("new: " + ", ".join(self.rules_new))
+        return f"{what}: {self.old} -> {self.new}" + (f"  [{'; '.join(rules)}]" if rules else "")
+
+
+@dataclass
+class DiffReport:
+    changes: list = field(default_factory=list)
+    editorial: list = field(default_factory=list)  # unified-diff lines
+    capped: bool = False
+    unconfirmed: int = 0
+
+    def to_dict(self) -> dict:
+        return {"behaviour": [c.to_dict() for c in self.changes], "editorial": self.editorial,
+                "capped": self.capped}
+
+
+def diff_results(old, new, cap: int = DIFF_CAP) -> DiffReport:
+    """The behavioural and editorial diff of two compiled guidelines (CompileResults with code)."""
+    report = DiffReport(editorial=editorial_diff(old.guideline, new.guideline))
+    space = Space(False)  # shared: both versions read the same case variables
+    searches = [Search(old.model, False, space), Search(new.model, False, space)]
+    a, b = searches[0].enc, searches[1].enc
+    solver = z3.Solver()
+    solver.add(*a.domain, *b.domain)
+    runners = (Runner(old.code, old.source.sha256), Runner(new.code, new.source.sha256))
+    ok = _and([_not(a.inconsistent), _not(b.inconsistent)])
+    subjects = [("status", "status", _status(a), _status(b), TRUE_)]
+    for o in list(dict.fromkeys(list(a.options) + list(b.options))):
+        subjects.append(("option", o, _roles(a, o), _roles(b, o), ok))
+    for f in sorted(set(a.flag) | set(b.flag)):
+        subjects.append(("flag", f, _flag(a, f), _flag(b, f), ok))
+    for kind, subject, olds, news, scope in subjects:
+        blocked = []
+        while True:
+            differs = _or([_and([co, cn]) for vo, co in olds.items() for vn, cn in news.items()
+                           if vo != vn and (vo, vn) not in blocked])
+            solver.push()
+            solver.add(scope, differs)
+            zm = solver.model() if solver.check() == z3.sat else None
+            solver.pop()
+            if zm is None:
+                break
+            vo = next(v for v, c in olds.items() if z3.is_true(zm.eval(c, model_completion=True)))
+            vn = next(v for v, c in news.items() if z3.is_true(zm.eval(c, model_completion=True)))
+            blocked.append((vo, vn))
+            change = _confirm(kind, subject, vo, vn, searches, runners, zm)
+            if change is None:
+                report.unconfirmed += 1
+                continue
+            if len(report.changes) >= cap:
+                report.capped = True
+                return report
+            report.changes.append(change)
+    return report
+
+
+TRUE_ = z3.BoolVal(True)
+
+
+def _status(enc: Encoder) -> dict:
+    return {"inconsistent_data": enc.inconsistent,
+            "needs_data": _and([_not(enc.inconsistent), enc.any_request]),
+            "recommendation": _and([_not(enc.inconsistent), _not(enc.any_request)])}
+
+
+def _roles(enc: Encoder, o: str) -> dict:
+    roles = dict(enc.final.get(o, {}))
+    roles["absent"] = _not(_or(list(roles.values())))
+    return roles
+
+
+def _flag(enc: Encoder, f: str) -> dict:
+    c = enc.flag.get(f, z3.BoolVal(False))
+    return {"raised": c, "not raised": _not(c)}
+
+
+def _witness(searches, zm):
+    """One case per version: each reads only the inputs and parameters it declares."""
+    cases = []
+    for s in searches:
+        case, params = s.witness(zm)
+        cases.append((case, params))
+    merged = {}
+    merged_params = {}
+    for case, params in cases:
+        merged.update(case)
+        merged_params.update(params)
+    return cases, merged, merged_params
+
+
+def _confirm(kind, subject, vo, vn, searches, runners, zm):
+    cases, merged, merged_params = _witness(searches, zm)
+    results = [r.evaluate(c, p) for r, (c, p) in zip(runners, cases)]
+    seen, rules = [], []
+    for res in results:
+        if kind == "status":
+            seen.append(res.status)
+            rules.append([])
+        elif kind == "option":
+            entry = next((o for o in res.options if o["id"] == subject), None)
+            seen.append(entry["role"] if entry else "absent")
+            rules.append([entry["rule"]] if entry else [])
+        else:
+            entry = next((f for f in res.flags if f["id"] == subject), None)
+            seen.append("raised" if entry else "not raised")
+            rules.append(entry["rules"] if entry else [])
+    if seen != [vo, vn]:
+        return None
+    if kind == "option" and vo == "absent" or kind == "flag" and vo == "not raised":
+        rules[0] = []
+    return Change(kind, subject, vo, vn, merged, merged_params, rules[0], rules[1])
+
+
+# ---------------------------------------------------------------- editorial diff
+def _texts(g) -> dict:
+    """Every piece of human text in a guideline, keyed by where it lives."""
+    out = {}
+    if g.meta is not None:
+        for f in g.meta.fields:
+            out[f"guideline {f.key.text}"] = str(f.value.value)
+    for e in g.evidence:
+        for f in e.fields:
+            out[f"evidence {e.name.text} {f.key.text}"] = str(f.value.value)
+    for o in g.options:
+        out[f"option {o.name.text} label"] = o.label
+        out[f"option {o.name.text} drugs"] = ", ".join(d.text for d in o.drugs)
+    for f in g.flags:
+        out[f"flag {f.name.text} label"] = f.label
+    for d in list(g.inputs) + list(g.parameters):
+        for key in ("label", "description"):
+            if getattr(d, key):
+                out[f"input {d.name.text} {key}"] = getattr(d, key)
+    for d in g.definitions:
+        if d.label:
+            out[f"define {d.name.text} label"] = d.label
+    for s in g.sections:
+        if s.title:
+            out[f"section {s.name.text} title"] = s.title
+        for r in s.rules:
+            if r.title:
+                out[f"rule {r.name.text} title"] = r.title
+            if r.rationale:
+                out[f"rule {r.name.text} rationale"] = r.rationale
+    return out
+
+
+def editorial_diff(old, new) -> list[str]:
+    """Unified-diff lines of the guideline's text (metadata, labels, titles, rationales)."""
+    a, b = _texts(old), _texts(new)
+    lines_a = [f"{k}: {v}" for k, v in sorted(a.items())]
+    lines_b = [f"{k}: {v}" for k, v in sorted(b.items())]
+    return [x.rstrip("\n") for x in difflib.unified_diff(lines_a, lines_b, "old", "new", n=0, lineterm="")]
+
+
+# ---------------------------------------------------------------- command line
+def configure(p) -> None:
+    """Arguments of `hgl diff`."""
+    p.add_argument("old", help="the earlier version (.hgl)")
+    p.add_argument("new", help="the later version (.hgl)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--cap", type=int, default=DIFF_CAP, help="stop after this many behavioural changes")
+
+
+def cli_main(args) -> int:
+    """`hgl diff OLD NEW`: 0 when the behaviour is the same, 1 when it differs, 2 on errors."""
+    from .diagnostics import render_all
+    from .pipeline import compile_source, read_source
+
+    results = []
+    for path in (args.old, args.new):
+        try:
+            r = compile_source(read_source(path))
+        except (OSError, UnicodeDecodeError) as err:
+            print(f"{path}: error: cannot read: {err}", file=sys.stderr)
+            return 2
+        if not r.ok:
+            print(render_all(r.source, r.errors), file=sys.stderr)
+            return 2
+        results.append(r)
+    report = diff_results(results[0], results[1], cap=args.cap)
+    if args.format == "json":
+        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(render_text(report))
+    return 1 if report.changes else 0
+
+
+def render_text(report: DiffReport) -> str:
+    out = []
+    if report.changes:
+        out.append(f"Behaviour: {len(report.changes)} kind(s) of patient get a different result")
+        for c in report.changes:
+            out.append(f"  - {c.describe()}")
+            out.append(f"    witness: {json.dumps(c.witness, ensure_ascii=False, sort_keys=True)}")
+            if c.params:
+                out.append(f"    params: {json.dumps(c.params, ensure_ascii=False, sort_keys=True)}")
+        if report.capped:
+            out.append("  (stopped at the cap: more changes may exist)")
+    else:
+        out.append("Behaviour: no valid case gets a different result")
+    out.append("Text:" if report.editorial else "Text: no editorial change")
+    out.extend("  " + line for line in report.editorial)
+    return "\n".join(out)
+
+
+__all__ = ["Change", "DiffReport", "cli_main", "configure", "diff_results", "editorial_diff"]

@@ -1,0 +1,426 @@
+"""Docs generation, driver stage: compiled guidelines -> Markdown (Jinja2) -> a static site (mkdocs), and `hgl docs`.
+
+The pages come from the same CompileResult the tests run, and the worked cases are run
+through hgl.runtime during the build, so text, diagrams and behaviour cannot disagree.
+Guideline text is escaped by default: the Jinja environment escapes every string it
+prints unless it is a trusted `Md` fragment built by docgen_text.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import functools
+import hashlib
+import http.server
+import json
+import os
+import re
+import shutil
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+from .docgen_model import GuidelineDocs, Page
+from .docgen_text import Md, code, esc
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+SITE = ROOT / "site"
+# Case files outside guidelines/ that document a guideline (the public vignettes).
+EXTRA_CASES = {"her2_mbc": [ROOT.parent / "shared" / "clinical" / "vignettes.yaml"]}
+# Hand-written pages, in nav order; any other site/pages/*.md follows, alphabetically.
+HAND_PAGES = (("runtime.md", "Running cases"), ("language.md", "Language reference"),
+              ("diagnostics.md", "Diagnostics reference"), ("verification.md", "Verification method"),
+              ("editors.md", "Editor support"), ("design.md", "Design decisions"))
+MARKER = ".hgl-docs"  # dot file: mkdocs keeps it when it cleans the site folder
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class DocsError(Exception):
+    """The site cannot be built: a guideline does not compile, a worked case fails, mkdocs warns."""
+
+
+# ---------------------------------------------------------------- Jinja
+
+
+def _finalize(value):
+    # escape-by-default: only Md/Markup fragments (built on purpose) print as they are
+    if isinstance(value, Markup):
+        return value
+    if value is None:
+        raise DocsError("a template printed None (a missing value must be handled in the template)")
+    return esc(value)
+
+
+def _mdjoin(items, sep=", ") -> Md:
+    return Md(esc(sep).join(v if isinstance(v, Markup) else esc(v) for v in items))
+
+
+def _ident(name) -> Md:
+    """An identifier used in an HTML id: the grammar allows only these characters, and we check."""
+    text = str(name)
+    if not _IDENT.fullmatch(text):
+        raise DocsError(f"not an identifier: {text!r}")
+    return Md(text)
+
+
+def _indent(depth: int) -> Md:
+    return Md("    " * depth)
+
+
+def _doi_url(doi) -> Md:
+    return Md("https://doi.org/" + urllib.parse.quote(str(doi), safe="/.-_;"))
+
+
+def _pre(text) -> Md:
+    """Source text in a <pre> inside raw HTML: HTML-escaped, newlines as entities (no blank line ends the block)."""
+    s = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return Md("<pre class=\"hgl-source\"><code>" + s.replace("\n", "&#10;") + "</code></pre>")
+
+
+def make_env() -> Environment:
+    """The template environment: StrictUndefined, escape-by-default, Markdown-friendly whitespace."""
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined, autoescape=True,
+                      finalize=_finalize, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters.update(code=code, esc=esc, join=_mdjoin, mdjoin=_mdjoin, indent_md=_indent, ident=_ident, doi_url=_doi_url,
+                       pre=_pre, tojson_pretty=lambda v: json.dumps(v, indent=2, ensure_ascii=False))
+    return env
+
+
+# ---------------------------------------------------------------- worked cases and verification
+
+
+def _value_text(v) -> str:
+    if v is None:
+        return "missing"
+    if v is True:
+        return "yes"
+    if v is False:
+        return "no"
+    if isinstance(v, (list, tuple, set, frozenset)):
+        return "{" + ", ".join(str(x) for x in v) + "}" if v else "empty"
+    if isinstance(v, dict):
+        return ", ".join(f"{k} {_value_text(x)}" for k, x in v.items())
+    return str(v)
+
+
+def run_cases(result, paths: list[Path], display_root: Path = ROOT) -> list[dict]:
+    """Run every case of the case files through hgl.runtime; DocsError if one misses its expectation."""
+    from hgl.runtime.api import Guideline, load_module_source
+    from hgl.runtime.casefile import check_expectations, load_case_file, merged_case
+    from hgl.runtime.schema import CaseError
+
+    guideline = Guideline(load_module_source(result.code, f"hgl_docs_{result.source.sha256[:12]}"))
+    files, failures = [], []
+    for path in paths:
+        base, cases = load_case_file(path)
+        shown = _display(path, display_root)
+        entries = []
+        for i, c in enumerate(cases):
+            cid = str(c.get("id", f"#{i + 1}"))
+            expect = c.get("expect") or {}
+            try:
+                r = guideline.evaluate(merged_case(base, c), c.get("params") or {})
+            except CaseError as err:
+                failures.append(f"{shown}::{cid}: invalid case: {err}")
+                continue
+            problems = check_expectations(r, expect)
+            failures += [f"{shown}::{cid}: {p}" for p in problems]
+            by_role = {role: [(o["id"], o["rule"]) for o in r.options if o["role"] == role]
+                       for role in ("preferred", "alternative", "avoid")}
+            entries.append({
+                "id": cid, "title": str(c.get("title", "")), "spec": [str(s) for s in c.get("spec") or []],
+                "params": [(k, _value_text(v)) for k, v in (c.get("params") or {}).items()],
+                "fields": [(k, _value_text(v)) for k, v in (c.get("case") or {}).items()],
+                "expect": [(k, _value_text(v)) for k, v in expect.items()],
+                "status": r.status, "roles": by_role, "flags": [(f["id"], f["rule"]) for f in r.flags],
+                "missing": list(r.missing), "inconsistent": list(r.inconsistent),
+                "violated": [v["label"] for v in r.violated], "governing": r.governing, "passed": not problems})
+        files.append({"path": shown, "base": [(k, _value_text(v)) for k, v in base.items()], "cases": entries})
+    if failures:
+        raise DocsError("worked cases do not meet their expectations:\n  " + "\n  ".join(failures))
+    return files
+
+
+def _schema(result) -> dict:
+    from hgl.runtime.api import Guideline, load_module_source
+
+    return Guideline(load_module_source(result.code, f"hgl_docs_{result.source.sha256[:12]}")).schema()
+
+
+def run_verification(result, verifier=None) -> dict:
+    """Findings of hgl.compiler.verify for the page; `available` False when there is no verifier.
+
+    The default verifier's findings are cached by the hash of the source and of the
+    verifier's own code, since a solver run can take longer than the rest of the build.
+    """
+    if verifier is False:
+        return {"available": False, "reason": "verification was not run for this build", "findings": []}
+    cache = None
+    if verifier is None:
+        try:
+            # import_module consults sys.modules, so a blocked or absent verifier is seen as such
+            verify_module = importlib.import_module(f"{__package__}.verify")
+        except ImportError:
+            return {"available": False, "reason": "verification not available in this installation",
+                    "findings": []}
+        verifier = verify_module.verify
+        cache = _verification_cache(result, verify_module)
+        if cache is not None and cache.exists():
+            try:
+                return json.loads(cache.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                pass
+    from .diagnostics import CODES
+
+    started = time.perf_counter()
+    try:
+        diags = verifier(result)
+    except Exception as exc:  # another stage's failure is shown, never hidden; the page says so
+        return {"available": False, "reason": f"verification failed: {type(exc).__name__}: {exc}", "findings": []}
+    findings = []
+    for d in diags:
+        data = d.data if isinstance(d.data, dict) else {}
+        witness = data.get("witness", data.get("case", data or None))
+        rule = next((r.name.text for _s, r in result.guideline.rules()
+                     if r.span.line <= d.span.line <= max(r.span.end_line, r.span.line)), None)
+        findings.append({"code": d.code, "severity": d.severity, "rule": rule, "title": CODES.get(d.code, ("", ""))[1],
+                         "message": d.message, "where": f"{result.source.name}:{d.span.line}:{d.span.column}",
+                         "hint": d.hint or "", "witness": json.dumps(witness, indent=2, ensure_ascii=False)
+                         if witness is not None else ""})
+    out = {"available": True, "reason": "", "findings": findings,
+           "seconds": round(time.perf_counter() - started, 1)}
+    if cache is not None:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            cache.write_text(json.dumps(out, ensure_ascii=False), encoding="utf-8")
+        except OSError:
+            pass  # a read-only cache only costs a rerun
+    return out
+
+
+def _verification_cache(result, module) -> Path | None:
+    try:
+        code = Path(module.__file__).read_bytes()
+    except (OSError, TypeError):
+        return None
+    key = hashlib.sha256(result.source.text.encode("utf-8") + b"\0" + code).hexdigest()
+    root = Path(os.environ.get("HGL_CACHE_DIR", Path.home() / ".cache" / "hgl"))
+    return root / "verify" / f"{key}.json"
+
+
+# ---------------------------------------------------------------- Markdown
+
+
+def _display(path: Path, root: Path = ROOT) -> str:
+    p, root = Path(path).resolve(), Path(root).resolve()
+    for base, prefix in ((root, ""), (root.parent, "../")):  # the repository, then its workspace
+        try:
+            return prefix + p.relative_to(base).as_posix()
+        except ValueError:
+            continue
+    return p.name
+
+
+def _case_files(path: Path, gid: str, extra: dict | None) -> list[Path]:
+    own = path.parent / f"{gid}.cases.yaml"
+    files = [own] if own.exists() else []
+    for p in (EXTRA_CASES if extra is None else extra).get(gid, []):
+        if Path(p).exists():
+            files.append(Path(p))
+    return files
+
+
+def guideline_pages(path: Path, *, verifier=None, extra_cases: dict | None = None,
+                    display_root: Path = ROOT) -> tuple[GuidelineDocs, list[Page]]:
+    """Compile one guideline and build its pages (data only; nothing written)."""
+    from .diagnostics import render_all
+    from .pipeline import compile_source, read_source
+
+    shown = _display(path, display_root)
+    result = compile_source(read_source(path, shown))
+    if not result.ok:
+        raise DocsError(f"{shown} does not compile:\n" + render_all(result.source, result.errors))
+    gid = result.guideline.meta.id.text
+    cases = run_cases(result, _case_files(Path(path), gid, extra_cases), display_root)
+    docs = GuidelineDocs(result, shown, cases=cases, schema=_schema(result),
+                         verification=run_verification(result, verifier))
+    return docs, docs.pages()
+
+
+def write_markdown(paths, docs_dir, *, pages_dir: Path | None = SITE / "pages", verifier=None,
+                   extra_cases: dict | None = None, display_root: Path = ROOT) -> list[dict]:
+    """Render every page of every guideline into docs_dir (emptied first); returns the nav."""
+    docs_dir = Path(docs_dir)
+    _claim(docs_dir)
+    shutil.rmtree(docs_dir)
+    docs_dir.mkdir(parents=True)
+    (docs_dir / MARKER).write_text("made by hgl docs: emptied on every build\n", encoding="utf-8")
+    env = make_env()
+    guidelines = []
+    nav: list[dict] = [{"Home": "index.md"}]
+    for path in paths:
+        docs, pages = guideline_pages(Path(path), verifier=verifier, extra_cases=extra_cases,
+                                      display_root=display_root)
+        gnav: list = []
+        sections: list = []
+        for page in pages:
+            title = page.title if page.template == "section.md.j2" else f"{page.title} · {docs.gid}"
+            text = _front_matter(title) + env.get_template(page.template).render(**page.data)
+            target = docs_dir / page.path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+            entry = {_nav_title(page.title): page.path}
+            if page.template == "section.md.j2":
+                sections.append(entry)
+            else:
+                gnav.append(entry)
+            if page.template == "flowcharts.md.j2":
+                gnav.append({"Sections": sections})
+        (docs_dir / docs.gid / f"{docs.gid}.schema.json").write_text(
+            json.dumps(docs.schema, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        nav.append({_nav_title(docs.title): gnav})
+        guidelines.append({"id": docs.gid, "title": docs.title, "version": docs.g.meta.get("version")})
+    hand = {p.name: p for p in sorted(Path(pages_dir).glob("*.md"))} if pages_dir and Path(pages_dir).exists() else {}
+    for name, p in hand.items():
+        shutil.copyfile(p, docs_dir / name)
+    (docs_dir / "assets").mkdir(exist_ok=True)
+    shutil.copyfile(TEMPLATES / "hgl.css", docs_dir / "assets" / "hgl.css")
+    intro = hand["index.md"].read_text(encoding="utf-8") if "index.md" in hand else "# Guidelines\n"
+    (docs_dir / "index.md").write_text(
+        env.get_template("home.md.j2").render(intro=Md(intro), guidelines=guidelines), encoding="utf-8")
+    for name, title in HAND_PAGES:
+        if name in hand:
+            nav.append({title: name})
+    listed = {"index.md"} | {name for name, _ in HAND_PAGES}
+    for name in hand:
+        if name not in listed:
+            nav.append({name[:-3].replace("_", " ").capitalize(): name})
+    return nav
+
+
+def _claim(folder: Path) -> None:
+    """Make sure a folder the build empties is one it made (or a new or empty one)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if any(folder.iterdir()) and not (folder / MARKER).exists():
+        raise DocsError(f"{folder} is not empty and was not made by hgl docs: refusing to overwrite it")
+    (folder / MARKER).write_text("made by hgl docs: emptied on every build\n", encoding="utf-8")
+
+
+def _nav_title(text: str) -> str:
+    """A title for the theme, which prints it as HTML in places and through `striptags` (which
+    unescapes) in <title>: angle brackets become look-alikes, so no reading of it makes a tag."""
+    text = " ".join(str(text).split()).replace("<", "\u2039").replace(">", "\u203a")
+    return text.replace("&", "&amp;").replace('"', "&quot;")
+
+
+def _front_matter(title: str) -> str:
+    # the page title mkdocs uses instead of the first heading (whose HTML the theme would unescape)
+    return "---\ntitle: " + json.dumps(_nav_title(title), ensure_ascii=False) + "\n---\n\n"
+
+
+# ---------------------------------------------------------------- mkdocs
+
+
+def build_site(paths, out_dir, *, docs_dir=None, strict: bool = True, verifier=None, extra_cases=None,
+               pages_dir: Path | None = SITE / "pages", config_file: Path = SITE / "mkdocs.yml",
+               display_root: Path = ROOT, run_mkdocs: bool = True) -> dict:
+    """Write the Markdown and build the static site; returns {docs_dir, site_dir, nav, seconds}.
+
+    Raises DocsError when a guideline does not compile, a worked case fails, or (strict)
+    mkdocs reports a warning.
+    """
+    started = time.perf_counter()
+    out_dir = Path(out_dir).resolve()
+    docs_dir = Path(docs_dir).resolve() if docs_dir else (SITE / "docs")
+    paths = [Path(p) for p in paths]
+    _claim(out_dir)
+    nav = write_markdown(paths, docs_dir, pages_dir=pages_dir, verifier=verifier, extra_cases=extra_cases,
+                         display_root=display_root)
+    if run_mkdocs:
+        _mkdocs(config_file, docs_dir, out_dir, nav, strict)
+    return {"docs_dir": docs_dir, "site_dir": out_dir, "nav": nav,
+            "seconds": round(time.perf_counter() - started, 2)}
+
+
+def _mkdocs(config_file: Path, docs_dir: Path, site_dir: Path, nav: list, strict: bool) -> None:
+    import logging
+
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+
+    class Collect(logging.Handler):
+        def __init__(self):
+            super().__init__(logging.WARNING)
+            self.records: list[str] = []
+
+        def emit(self, record):
+            self.records.append(record.getMessage())
+
+    collect = Collect()
+    log = logging.getLogger("mkdocs")
+    log.addHandler(collect)
+    try:
+        cfg = load_config(str(config_file), docs_dir=str(docs_dir), site_dir=str(site_dir), nav=nav,
+                          strict=strict)
+        build(cfg)
+    except Exception as exc:
+        raise DocsError(f"mkdocs build failed: {exc}\n  " + "\n  ".join(collect.records)) from exc
+    finally:
+        log.removeHandler(collect)
+    if strict and collect.records:
+        raise DocsError("mkdocs reported warnings:\n  " + "\n  ".join(collect.records))
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def configure(sub) -> None:
+    """Arguments of `hgl docs`."""
+    sub.add_argument("guidelines", nargs="*", help="guideline files (default: guidelines/*.hgl)")
+    sub.add_argument("-o", "--output", default=str(SITE / "build"), help="site folder (default: site/build)")
+    sub.add_argument("--docs-dir", default=str(SITE / "docs"), help="generated Markdown (default: site/docs)")
+    sub.add_argument("--serve", action="store_true", help="serve the built site on 127.0.0.1")
+    sub.add_argument("--port", type=int, default=8000, help="port for --serve (default: 8000)")
+    sub.add_argument("--strict", dest="strict", action="store_true", default=True,
+                     help="fail on any mkdocs warning (the default)")
+    sub.add_argument("--no-strict", dest="strict", action="store_false")
+    sub.add_argument("--no-verify", action="store_true", help="skip the verification section")
+
+
+def cli_main(args) -> int:
+    """`hgl docs`: build the site, say where it is, optionally serve it."""
+    paths = [Path(p) for p in args.guidelines] or sorted((ROOT / "guidelines").glob("*.hgl"))
+    if not paths:
+        print("hgl docs: no guidelines to document", file=sys.stderr)
+        return 2
+    try:
+        info = build_site(paths, args.output, docs_dir=args.docs_dir, strict=args.strict,
+                          verifier=False if args.no_verify else None)
+    except DocsError as err:
+        print(f"hgl docs: {err}", file=sys.stderr)
+        return 1
+    index = Path(info["site_dir"]) / "index.html"
+    print(f"built the site in {info['seconds']} s: open {index}")
+    if args.serve:
+        serve(info["site_dir"], args.port)
+    return 0
+
+
+def serve(site_dir, port: int) -> None:  # pragma: no cover - interactive
+    """Serve a built site on 127.0.0.1 until interrupted."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site_dir))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) as httpd:
+        print(f"serving on http://127.0.0.1:{httpd.server_address[1]}/ (Ctrl-C stops)")
+        try:
+            httpd.serve_forever()
+        except KeyboardInterrupt:
+            pass
+
+
+__all__ = ["DocsError", "build_site", "cli_main", "configure", "make_env", "write_markdown"]

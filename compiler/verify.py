@@ -1,0 +1,379 @@
+"""Verification stage: search every valid case with z3 for gaps, conflicts, dead rules and unreachable requests.
+
+Each finding carries a witness case and is reported only when the real runtime, run on that
+witness, reproduces it (see site/pages/verification.md for what is encoded and what is not).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+
+import z3
+
+from . import nodes as n
+from .diagnostics import Diagnostic
+from .verify_encode import FALSE, Encoder, Space, _and, _not, _or, model_value
+from .verify_runtime import Runner
+
+GAP_CAP = 20  # distinct gap regions reported before stopping
+
+
+@dataclass
+class Report:
+    """Everything one verification run found, with figures for the docs."""
+
+    diagnostics: list = field(default_factory=list)
+    seconds: float = 0.0
+    queries: int = 0
+    gaps_capped: bool = False
+    unconfirmed: list = field(default_factory=list)  # (kind, rule, witness): encoder and runtime disagree
+
+    def to_dict(self) -> dict:
+        """A JSON-able summary, e.g. for the documentation site."""
+        counts: dict[str, int] = {}
+        for d in self.diagnostics:
+            counts[d.code] = counts.get(d.code, 0) + 1
+        return {"seconds": round(self.seconds, 3), "queries": self.queries, "gaps_capped": self.gaps_capped,
+                "counts": counts, "unconfirmed": len(self.unconfirmed),
+                "findings": [{"code": d.code, "line": d.span.line, "column": d.span.column,
+                              "message": d.message, "hint": d.hint, "data": d.data} for d in self.diagnostics]}
+
+
+def verify(result) -> list[Diagnostic]:
+    """The verification findings of a compiled guideline (a CompileResult with code)."""
+    return verify_report(result).diagnostics
+
+
+def verify_report(result, gap_cap: int = GAP_CAP, gap_kind: str = "silent") -> Report:
+    """Run every check; returns the findings and the figures of the run.
+
+    gap_kind: "silent" (SPEC.md 3: no option of any role and no flag) or "no_preferred".
+    """
+    if result.model is None or result.code is None:
+        raise ValueError("verify needs a compiled guideline (compile_source without errors)")
+    start = time.perf_counter()
+    v = _Verifier(result, gap_cap, gap_kind)
+    v.run()
+    v.report.seconds = time.perf_counter() - start
+    v.report.diagnostics.sort(key=Diagnostic.sort_key)
+    return v.report
+
+
+class Search:
+    """One space (two- or three-valued) with its encoder and a solver holding validity."""
+
+    def __init__(self, model, three_valued: bool, space: Space | None = None):
+        self.space = space if space is not None else Space(three_valued)
+        self.enc = Encoder(model, self.space)
+        self.solver = z3.Solver()
+        self.solver.add(*self.enc.domain)
+
+    def find(self, *conds, consistent: bool = True):
+        """A z3 model satisfying the conditions over valid (and, by default, consistent) cases, or None."""
+        self.solver.push()
+        try:
+            if consistent:
+                self.solver.add(_not(self.enc.inconsistent))
+            self.solver.add(*conds)
+            return self.solver.model() if self.solver.check() == z3.sat else None
+        finally:
+            self.solver.pop()
+
+    def pin(self, case: dict, params: dict) -> list:
+        """Constraints fixing the variables to one case (None = missing); for agreement tests and diff."""
+        g = self.enc.g
+        out = []
+        given = dict(params)
+        given.update(case)
+        for d in list(g.inputs) + list(g.parameters):
+            name = d.name.text
+            kind = _kind(d.type)
+            x = self.space.vars[(name, kind)]
+            # as the runtime reads a case: absent -> the default, or missing without one
+            value = given[name] if name in given else _default(d) if d.default is not None else None
+            present = self.space.present.get(name)
+            if value is None:
+                out.append(_not(present) if present is not None else FALSE)
+                continue
+            if present is not None:
+                out.append(present)
+            if kind == "bool":
+                out.append(x == value)
+            elif kind in ("int", "number"):
+                out.append(x == z3.RealVal(value) if kind == "number" else x == value)
+            elif kind in ("enum", "option"):
+                out.append(x == self.space.enum_values[f"{name}:{kind}"].index(value))
+            else:
+                out.extend(b == (v in value) for v, b in x.items())
+        return out
+
+    def witness(self, zmodel) -> tuple[dict, dict]:
+        """The case and parameters of a z3 model, as `hgl run` reads them (None = missing)."""
+        g = self.enc.g
+        case, params = {}, {}
+        for d in list(g.inputs) + list(g.parameters):
+            name, t = d.name.text, d.type
+            kind = _kind(t)
+            x = self.space.vars[(name, kind)]
+            present = self.space.present.get(name)
+            if present is not None and not z3.is_true(zmodel.eval(present, model_completion=True)):
+                value = None
+            else:
+                value = model_value(zmodel, x, kind, self.space.enum_values.get(f"{name}:{kind}", ()))
+            if d.default is not None and value == _default_json(d):
+                continue  # the runtime reads an absent input as its default: shorter, same case
+            (params if d.is_parameter else case)[name] = value
+        return case, params
+
+
+class _Verifier:
+    def __init__(self, result, gap_cap, gap_kind):
+        self.result = result
+        self.gap_kind = gap_kind
+        self.model = result.model
+        self.report = Report()
+        self.gap_cap = gap_cap
+        self.two = Search(self.model, False)
+        self.three = Search(self.model, True)
+        self.runner = Runner(result.code, result.source.sha256)
+        self.rules = {x.name: x for x in self.two.enc.rules}
+        self.queries = 0
+
+    def run(self):
+        self._dead_rules()
+        self._conflicts()
+        self._gaps()
+        self.report.queries = self.queries
+
+    def _find(self, search: Search, *conds, consistent=True):
+        self.queries += 1
+        return search.find(*conds, consistent=consistent)
+
+    def _find_nice(self, search: Search, conds, wishes):
+        """A model of conds that also meets as many leading wishes as possible (clearer witnesses)."""
+        for k in range(len(wishes), -1, -1):
+            zm = self._find(search, *conds, *wishes[:k])
+            if zm is not None or k == 0:
+                return zm
+        return None  # pragma: no cover
+
+    def _add(self, code, message, span, case, params, hint=None, notes=(), **extra):
+        data = {"witness": case, "params": params}
+        data.update(extra)
+        if case is not None:  # the text output shows the case too, ready for `hgl run --case`
+            notes = (f"witness case: {json.dumps(case, sort_keys=True, ensure_ascii=False)}",) + tuple(notes)
+            if params:
+                notes += (f"witness parameters: {json.dumps(params, sort_keys=True, ensure_ascii=False)}",)
+        self.report.diagnostics.append(Diagnostic(code, message, span, hint, tuple(notes), data))
+
+    # ------------------------------------------------------------------ dead rules (503, 504, 505)
+    def _dead_rules(self):
+        for name, x in self.rules.items():
+            rule = x.rule
+            missing_branch = _reads_missing(rule.when) or _has_request(x.branches)
+            search = self.three if missing_branch else self.two
+            x3 = next(r for r in search.enc.rules if r.name == name)
+            zm = self._find(search, search.enc.fired[name])
+            if zm is None:
+                self._report_dead(search, x3, missing_branch)
+                continue
+            case, params = search.witness(zm)
+            if not self.runner.rule_fires(case, params, name):
+                self.report.unconfirmed.append(("fires", name, case))
+                continue
+            self._dead_branches(search, x3)
+            if not missing_branch:
+                self._overridden(x3)
+
+    def _report_dead(self, search, x, missing_branch):
+        code = "HGL505" if missing_branch else "HGL503"
+        what = "this missing-data rule can never fire" if missing_branch else "this rule can never fire"
+        zm = self._find(search, search.enc.fired[x.name], consistent=False)
+        if zm is None:
+            self._add(code, f"{what}: its condition contradicts itself or the input ranges",
+                      x.rule.name.span, None, None,
+                      hint="no case, valid or not, satisfies the condition")
+            return
+        case, params = search.witness(zm)
+        res = self.runner.evaluate(case, params)
+        if res.status != "inconsistent_data":
+            self.report.unconfirmed.append(("dead", x.name, case))
+            return
+        violated = ", ".join(v["constraint"] for v in res.violated)
+        self._add(code, f"{what}: it holds only for cases the data checks reject ({violated})",
+                  x.rule.name.span, case, params,
+                  hint="the witness satisfies the condition but is rejected as inconsistent_data",
+                  violated=[v["constraint"] for v in res.violated])
+
+    def _dead_branches(self, search, x):
+        for i, (guards, outs) in enumerate(x.branches):
+            if not guards:
+                continue
+            if self._find(search, search.enc.branch_fired[(x.name, i)]) is not None:
+                continue
+            missing = _has_request([(guards, outs)]) or any(_reads_missing(g) for g in guards)
+            code = "HGL505" if missing else "HGL503"
+            zm = self._find(search, search.enc.fired[x.name])
+            case, params = search.witness(zm)
+            if not self.runner.rule_fires(case, params, x.name):
+                self.report.unconfirmed.append(("branch", x.name, case))
+                continue
+            span = _outcome_span(outs) or x.rule.name.span
+            self._add(code, f"this branch of rule '{x.name}' is never taken when the rule fires",
+                      span, case, params, hint="the witness is one case where the rule fires without it",
+                      branch=i)
+
+    def _overridden(self, x):
+        """504: the rule fires, but whenever it does none of its outcomes reaches the result."""
+        enc = self.two.enc
+        if self._find(self.two, enc.fired[x.name], enc.effect(x)) is not None:
+            return
+        zm = self._find(self.two, enc.fired[x.name])
+        case, params = self.two.witness(zm)
+        raw = self.runner.raw(case, params)
+        own = {opt for (_, outs) in x.branches for o in outs if isinstance(o, n.Propose)
+               for opt in [o.options[0].text]}
+        if not self.runner.rule_fires(case, params, x.name) or \
+                any(x.name in raw["firing"].proposed_by.get(opt, ()) for opt in own):
+            self.report.unconfirmed.append(("overridden", x.name, case))
+            return
+        self._add("HGL504", f"rule '{x.name}' fires, but every outcome of it is always overridden",
+                  x.rule.name.span, case, params,
+                  hint="another section governs, or its options are dropped, whenever it fires")
+
+    # ------------------------------------------------------------------ conflicts (502)
+    def _conflicts(self):
+        enc = self.two.enc
+        P = enc.P
+        by_rule: dict[str, list] = {}
+        for (action, opt), hits in enc.hit_by.items():
+            if action != "avoid":
+                continue
+            for rule, cond in hits:
+                others = _or([c for r, _, c in enc.contrib.get((opt, "preferred"), []) if r != rule])
+                if z3.is_false(others):
+                    continue
+                alone = _not(_or([c for r, c in hits if r != rule]))
+                zm = self._find_nice(self.two, [P.preferred(opt), others, cond, enc.final[opt]["avoid"]],
+                                     [alone, _not(enc.any_request)])
+                if zm is None:
+                    continue
+                case, params = self.two.witness(zm)
+                raw = self.runner.raw(case, params)
+                f = raw["firing"]
+                if f is None or f.proposal.roles.get(opt) != "preferred" or f.roles.get(opt) != "avoid" \
+                        or not self.runner.rule_fires(case, params, rule):
+                    self.report.unconfirmed.append(("conflict", rule, case))
+                    continue
+                by_rule.setdefault(rule, []).append((opt, case, params, [r for r in f.proposed_by[opt]]))
+        for rule, found in by_rule.items():
+            opt, case, params, preferring = found[0]
+            names = ", ".join(o for o, *_ in found)
+            self._add("HGL502", f"rule '{rule}' avoids options other rules prefer for the same case: {names}",
+                      self.rules[rule].rule.name.span, case, params,
+                      hint=f"in the witness '{opt}' is preferred by {', '.join(preferring)} and avoided here; "
+                           "the runtime shows it as avoid",
+                      options=[o for o, *_ in found],
+                      witnesses={o: {"witness": c, "params": p} for o, c, p, _ in found})
+
+    # ------------------------------------------------------------------ gaps (501)
+    def _gaps(self):
+        """501: consistent cases with a silent result, one witness per kind of patient.
+
+        `silent` (SPEC.md 3): no option of any role, no flag, no request.  `no_preferred`
+        (the stricter reading of issue 6): no preferred option, no flag, no request.
+        A kind is the set of option- or flag-producing rules that fire (`silent`) or that
+        reach the result (`no_preferred`); each found kind is blocked and the search repeats.
+        """
+        enc = self.two.enc
+        nothing = enc.any_option if self.gap_kind == "silent" else enc.any_preferred
+        silent = [_not(enc.any_request), _not(nothing), _not(enc.any_flag)]
+        producing = [x for x in enc.rules if enc.produces(x)]
+        marks = [enc.fired[x.name] if self.gap_kind == "silent" else enc.effect(x) for x in producing]
+        blocks = []
+        found = 0
+        while True:
+            zm = self._find(self.two, *silent, *blocks)
+            if zm is None:
+                return
+            pattern = [z3.is_true(zm.eval(c, model_completion=True)) for c in marks]
+            blocks.append(_not(_and([c if on else _not(c) for on, c in zip(pattern, marks)])))
+            case, params = self.two.witness(zm)
+            res = self.runner.evaluate(case, params)
+            reproduced = res.status == "recommendation" and not res.flags and not (
+                res.options if self.gap_kind == "silent" else res.preferred)
+            if not reproduced:
+                self.report.unconfirmed.append(("gap", None, case))
+                continue
+            found += 1
+            if found > self.gap_cap:
+                self.report.gaps_capped = True
+                self.report.diagnostics[-1] = _with_note(
+                    self.report.diagnostics[-1], f"more gap regions exist: the search stopped after {self.gap_cap}")
+                return
+            firing = [x.name for x, on in zip(producing, pattern) if on]
+            span = self.rules[firing[0]].rule.name.span if firing else self.result.guideline.meta.span
+            shown = [f"{o['id']} ({o['role']})" for o in res.options]
+            what = "no option, no flag and no request" if self.gap_kind == "silent" else \
+                "no preferred option, no flag and no request"
+            self._add("HGL501", f"gap: a valid case gets {what}"
+                      + (f" (rules: {', '.join(firing)})" if firing else " (no rule applies)"),
+                      span, case, params,
+                      hint="result: " + (", ".join(shown) if shown else "no option at all"),
+                      rules=firing)
+
+
+def _kind(t) -> str:
+    return {n.BoolType: "bool", n.EnumType: "enum", n.OptionRefType: "option",
+            n.SetType: "set"}.get(type(t)) or ("int" if t.integer else "number")
+
+
+def _default(d):
+    """A declared default as a case value."""
+    lit = d.default
+    if lit.kind == "set":
+        return [i.text for i in lit.value.items]
+    return lit.value.text if hasattr(lit.value, "text") else str(lit.value) if lit.kind == "name" else lit.value
+
+
+def _default_json(d):
+    v = _default(d)
+    return sorted(v) if isinstance(v, list) else v
+
+
+def _with_note(d: Diagnostic, note: str) -> Diagnostic:
+    return Diagnostic(d.code, d.message, d.span, d.hint, d.notes + (note,), d.data)
+
+
+def _reads_missing(e) -> bool:
+    """Whether an expression contains `is missing` / `is not missing`."""
+    if e is None:
+        return False
+    if isinstance(e, n.IsMissing):
+        return True
+    for value in vars(e).values():
+        items = value if isinstance(value, tuple) else (value,)
+        for item in items:
+            if isinstance(item, tuple):
+                if any(_reads_missing(x) for x in item if _is_expr(x)):
+                    return True
+            elif _is_expr(item) and _reads_missing(item):
+                return True
+    return False
+
+
+def _is_expr(x) -> bool:
+    return type(x).__module__ == n.__name__ and hasattr(x, "span") and not isinstance(x, (n.Name,))
+
+
+def _has_request(branches) -> bool:
+    return any(isinstance(o, n.Request) for _, outs in branches for o in outs)
+
+
+def _outcome_span(outs):
+    return outs[0].span if outs else None
+
+
+__all__ = ["Report", "Search", "verify", "verify_report"]

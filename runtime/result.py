@@ -1,0 +1,198 @@
+"""Results: the engine's firing for one case -> the result contract of SPEC.md 3.1, explained on demand.
+
+A Result is cheap to make: the roles are known at once, and the explanation (`because`
+with the patient's values, the receipt) is only assembled when `options`, `flags`,
+`receipt` or `to_dict()` is first read, so a caller that only needs the decision does
+not pay for the words.
+"""
+
+from __future__ import annotations
+
+from .logic import Unknown, truth
+
+_RESTRICT_WORDS = {"demote": "not preferred", "avoid": "avoided"}
+_ROLE_ACTION = {"alternative": "demote", "avoid": "avoid"}
+_ROLE_RANK = {"preferred": 0, "alternative": 1, "avoid": 2}
+
+
+def plain(value):
+    """A value as JSON shows it: missing -> None, sets -> sorted lists."""
+    if type(value) is Unknown:
+        return None
+    if type(value) is frozenset:
+        return sorted(value)
+    return value
+
+
+class Result:
+    """One evaluated case; `to_dict()` gives the result contract of SPEC.md 3.1."""
+
+    __slots__ = ("_g", "_env", "status", "firing", "missing", "inconsistent", "_violated",
+                 "_options", "_flags", "_receipt", "trace", "why_not")
+
+    def __init__(self, guideline, env, status, firing=None, missing=(), inconsistent=(), violated=()):
+        self._g = guideline
+        self._env = env
+        self.status = status
+        self.firing = firing
+        self.missing = list(missing)
+        self.inconsistent = list(inconsistent)
+        self._violated = violated
+        self._options = None
+        self._flags = None
+        self._receipt = None
+        self.trace = None
+        self.why_not = None
+
+    # ------------------------------------------------------------------ the decision (cheap)
+    @property
+    def guideline(self) -> dict:
+        return self._g.header
+
+    @property
+    def governing(self):
+        return self.firing.governing if self.firing is not None else None
+
+    @property
+    def roles(self) -> dict:
+        """{option: role}, preferred first, then alternatives, then avoid; each in declaration order."""
+        if self.firing is None:
+            return {}
+        rank = self._g.option_rank
+        return dict(sorted(self.firing.roles.items(), key=lambda kv: (_ROLE_RANK[kv[1]], rank[kv[0]])))
+
+    def ids(self, role: str) -> list[str]:
+        return [o for o, r in self.roles.items() if r == role]
+
+    @property
+    def preferred(self):
+        return self.ids("preferred")
+
+    @property
+    def alternatives(self):
+        return self.ids("alternative")
+
+    @property
+    def avoid(self):
+        return self.ids("avoid")
+
+    @property
+    def flag_ids(self):
+        if self.firing is None:
+            return []
+        rank = self._g.flag_rank
+        return sorted(self.firing.flags, key=rank.__getitem__)
+
+    @property
+    def violated(self) -> list:
+        return [{"constraint": c.id, "label": c.label, "inputs": list(c.inputs)} for c in self._violated]
+
+    # ------------------------------------------------------------------ the explanation (on demand)
+    @property
+    def options(self) -> list:
+        if self._options is None:
+            self._options = self._option_entries()
+        return self._options
+
+    @property
+    def flags(self) -> list:
+        if self._flags is None:
+            self._flags = self._flag_entries()
+        return self._flags
+
+    @property
+    def receipt(self) -> dict:
+        """Guideline id, version and source hash; the parameters used; the input as validated."""
+        if self._receipt is None:
+            g, env = self._g, self._env
+            self._receipt = {"guideline": g.header, "hgl_version": g.module.HGL_VERSION,
+                             "parameters": {n: plain(env[n]) for n in g.parameter_names},
+                             "input": {n: plain(env[n]) for n in g.input_names}}
+        return self._receipt
+
+    def to_dict(self, receipt: bool = True) -> dict:
+        """The result contract of SPEC.md 3.1 (plus governing, trace, why_not; the receipt unless told not)."""
+        d = {
+            "guideline": self.guideline,
+            "status": self.status,
+            "options": self.options,
+            "flags": self.flags,
+            "missing": self.missing,
+            "inconsistent": self.inconsistent,
+        }
+        if self._violated:
+            d["violated"] = self.violated
+        d["governing"] = self.governing
+        if receipt:
+            d["receipt"] = self.receipt
+        if self.trace is not None:
+            d["trace"] = self.trace
+        if self.why_not is not None:
+            d["why_not"] = self.why_not
+        return d
+
+    def _option_entries(self) -> list:
+        if self.firing is None:
+            return []
+        g, env, firing = self._g, self._env, self.firing
+        engine = g.engine
+        out = []
+        for oid, role in self.roles.items():
+            rule_id, branch = firing.by[oid]
+            rule = engine.rules[rule_id]
+            opt = engine.options[oid]
+            because = engine.because(env, rule_id, branch, firing.proposal)
+            proposed_by = firing.proposed_by.get(oid, ())
+            if oid not in engine.proposes[(rule_id, branch)]:
+                outcomes = rule.branches[branch].outcomes
+                # the role comes from a restriction: say which, and who proposed the option
+                because += [f"{_RESTRICT_WORDS[o.kind]}: {o.selector.text}" for o in outcomes
+                            if o.kind == _ROLE_ACTION.get(role)]
+                because += [f"proposed by rule {r}" for r in proposed_by if r != rule_id]
+            entry = {"id": oid, "kind": opt.kind, "role": role, "label": opt.label, "rule": rule_id,
+                     "provenance": list(rule.provenance), "evidence": list(rule.evidence),
+                     "because": because, "proposed_by": list(proposed_by), "strength": rule.strength}
+            if opt.stands_for:
+                entry["stands_for"] = plain(env.get(opt.stands_for))
+            out.append(entry)
+        return out
+
+    def _flag_entries(self) -> list:
+        if self.firing is None:
+            return []
+        g, env, firing = self._g, self._env, self.firing
+        engine = g.engine
+        out = []
+        for fid in self.flag_ids:
+            rule_id, branch = firing.flags[fid][0]
+            rule = engine.rules[rule_id]
+            requested = any(
+                o.kind == "request" and o.flag == fid
+                for r, b in firing.requests.values() if r == rule_id
+                for o in engine.rules[r].branches[b].outcomes)
+            out.append({"id": fid, "label": engine.m.FLAGS[fid].label, "rule": rule_id,
+                        "provenance": list(rule.provenance),
+                        "because": engine.because(env, rule_id, branch, firing.proposal),
+                        "request": requested,
+                        "rules": list(dict.fromkeys(r for r, _ in firing.flags[fid]))})
+        return out
+
+    def add_trace(self) -> None:
+        """Every rule with its truth value (and, when unknown, the missing inputs it waits for)."""
+        out = []
+        P = self.firing.proposal if self.firing is not None else None
+        for r in self._g.engine.m.RULES:
+            if r.phase == 2 and P is None:
+                v = None
+            else:
+                v = r.when(self._env, P) if r.when is not None else True
+            entry = {"rule": r.id, "section": r.section, "value": truth(v) if v is not None else "not evaluated"}
+            if type(v) is Unknown:
+                entry["unknown_because_missing"] = sorted(v.inputs)
+            out.append(entry)
+        self.trace = out
+
+    def add_why_not(self, options) -> None:
+        """For each named option: the rules that could propose it, what held and what failed."""
+        P = self.firing.proposal if self.firing is not None else None
+        self.why_not = {o: self._g.engine.why_not(self._env, o, P) for o in options}

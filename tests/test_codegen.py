@@ -1,0 +1,176 @@
+"""Code generation: golden module for a small guideline, determinism, and hostile text that never runs."""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import os
+from pathlib import Path
+
+import pytest
+
+from hgl.compiler.pipeline import compile_source
+from hgl.compiler.source import Source
+from hgl.runtime.api import load_module_source
+
+DATA = Path(__file__).parent / "data"
+GOLDEN = Path(__file__).parent / "golden" / "compiler"
+SMALL = DATA / "small.hgl"
+
+
+def _update(request) -> bool:
+    return bool(request.config.getoption("--update-golden", default=False) or os.environ.get("HGL_UPDATE_GOLDEN"))
+
+
+def _compile(text: str, name: str = "tests/data/small.hgl") -> str:
+    result = compile_source(Source(name, text))
+    assert result.ok, [(d.span.line, d.code, d.message) for d in result.errors]
+    return result.code
+
+
+def test_golden_module(request):
+    code = _compile(SMALL.read_text(encoding="utf-8"))
+    golden = GOLDEN / "small.py.txt"
+    if _update(request) or not golden.exists():
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(code, encoding="utf-8")
+    assert code == golden.read_text(encoding="utf-8")
+
+
+def test_deterministic_and_hashed():
+    text = SMALL.read_text(encoding="utf-8")
+    first, second = _compile(text), _compile(text)
+    assert first.encode() == second.encode()
+    assert Source("x", text).sha256 in first
+    assert _compile(text + "\n# a comment\n") != first  # the hash follows the source
+
+
+def test_module_imports_only_the_runtime():
+    tree = ast.parse(_compile(SMALL.read_text(encoding="utf-8")))
+    modules = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    modules |= {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
+    assert modules <= {"hgl.runtime.logic", "hgl.runtime.model", "__future__"}
+
+
+# ---------------------------------------------------------------- hostile text
+HOSTILE = [  # the text as the author means it; `hgl_text` writes it with HGL's escapes
+    'a "quoted" word',
+    "triple \"\"\" and \'\'\' quotes",
+    "back\\slash \\n not a newline",
+    "real\nnewline and\ttab",
+    "__import__('os').system('touch /tmp/hgl-pwned')",
+    '"); import os; os.system("touch /tmp/hgl-pwned"); ("',
+    "{} {0} {name} %s %(x)s",
+    "ünïcödé ≥ ≤ ≠ — 中文 🙂",
+    "\\\" end",
+    "# not a comment",
+    "\\",
+]
+
+
+def hgl_text(t: str) -> str:
+    return '"' + t.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t") + '"'
+
+
+# every place text can appear, as (template with {t}, how to find the text in the loaded module)
+PLACES = [
+    ("title", lambda m: m.GUIDELINE["title"]),
+    ("disclaimer", lambda m: m.GUIDELINE["disclaimer"]),
+    ("provenance", lambda m: m.PROVENANCE["esmo"]["meaning"]),
+    ("strength", lambda m: m.STRENGTHS["strong"]),
+    ("evidence", lambda m: m.EVIDENCE["trial_a"]["result"]),
+    ("vocabulary", lambda m: m.VOCABULARIES["drug"]["drug_a"]),
+    ("option", lambda m: m.OPTIONS["opt_a"].label),
+    ("flag", lambda m: m.FLAGS["discuss"].label),
+    ("input label", lambda m: m.INPUTS[0].label),
+    ("input description", lambda m: m.INPUTS[0].description),
+    ("constraint", lambda m: m.CONSTRAINTS[0].label),
+    ("parameter label", lambda m: m.PARAMETERS[0].label),
+    ("parameter description", lambda m: m.PARAMETERS[0].description),
+    ("section title", lambda m: m.SECTIONS[0].title),
+    ("section description", lambda m: m.SECTIONS[0].description),
+    ("rule title", lambda m: m.RULES[0].title),
+    ("rationale", lambda m: m.RULES[0].rationale),
+    ("definition label", lambda m: m.RULES[0].why({"d": True}, None)[0][0][0]),
+]
+
+
+def hostile_guideline(t: str) -> str:
+    q = hgl_text(t)
+    return f'''guideline g
+  title {q}
+  version "1"
+  status draft
+  source "s"
+  doi "10.1/x"
+  panel "p"
+  date 2025-01-01
+  disclaimer {q}
+end
+provenance esmo {q}
+strength strong {q}
+evidence trial_a
+  trial "T"
+  result {q}
+end
+vocabulary drug {q}
+  drug_a {q}
+end
+option opt_a systemic {q} drugs drug_a
+flag discuss {q}
+input age: integer in years at least 0
+  label {q}
+  description {q}
+parameter p: yes/no
+  label {q}
+  description {q}
+  default true
+  provenance esmo
+define d {q} = age > 3 years and p
+constraint c1 {q}
+  when age < 0 years
+section s {q}
+  description {q}
+  provenance esmo
+  rule r {q}
+    when d
+    prefer opt_a
+    flag discuss
+    strength strong
+    evidence trial_a
+    rationale {q}
+  end
+end
+'''
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_text_round_trips_and_never_runs(text, monkeypatch, tmp_path):
+    code = _compile(hostile_guideline(text), name=f"hostile {text}")
+    compile(code, "<hostile>", "exec")  # valid Python
+    calls = []
+    real_import = builtins.__import__
+
+    def guarded_import(name, *args, **kwargs):
+        if name.split(".")[0] in ("os", "subprocess", "sys", "shutil"):
+            calls.append(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", guarded_import)
+    module = load_module_source(code, "hostile_module")
+    monkeypatch.setattr(builtins, "__import__", real_import)
+    assert calls == []
+    assert not Path("/tmp/hgl-pwned").exists()
+    want = text
+    for place, get in PLACES:
+        assert get(module) == want, place
+    # the text only ever appears inside string literals: strip them and it is gone
+    stripped = [node for node in ast.walk(ast.parse(code)) if isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name) and node.func.id in ("__import__", "exec", "eval")]
+    assert stripped == []
+
+
+def test_hostile_source_name_is_a_literal():
+    code = _compile(SMALL.read_text(encoding="utf-8"), name='x"\n__import__("os")\n#')
+    module = load_module_source(code, "named_module")
+    assert module.SOURCE == 'x"\n__import__("os")\n#'

@@ -1,0 +1,291 @@
+"""The documentation site: golden Markdown of a sample guideline, escaping, worked cases, the real HER2 build."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from hgl.compiler import docgen
+from hgl.compiler.diagnostics import Diagnostic
+from hgl.compiler.docgen_text import esc
+from hgl.compiler.source import Span
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data"
+SAMPLE = DATA / "docs_sample.hgl"
+GOLDEN = ROOT / "tests" / "golden" / "docs"
+HER2 = ROOT / "guidelines" / "her2_mbc.hgl"
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def _update_golden(request) -> bool:
+    return bool(request.config.getoption("--update-golden", default=False) or os.environ.get("HGL_UPDATE_GOLDEN"))
+
+
+def fake_verifier(result):
+    """A fixed finding, so the verification page is part of the golden files."""
+    return [Diagnostic("HGL503", "dead rule 'first_a': can never fire", Span(78, 8, 78, 15),
+                       "check its condition", data={"witness": {"prior_lines": 0, "marker": "positive"}})]
+
+
+@pytest.fixture(scope="module")
+def sample_docs(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sample-md")
+    docgen.write_markdown([SAMPLE], out, pages_dir=None, verifier=fake_verifier, extra_cases={})
+    return out
+
+
+def _generated(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): p.read_text(encoding="utf-8")
+            for p in sorted(folder.rglob("*")) if p.suffix in (".md", ".json")}
+
+
+# ---------------------------------------------------------------- golden Markdown
+
+
+def test_sample_pages_match_golden(sample_docs, request):
+    got = _generated(sample_docs)
+    if _update_golden(request):
+        for rel, text in got.items():
+            target = GOLDEN / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        for old in GOLDEN.rglob("*"):
+            if old.is_file() and old.relative_to(GOLDEN).as_posix() not in got:
+                old.unlink()
+    want = {p.relative_to(GOLDEN).as_posix(): p.read_text(encoding="utf-8")
+            for p in sorted(GOLDEN.rglob("*")) if p.is_file()}
+    assert sorted(got) == sorted(want), "generated pages differ from tests/golden/docs (--update-golden)"
+    for rel in want:
+        assert got[rel] == want[rel], f"{rel} differs from its golden file (run pytest --update-golden)"
+
+
+def test_markdown_is_deterministic(sample_docs, tmp_path):
+    docgen.write_markdown([SAMPLE], tmp_path, pages_dir=None, verifier=fake_verifier, extra_cases={})
+    assert _generated(tmp_path) == _generated(sample_docs)
+
+
+@pytest.mark.parametrize("page, needle", [
+    ("docs_sample/index.md", "Decision support, not a medical device."),
+    ("docs_sample/index.md", "⚠ guess</span> | reasoning, not confirmed | **2** ⚠ |"),   # caution tags counted
+    ("docs_sample/data.md", '<mark class="hgl-assumption"'),                               # defaults highlighted
+    ("docs_sample/data.md", "(docs_sample.schema.json)"),
+    ("docs_sample/sections/first.md", "- line of therapy &#61; 1"),                       # conditions in words
+    ("docs_sample/sections/first.md", "<code>tests/data/docs&#95;sample.hgl:78</code>"),  # file:line
+    ("docs_sample/sections/later.md", "*If not alpha given:*"),                           # shared outcome expanded
+    ("docs_sample/flowcharts.md", "<svg xmlns=\"http://www.w3.org/2000/svg\""),
+    ("docs_sample/flowcharts.md", 'href="sections/first.html#rule-first_a"'),              # nodes link to cards
+    ("docs_sample/evidence.md", "[first&#95;a](sections/first.md#rule-first_a)"),         # cited by
+    ("docs_sample/cases.md", "✔ met"),
+    ("docs_sample/verification.md", "HGL503"),
+])
+def test_sample_page_contains(sample_docs, page, needle):
+    assert needle in (sample_docs / page).read_text(encoding="utf-8")
+
+
+def test_schema_download_is_the_runtime_schema(sample_docs):
+    import hgl.runtime
+
+    written = json.loads((sample_docs / "docs_sample" / "docs_sample.schema.json").read_text(encoding="utf-8"))
+    assert written == hgl.runtime.load(SAMPLE).schema()
+
+
+# ---------------------------------------------------------------- escaping
+
+
+@pytest.mark.parametrize("text, rendered", [
+    ("<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;"),
+    ("[x](javascript:alert(1))", "&#91;x&#93;(javascript:alert(1))"),
+    ("a | b", "a &#124; b"),
+    ("`code`", "&#96;code&#96;"),
+    ("{{ 7*7 }}", "&#123;&#123; 7&#42;7 &#125;&#125;"),
+    ("- item", "&#45; item"),
+    ("1. first", "1&#46; first"),
+    ("two\n\nparagraphs", "two paragraphs"),
+    ("&amp;", "&amp;amp;"),
+])
+def test_esc(text, rendered):
+    assert esc(text) == rendered
+
+
+HOSTILE = {
+    "rationale": '<script>alert("r")</script> [click](javascript:alert(1)) a | b `tick` {{ 7*7 }}',
+    "title": "<b>bold</b> title",
+    "evidence": "<img src=x onerror=alert(2)> | cell",
+    "label": "*star* _under_ [link](http://x.invalid)",
+}
+
+
+@pytest.fixture(scope="module")
+def hostile_site(tmp_path_factory):
+    src = SAMPLE.read_text(encoding="utf-8")
+    src = src.replace('rationale "Regimen A is the standard (TRIAL-A)."', f"rationale {json.dumps(HOSTILE['rationale'])}")
+    src = src.replace('section first "1 First line"', f"section first {json.dumps(HOSTILE['title'])}")
+    src = src.replace('result "PFS 10 vs 5 mo"', f"result {json.dumps(HOSTILE['evidence'])}")
+    src = src.replace('option regimen_a systemic "Regimen A"', f"option regimen_a systemic {json.dumps(HOSTILE['label'])}")
+    folder = tmp_path_factory.mktemp("hostile")
+    path = folder / "docs_sample.hgl"
+    path.write_text(src, encoding="utf-8")
+    (folder / "docs_sample.cases.yaml").write_text((DATA / "docs_sample.cases.yaml").read_text(encoding="utf-8"))
+    docgen.build_site([path], folder / "site", docs_dir=folder / "md", verifier=False, extra_cases={},
+                      pages_dir=None, display_root=folder)
+    return folder / "site"
+
+
+@pytest.mark.parametrize("page", ["docs_sample/sections/first.html", "docs_sample/evidence.html",
+                                  "docs_sample/vocabulary.html", "docs_sample/flowcharts.html",
+                                  "docs_sample/index.html"])
+def test_hostile_text_renders_as_text(hostile_site, page):
+    html = (hostile_site / page).read_text(encoding="utf-8")
+    assert "<script>alert" not in html
+    assert 'href="javascript:' not in html.lower()
+    assert "<img src=x" not in html
+    assert "<b>bold</b>" not in html
+
+
+@pytest.mark.parametrize("page, shown", [
+    ("docs_sample/sections/first.html", "&lt;script&gt;alert(&quot;r&quot;)&lt;/script&gt;"),
+    ("docs_sample/sections/first.html", "[click](javascript:alert(1))"),
+    ("docs_sample/sections/first.html", "a | b `tick` {{ 7*7 }}"),
+    ("docs_sample/sections/first.html", "&lt;b&gt;bold&lt;/b&gt; title"),
+    ("docs_sample/evidence.html", "&lt;img src=x onerror=alert(2)&gt; | cell"),
+    ("docs_sample/vocabulary.html", "*star* _under_ [link](http://x.invalid)"),
+])
+def test_hostile_text_is_visible(hostile_site, page, shown):
+    import html as htmllib
+
+    text = htmllib.unescape((hostile_site / page).read_text(encoding="utf-8"))
+    # after one level of unescaping, the page text is exactly what the author wrote
+    assert htmllib.unescape(shown) in text
+
+
+# ---------------------------------------------------------------- worked cases and verification
+
+
+def test_failing_worked_case_fails_the_build(tmp_path):
+    (tmp_path / "docs_sample.hgl").write_text(SAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "docs_sample.cases.yaml").write_text(
+        "base: {prior_lines: 0, score: 1, marker: positive}\n"
+        "cases:\n- id: WRONG\n  title: expects the wrong regimen\n  expect: {preferred: [regimen_b]}\n",
+        encoding="utf-8")
+    with pytest.raises(docgen.DocsError, match=r"docs_sample.cases.yaml::WRONG: preferred: expected regimen_b"):
+        docgen.write_markdown([tmp_path / "docs_sample.hgl"], tmp_path / "md", pages_dir=None, extra_cases={},
+                              verifier=False)
+
+
+def test_verification_not_available(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "hgl.compiler.verify", None)  # the import fails
+    docgen.write_markdown([SAMPLE], tmp_path, pages_dir=None, extra_cases={})
+    assert "verification not available" in (tmp_path / "docs_sample" / "verification.md").read_text()
+
+
+def test_cli_builds_the_sample(tmp_path, capsys):
+    from hgl.compiler.cli import main
+
+    rc = main(["docs", str(SAMPLE), "-o", str(tmp_path / "site"), "--docs-dir", str(tmp_path / "md"), "--no-verify"])
+    assert rc == 0, capsys.readouterr().err
+    assert (tmp_path / "site" / "docs_sample" / "index.html").exists()
+    assert "open " in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- the real site
+
+
+@pytest.fixture(scope="module")
+def her2_site(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("her2-site")
+    started = time.perf_counter()
+    info = docgen.build_site([HER2], folder / "site", docs_dir=folder / "md")
+    seconds = time.perf_counter() - started
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "docs_build_time.txt").write_text(f"her2_mbc site build: {seconds:.2f} s\n", encoding="utf-8")
+    return info, seconds
+
+
+def test_her2_site_builds_fast(her2_site):
+    info, seconds = her2_site
+    print(f"her2_mbc site build: {seconds:.2f} s")
+    assert seconds < 15
+
+
+def test_her2_site_has_every_rule_card(her2_site):
+    import hgl.runtime
+
+    site = her2_site[0]["site_dir"]
+    rules = hgl.runtime.load(HER2).module.RULES
+    for r in rules:
+        page = (site / "her2_mbc" / "sections" / f"{r.section}.html").read_text(encoding="utf-8")
+        assert f'id="rule-{r.id}"' in page, r.id
+
+
+def test_her2_site_is_offline_and_searchable(her2_site):
+    site = her2_site[0]["site_dir"]
+    for page in site.rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        external = re.findall(r'<(?:script|link|img)[^>]+(?:src|href)="(https?:)?//', html)
+        assert not external, f"{page}: loads something from the network"
+    index = json.loads((site / "search" / "search_index.json").read_text(encoding="utf-8"))
+    assert any("tucatinib" in doc["text"].lower() for doc in index["docs"])
+    flow = (site / "her2_mbc" / "flowcharts.html").read_text(encoding="utf-8")
+    assert flow.count("<svg") >= 3
+
+
+# ---------------------------------------------------------------- pieces
+
+
+@pytest.mark.parametrize("text", ['<script>alert(1)</script>', 'a & b "q" \'s\'', "</svg><b>x</b>", "]]> <!-- -->"])
+def test_flowchart_svg_is_well_formed_and_keeps_text(text):
+    import xml.etree.ElementTree as ET
+
+    from hgl.compiler.flowchart import Box, tree
+
+    svg = tree(text, Box(text, kind="root"), [(Box(text, kind="branch"), [Box(text, [text], href="x.html#a")])])
+    root = ET.fromstring(svg)  # escaped text cannot close or open an element
+    ns = "{http://www.w3.org/2000/svg}"
+    assert root.tag == f"{ns}svg"
+    texts = ["".join(t.itertext()) for t in root.iter(f"{ns}text")]
+    assert any(text[:20] in t for t in texts)
+
+
+@pytest.mark.parametrize("title, shown", [
+    ("</title><script>x</script>", "‹/title›‹script›x‹/script›"),
+    ('a & "b"', "a &amp; &quot;b&quot;"),
+    ("two\nlines", "two lines"),
+])
+def test_page_titles_cannot_make_tags(title, shown):
+    assert docgen._nav_title(title) == shown
+
+
+def test_build_refuses_a_folder_it_did_not_make(tmp_path):
+    (tmp_path / "keep.txt").write_text("precious", encoding="utf-8")
+    with pytest.raises(docgen.DocsError, match="refusing"):
+        docgen.write_markdown([SAMPLE], tmp_path, pages_dir=None, extra_cases={}, verifier=False)
+    assert (tmp_path / "keep.txt").exists()
+
+
+def test_a_guideline_that_does_not_compile_fails_the_build(tmp_path):
+    bad = tmp_path / "bad.hgl"
+    bad.write_text(SAMPLE.read_text(encoding="utf-8").replace("prefer regimen_a\n", "prefer regimen_z\n", 1),
+                   encoding="utf-8")
+    with pytest.raises(docgen.DocsError, match=r"does not compile:[\s\S]*regimen_z"):
+        docgen.write_markdown([bad], tmp_path / "md", pages_dir=None, extra_cases={}, verifier=False)
+
+
+def test_mkdocs_warnings_fail_a_strict_build(tmp_path):
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    (pages / "notes.md").write_text("# Notes\n\nSee [the missing page](missing.md).\n", encoding="utf-8")
+    with pytest.raises(docgen.DocsError, match=r"notes.md.*missing.md"):
+        docgen.build_site([SAMPLE], tmp_path / "site", docs_dir=tmp_path / "md", pages_dir=pages,
+                          extra_cases={}, verifier=False)
+    # the same site builds when warnings are allowed
+    docgen.build_site([SAMPLE], tmp_path / "site", docs_dir=tmp_path / "md", pages_dir=pages,
+                      extra_cases={}, verifier=False, strict=False)
+    assert (tmp_path / "site" / "notes.html").exists()

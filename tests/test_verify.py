@@ -1,0 +1,257 @@
+"""Verification (hgl check --verify): each kind of finding on small guidelines, its witness re-run
+through the runtime, agreement of the z3 encoding with the runtime, and the HER2 guideline."""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+import pytest
+import z3
+
+from hgl.compiler.pipeline import compile_file
+from hgl.compiler.verify import Search, verify, verify_report
+from hgl.compiler.verify_runtime import Runner
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data" / "verify"
+HER2 = ROOT / "guidelines" / "her2_mbc.hgl"
+
+
+def _compile(path):
+    result = compile_file(path)
+    assert result.ok, [d.message for d in result.errors]
+    return result
+
+
+def _runner(result):
+    return Runner(result.code, result.source.sha256)
+
+
+def _codes(diags):
+    return sorted(d.code for d in diags)
+
+
+@pytest.mark.parametrize("name,codes", [
+    ("clean", []),
+    ("gap", ["HGL501"]),
+    ("conflict", ["HGL502"]),
+    ("dead", ["HGL503", "HGL503", "HGL503"]),
+    ("overridden", ["HGL504"]),
+    ("missing", ["HGL505"]),
+])
+def test_findings_by_kind(name, codes):
+    result = _compile(DATA / f"{name}.hgl")
+    report = verify_report(result)
+    assert _codes(report.diagnostics) == codes
+    assert report.unconfirmed == []
+
+
+def _one(name, code):
+    result = _compile(DATA / f"{name}.hgl")
+    diags = [d for d in verify(result) if d.code == code]
+    return result, diags
+
+
+def test_gap_witness_is_silent_in_the_runtime():
+    result, [d] = _one("gap", "HGL501")
+    case, params = d.data["witness"], d.data["params"]
+    assert set(case) >= {"age", "sick"}
+    res = _runner(result).evaluate(case, params)
+    assert (res.status, res.options, res.flags) == ("recommendation", [], [])
+    # the region: 50-59, or 60+ and not sick; nothing else is silent
+    assert 50 <= case["age"] < 60 or (case["age"] >= 60 and not case["sick"])
+
+
+def test_conflict_witness_prefers_then_avoids():
+    result, [d] = _one("conflict", "HGL502")
+    assert d.span.line == (DATA / "conflict.hgl").read_text().splitlines().index(
+        '  rule high_grade "high grade"') + 1
+    assert d.data["options"] == ["c"]
+    runner = _runner(result)
+    raw = runner.raw(d.data["witness"], d.data["params"])
+    assert raw["firing"].proposal.roles["c"] == "preferred"
+    assert runner.evaluate(d.data["witness"], d.data["params"]).avoid == ["c"]
+
+
+@pytest.mark.parametrize("rule,has_witness,violated", [
+    ("contradiction", False, None),
+    ("rejected", True, ["sick_young"]),
+])
+def test_dead_rule(rule, has_witness, violated):
+    result, diags = _one("dead", "HGL503")
+    lines = (DATA / "dead.hgl").read_text().splitlines()
+    line = next(i for i, t in enumerate(lines, 1) if t.strip().startswith(f"rule {rule} "))
+    [d] = [x for x in diags if x.span.line == line]
+    if not has_witness:
+        assert d.data["witness"] is None
+        return
+    res = _runner(result).evaluate(d.data["witness"], d.data["params"])
+    assert res.status == "inconsistent_data"
+    assert [v["constraint"] for v in res.violated] == violated == d.data["violated"]
+
+
+def test_dead_branch_points_at_the_branch():
+    result, diags = _one("dead", "HGL503")
+    [d] = [x for x in diags if "branch" in x.message]
+    assert (DATA / "dead.hgl").read_text().splitlines()[d.span.line - 1].strip() == "alternative b"
+    res = _runner(result).evaluate(d.data["witness"], d.data["params"])
+    assert "b" not in [o["id"] for o in res.options] and res.flag_ids == ["f"]
+
+
+def test_overridden_rule_fires_without_effect():
+    result, [d] = _one("overridden", "HGL504")
+    runner = _runner(result)
+    assert runner.rule_fires(d.data["witness"], d.data["params"], "by_line")
+    res = runner.evaluate(d.data["witness"], d.data["params"])
+    assert res.governing == "scenario" and res.preferred == ["a"]
+
+
+def test_unreachable_missing_branch():
+    result, [d] = _one("missing", "HGL505")
+    assert (DATA / "missing.hgl").read_text().splitlines()[d.span.line - 1].strip().startswith("rule ask_score")
+    # the reachable request is not reported: a case without grade asks for it
+    res = _runner(result).evaluate({"age": 40, "score": 1, "sick": False}, {})
+    assert res.status == "needs_data" and res.missing == ["grade"]
+
+
+# ---------------------------------------------------------------- the encoding agrees with the runtime
+def _random_case(rng, inputs, missing_rate):
+    case = {}
+    for s in inputs:
+        if rng.random() < missing_rate:
+            case[s.name] = None
+            continue
+        if s.kind == "bool":
+            case[s.name] = rng.random() < 0.5
+        elif s.kind in ("enum", "option"):
+            case[s.name] = rng.choice(s.values)
+        elif s.kind == "set":
+            case[s.name] = [v for v in s.values if rng.random() < 0.25]
+        else:
+            lo = s.minimum if s.minimum is not None else 0
+            hi = s.maximum if s.maximum is not None else lo + 40
+            value = rng.choice([lo, hi, rng.randint(int(lo), int(min(hi, lo + 15)))])
+            case[s.name] = int(value) if s.kind == "int" else float(value) + rng.choice([0, 0.5]) * (value < hi)
+    return case
+
+
+def _symbolic(search, zm):
+    enc = search.enc
+    ev = lambda c: z3.is_true(zm.eval(c, model_completion=True))  # noqa: E731
+    if ev(enc.inconsistent):
+        return "inconsistent_data", None, None
+    roles = {o: r for o, rs in enc.final.items() for r, c in rs.items() if ev(c)}
+    flags = sorted(f for f, c in enc.flag.items() if ev(c))
+    return "ok", roles, flags
+
+
+def _concrete(runner, case, params):
+    raw = runner.raw(case, params)
+    if raw["status"] == "inconsistent_data":
+        return "inconsistent_data", None, None
+    return "ok", dict(raw["firing"].roles), sorted(raw["firing"].flags)
+
+
+def _cases_for(result, search, rng, n, missing_rate):
+    """Random cases, and cases the solver finds where a random rule fires (to reach consistent ones)."""
+    runner = _runner(result)
+    inputs = runner.guideline.inputs
+    rules = list(search.enc.fired)
+    for i in range(n):
+        if i % 2 == 0:
+            yield _random_case(rng, inputs, missing_rate), {}
+        else:
+            zm = search.find(search.enc.fired[rng.choice(rules)])
+            if zm is not None:
+                yield search.witness(zm)
+
+
+@pytest.mark.parametrize("path,three_valued,n", [
+    (HER2, False, 120),
+    (HER2, True, 120),
+    (DATA / "dead.hgl", False, 30),
+    (DATA / "missing.hgl", True, 30),
+])
+def test_encoding_agrees_with_runtime(path, three_valued, n):
+    result = _compile(path)
+    search = Search(result.model, three_valued)
+    runner = _runner(result)
+    rng = random.Random(6)
+    checked = consistent = 0
+    for case, params in _cases_for(result, search, rng, n, 0.15 if three_valued else 0.0):
+        if not three_valued:
+            case = {k: v for k, v in case.items() if v is not None}
+        search.solver.push()
+        search.solver.add(*search.pin(case, params))
+        assert search.solver.check() == z3.sat, case
+        sym = _symbolic(search, search.solver.model())
+        search.solver.pop()
+        conc = _concrete(runner, case, params)
+        assert sym == conc, case
+        checked += 1
+        consistent += sym[0] == "ok"
+    assert checked >= n // 2 and consistent >= n // 4
+
+
+# ---------------------------------------------------------------- the HER2 guideline
+def test_her2_verifies_fast_and_every_finding_reproduces():
+    result = _compile(HER2)
+    start = time.perf_counter()
+    report = verify_report(result)
+    assert time.perf_counter() - start < 30
+    assert report.unconfirmed == []
+    # clean apart from conflicts: no silent case (SPEC.md 3), no dead or overridden rule
+    assert {d.code for d in report.diagnostics} <= {"HGL502"}
+    conflicts = {d.message.split("'")[1] for d in report.diagnostics}
+    assert conflicts <= {"ild_avoid_tdxd", "visceral_crisis_avoid", "cardiac_avoid", "pertuzumab_unavailable"}
+    runner = _runner(result)
+    for d in report.diagnostics:
+        for opt, w in d.data["witnesses"].items():
+            raw = runner.raw(w["witness"], w["params"])
+            assert raw["firing"].proposal.roles[opt] == "preferred" and raw["firing"].roles[opt] == "avoid"
+
+
+def test_her2_no_preferred_regions_reproduce():
+    result = _compile(HER2)
+    report = verify_report(result, gap_kind="no_preferred")
+    gaps = [d for d in report.diagnostics if d.code == "HGL501"]
+    assert gaps and report.unconfirmed == []
+    runner = _runner(result)
+    for d in gaps:
+        res = runner.evaluate(d.data["witness"], d.data["params"])
+        assert res.status == "recommendation" and res.preferred == [] and res.flags == []
+
+
+# ---------------------------------------------------------------- through the command line
+@pytest.mark.parametrize("name,code", [("gap", "HGL501"), ("conflict", "HGL502"), ("overridden", "HGL504")])
+def test_check_verify_json_carries_the_witness(capsys, name, code):
+    import json
+
+    from hgl.compiler.cli import main
+
+    assert main(["check", "--verify", "--format", "json", str(DATA / f"{name}.hgl")]) == 0
+    found = [d for d in json.loads(capsys.readouterr().out) if d["code"] == code]
+    assert len(found) == 1
+    d = found[0]
+    assert d["file"].endswith(f"{name}.hgl") and d["line"] > 0 and d["column"] > 0
+    result = _compile(DATA / f"{name}.hgl")
+    res = _runner(result).evaluate(d["data"]["witness"], d["data"]["params"])
+    assert res.status in ("recommendation", "needs_data")
+
+
+def test_report_summary_is_json():
+    import json
+
+    summary = verify_report(_compile(DATA / "dead.hgl")).to_dict()
+    assert summary["counts"] == {"HGL503": 3} and summary["unconfirmed"] == 0
+    assert json.loads(json.dumps(summary))["findings"][0]["code"] == "HGL503"
+
+
+def test_gap_regions_are_capped_with_a_note():
+    report = verify_report(_compile(HER2), gap_cap=3, gap_kind="no_preferred")
+    gaps = [d for d in report.diagnostics if d.code == "HGL501"]
+    assert report.gaps_capped and len(gaps) == 3
+    assert sum("stopped after 3" in " ".join(d.notes) for d in gaps) == 1
+    assert len({tuple(d.data["rules"]) for d in gaps}) == 3  # distinct regions
