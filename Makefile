@@ -31,6 +31,7 @@ demo: env
 	$(BIN)/hgl docs
 
 test: env
+	$(BIN)/hgl test $(GUIDELINE) --cases guidelines/her2_mbc.cases.yaml --cases ../shared/clinical/vignettes.yaml --coverage --require-coverage
 	@$(BIN)/pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treating as a failure"; exit 1; fi; exit $$rc
 

@@ -16,6 +16,7 @@ PLUGGED = {
     "docs": ("hgl.compiler.docgen", "build the documentation site (mkdocs)"),
     "diff": ("hgl.compiler.diff", "behavioural diff between two versions of a guideline"),
     "lsp": ("hgl.compiler.lsp", "language server for editors (stdio)"),
+    "serve": ("hgl.runtime.service", "serve guidelines over HTTP (JSON API and CDS Hooks)"),
 }
 
 
@@ -38,10 +39,11 @@ def cmd_check(args) -> int:
             continue
         result = compile_source(source)
         diags = list(result.diagnostics)
-        if args.verify and result.ok:
-            from .verify import verify
+        if (args.verify or args.verify_gaps) and result.ok:
+            from .verify import verify_report
 
-            diags += verify(result)
+            gap_kind = (args.verify_gaps or "silent").replace("-", "_")
+            diags += verify_report(result, gap_kind=gap_kind).diagnostics
         if args.format == "json":
             all_json.extend(json.loads(dumps(source, diags)))
         elif diags:
@@ -192,6 +194,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     c.add_argument("files", nargs="+")
     c.add_argument("--format", choices=("text", "json"), default="text")
     c.add_argument("--verify", action="store_true", help="also search for gaps, conflicts and dead rules")
+    c.add_argument("--verify-gaps", choices=("silent", "no-preferred"), default=None,
+                   help="what --verify calls a gap (implies --verify): 'silent' (default, SPEC.md 3: no option, "
+                        "no flag, no request) or 'no-preferred' (no preferred option, no flag, no request)")
     c.add_argument("--strict", action="store_true", help="warnings fail too")
     c.set_defaults(func=cmd_check)
 

@@ -8,6 +8,8 @@ emitted through `repr`.  The output is deterministic: same input, same bytes.
 from __future__ import annotations
 
 from . import nodes as n
+from .codegen_fast import NoFastPath as _NoFastPath
+from .codegen_fast import decide_lines, known_filters, phase1_lines
 from .explain import conjuncts, selector_text, sentence, unparse
 from .types import Model
 
@@ -16,9 +18,6 @@ VERSION = "0.1.0"  # when the shape of the output changes, also change hgl.runti
 _CMP = {"=": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
 _PY_CMP = {"=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
-
-class _NoFastPath(Exception):
-    """An expression the known-value fast path cannot compute (it reads the proposal)."""
 RUNTIME_NAMES = (
     "add", "and_", "drugs_of", "eq", "ge", "gt", "has_all", "has_any", "if_", "is_empty",
     "is_missing", "le", "lt", "member", "ne", "not_", "not_member", "or_", "sub", "union",
@@ -94,12 +93,17 @@ class _Gen:
             return "if_(" + ", ".join(args) + ")"
         raise AssertionError(f"no code for {type(e).__name__}")  # pragma: no cover
 
-    def known(self, e) -> str:
+    def known(self, e, proposal: bool = False, local=None) -> str:
         """The same expression for a case with no missing value: plain Python operators, short-circuit.
 
         Equivalent to `expr` when no input is Unknown (then no value is), and much faster.
+        `proposal`: the code may read the proposal `P`; `local(name)`: the variable holding a
+        symbol's value (both for decide_known, hgl.compiler.codegen_fast).
         """
-        k = self.known
+        def k(x):
+            return self.known(x, proposal, local)
+        if local is not None and isinstance(e, n.Ref) and self.m.refs[id(e)][0] != "value":
+            return local(self.m.refs[id(e)][1])
         if isinstance(e, (n.Ref, n.Quantity, n.BoolLit, n.SetLit)):
             return self.expr(e)
         if isinstance(e, n.And):
@@ -132,6 +136,10 @@ class _Gen:
             for c, v in reversed(e.branches):
                 text = f"{k(v)} if {k(c)} else {text}"
             return f"({text})"
+        if proposal and isinstance(e, n.HasRole):
+            return f"P.has({e.option.text!r}, {e.role!r})"
+        if proposal and isinstance(e, n.AnyOption):
+            return f"P.any({e.role!r}, lambda o: {known_filters(self, e.filters, local)})"
         raise _NoFastPath(type(e).__name__)  # reads the proposal: phase 2 only
 
     def filters(self, filters) -> str:
@@ -222,7 +230,26 @@ class _Gen:
         self._derive()
         self._constraints()
         self._rules()
+        self._explain()
         return self.out
+
+    # ---------------------------------------------------------------- explanations (owned by helper "explain")
+    def _explain(self):
+        """EXPLAIN: the trees `because` and `why not` are rendered from (see explain.Words)."""
+        from .explain import explanation_table, tree_source
+
+        table = explanation_table(self.m, lambda r: _flatten_outcomes(r.outcomes, self.m.groups))
+        self.w("")
+        self.w("")
+        self.w("# The words of every `because` and `why not`, rendered per case by hgl.runtime.result.")
+        self.w("EXPLAIN = {")
+        for key, entries in table.items():
+            self.w(f"    {key!r}: {{")
+            for name, tree in entries.items():
+                self.w(f"        {name!r}: {tree_source(tree, self.expr)},")
+            self.w("    },")
+        self.w("}")
+    # ---------------------------------------------------------------- end of the explanations block
 
     def _metadata(self):
         g = self.g
@@ -399,79 +426,9 @@ class _Gen:
         for line in rules:
             self.w(line)
         self.w(")")
-        self._phase1_known()
-
-    def _phase1_known(self):
-        """One function evaluating every phase-1 rule of a case with no missing value, inline."""
-        try:
-            lines = [line for name, part in zip(*self._phase1_known_parts()) for line in [f"# rule {name}"] + part]
-        except _NoFastPath:
-            self.w("")
-            self.w("phase1_known = None  # a phase-1 rule reads the proposal: no fast path")
-            return
-        for name, doc, result, body in (
-                ("phase1_known(e)", "for a case with no missing value: (fired rules, fired (rule, branch))",
-                 "fired_rules, fired", lines),
-                ("phase1_mixed(e, U)", "when the inputs U are missing: (fired rules, fired, undecided)",
-                 "fired_rules, fired, undecided", self._phase1_mixed_lines())):
-            self.w("\n")
-            self.w(f"def {name}:")
-            self.w(f'    """The phase-1 rules {doc}."""')
-            self.out += [f"    {x} = []" for x in result.split(", ")] + ["    " + x for x in body]
-            self.w(f"    return {result}")
-
-    def _phase1_mixed_lines(self) -> list[str]:
-        """Per rule: the plain-operator code when it reads no missing input, else three-valued code."""
-        lines = []
-        known = dict(zip(*self._phase1_known_parts()))
-        for index, (s, r) in enumerate(self.g.rules()):
-            name = r.name.text
-            if self.m.phase.get(name, 1) != 1:
-                continue
-            reads = self.m.reads.get(f"rule:{name}", frozenset())
-            lines.append(f"# rule {name} (line {r.span.line})")
-            slow = [f"v = {self.expr(r.when)}" if r.when is not None else "v = True",
-                    "if v is True:", f"    fired_rules.append(RULES[{index}])"]
-            for i, (guards, _) in enumerate(_flatten_outcomes(r.outcomes, self.m.groups)):
-                fire = f"fired.append((RULES[{index}], {i}))"
-                if not guards:
-                    slow.append(f"    {fire}")
-                    continue
-                code = self.expr(guards[0]) if len(guards) == 1 else \
-                    "and_(" + ", ".join(self.expr(x) for x in guards) + ")"
-                slow += [f"    g = {code}", "    if g is True:", f"        {fire}", "    elif g is not False:",
-                         f"        undecided.append((('b', {name!r}, {i}), g))"]
-            slow += ["elif v is not False:", f"    undecided.append((('r', {name!r}), v))"]
-            if reads:
-                lines.append(f"if U.isdisjoint({self.const_set(reads)}):")
-                lines += ["    " + x for x in known[name]]
-                lines.append("else:")
-                lines += ["    " + x for x in slow]
-            else:
-                lines += known[name]
-        return lines
-
-    def _phase1_known_parts(self):
-        """([rule name], [plain-operator lines of that rule]) for the phase-1 rules."""
-        names, parts = [], []
-        for index, (s, r) in enumerate(self.g.rules()):
-            name = r.name.text
-            if self.m.phase.get(name, 1) != 1:
-                continue
-            body = [f"fired_rules.append(RULES[{index}])"]
-            for i, (guards, _) in enumerate(_flatten_outcomes(r.outcomes, self.m.groups)):
-                fire = f"fired.append((RULES[{index}], {i}))"
-                if guards:
-                    body += [f"if {' and '.join(self.known(g) for g in guards)}:", f"    {fire}"]
-                else:
-                    body.append(fire)
-            if r.when is None:
-                parts.append(body)
-            else:
-                parts.append([f"if {self.known(r.when)}:"] + ["    " + x for x in body])
-            names.append(name)
-        return names, parts
-
+        # the fast paths for a case with no missing value (hgl.compiler.codegen_fast)
+        self.out += phase1_lines(self, _flatten_outcomes)
+        self.out += decide_lines(self, _flatten_outcomes)
 
     def _rule(self, s: n.Section, r: n.Rule) -> str:
         name = r.name.text

@@ -361,9 +361,10 @@ class ExprChecker:
     def _IsMissing(self, e: n.IsMissing, expect):
         if not (isinstance(e.operand, n.Ref) and self.m.symbols.get(e.operand.name.text, None)
                 and self.m.symbols[e.operand.name.text].kind == "input"):
-            self.infer(e.operand)
-            self.c.error("HGL301", "'is missing' applies to an input", e.operand.span,
-                         "definitions are never missing: they are unknown when an input they read is missing")
+            t = self.infer(e.operand)
+            if t.kind != "error":  # an unknown name was already reported: one mistake, one error
+                self.c.error("HGL301", "'is missing' applies to an input", e.operand.span,
+                             "definitions are never missing: they are unknown when an input they read is missing")
             return BOOL
         self.infer(e.operand)
         return BOOL

@@ -221,7 +221,18 @@ def build(model: Model, source_name: str = "<ast>", sha256: str = "") -> _Interp
     mod.GOVERNING_ORDER = tuple(x.text for x in comb.governing_order) if comb else ()
     mod.ROLE_ORDER = tuple(x.text for x in comb.roles) if comb and comb.roles else ("avoid", "preferred", "alternative")
     mod.RULES = tuple(_rule(model, ev, s, r) for s, r in g.rules())
+    mod.EXPLAIN = _explain(model, ev)
     return mod
+
+
+# ---------------------------------------------------------------- explanations (owned by helper "explain")
+def _explain(model, ev) -> dict:
+    """EXPLAIN as codegen writes it, with closures over the AST where the module has lambdas."""
+    from .explain import explanation_table, map_tests
+
+    table = explanation_table(model, lambda r: _paths(r.outcomes, model.groups))
+    return map_tests(table, lambda expr: _fn(ev, expr))
+# ---------------------------------------------------------------- end of the explanations block
 
 
 def _fn(ev, expr):

@@ -399,7 +399,7 @@ _OUTCOMES = ("prefer", "alternative", "avoid", "demote", "drop", "flag", "reques
              "use", "if")
 _BLOCK_WORDS = {
     None: _TOP + _DECL_FIELDS,
-    "section": ("rule", "provenance", "evidence", "description", "spec", "end"),
+    "section": ("rule", "exclusive", "provenance", "evidence", "description", "spec", "end"),
     "rule": ("when", "governs", "strength", "provenance", "evidence", "rationale") + _OUTCOMES + ("end",),
     "outcomes": _OUTCOMES + ("end",),
     "if": _OUTCOMES + ("else", "else if", "end"),

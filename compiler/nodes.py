@@ -443,6 +443,8 @@ class Section:
     evidence: tuple[Name, ...]
     rules: tuple[Rule, ...]
     span: Span
+    # `exclusive`: its rules should prefer at most one option per case (checked by the verifier)
+    exclusive: bool = False
 
 
 @dataclass(frozen=True)

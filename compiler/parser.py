@@ -114,8 +114,10 @@ class _ToAst(Transformer):
             hint = ("join the conditions with 'and' (or 'or') in one 'when'" if key == "when"
                     else f"give one '{key}' line" + (", listing every tag" if key in ("provenance", "evidence")
                                                      else ""))
-            self.duplicates.append(Diagnostic("HGL202", f"{owner} has two '{key}' lines; the second would replace "
-                                              "the first", getattr(clause, "span", n.NO_SPAN), hint))
+            # a bare word such as `exclusive` carries no value for the second line to replace
+            replace = "" if key == "exclusive" else "; the second would replace the first"
+            self.duplicates.append(Diagnostic("HGL202", f"{owner} has two '{key}' lines{replace}",
+                                              getattr(clause, "span", n.NO_SPAN), hint))
         fields[key] = value
 
     # terminals -------------------------------------------------------------
@@ -236,6 +238,9 @@ class _ToAst(Transformer):
     def spec_field(self, meta, c):
         return _Clause(("spec", c[0]), meta)
 
+    def exclusive_field(self, meta, c):
+        return _Clause(("exclusive", True), meta)
+
     def bool_type(self, meta, c):
         return n.BoolType(_span_meta(meta))
 
@@ -349,7 +354,7 @@ class _ToAst(Transformer):
                 self._set(fields, x, f"section '{name.text}'")
         return n.Section(name, title, fields.get("spec"), fields.get("description"),
                          fields.get("provenance", ()), fields.get("evidence", ()), tuple(rules),
-                         _span_meta(meta))
+                         _span_meta(meta), fields.get("exclusive", False))
 
     def rule(self, meta, c):
         name, rest = c[0], c[1:]

@@ -47,7 +47,8 @@ _IGNORED = frozenset({"COMMENT", "WS", "$END"})
 # line before it is unfinished.
 _LINE_WORDS = frozenset({"when", "prefer", "alternative", "avoid", "demote", "drop", "flag", "request", "withhold",
                          "use", "governs", "strength", "provenance", "evidence", "rationale", "rule", "section",
-                         "input", "define", "constraint", "option", "parameter", "label", "description", "default"})
+                         "input", "define", "constraint", "option", "parameter", "label", "description", "default",
+                         "exclusive"})
 BLOCK_END_HINT = ("every 'guideline', 'evidence', 'vocabulary', 'section', 'rule', 'outcomes', "
                   "'combination' and outcome 'if' block is closed by 'end'")
 

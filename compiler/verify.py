@@ -144,6 +144,7 @@ class _Verifier:
     def run(self):
         self._dead_rules()
         self._conflicts()
+        self._exclusive()
         self._gaps()
         self.report.queries = self.queries
 
@@ -277,6 +278,60 @@ class _Verifier:
                            "the runtime shows it as avoid",
                       options=[o for o, *_ in found],
                       witnesses={o: {"witness": c, "params": p} for o, c, p, _ in found})
+
+    # ------------------------------------------------------------------ exclusive sections (506)
+    def _exclusive(self):
+        """506: in a section declared `exclusive`, two options its rules prefer are both preferred.
+
+        One search per pair of the section's rules (a rule paired with itself too: `prefer a, b`
+        breaks the declaration as well); an option counts when the rule proposes it as preferred,
+        the proposal keeps it (governing, `withhold`) and it is still preferred in the result.
+        Only options of one kind collide: a local treatment (`srs`) preferred alongside a
+        systemic regimen is given with it, not instead of it.
+        """
+        enc = self.two.enc
+        for s in self.result.guideline.sections:
+            if not s.exclusive:
+                continue
+            prefs: dict[str, dict] = {}  # rule -> {option: condition}, in source order
+            for r in s.rules:
+                for (opt, role), hits in enc.contrib.items():
+                    if role == "preferred":
+                        cond = _or([c for rule, _, c in hits if rule == r.name.text])
+                        if not z3.is_false(cond):
+                            prefs.setdefault(r.name.text, {})[opt] = cond
+            rules = list(prefs)
+            for i, r1 in enumerate(rules):
+                for r2 in rules[i:]:
+                    self._exclusive_pair(s, r1, r2, prefs)
+
+    def _exclusive_pair(self, section, r1, r2, prefs):
+        enc = self.two.enc
+        pairs = [(o1, o2, _and([c1, c2, enc.final[o1]["preferred"], enc.final[o2]["preferred"]]))
+                 for o1, c1 in prefs[r1].items() for o2, c2 in prefs[r2].items()
+                 if o1 != o2 and (r1 != r2 or o1 < o2) and enc.options[o1].kind == enc.options[o2].kind]
+        if not pairs:
+            return
+        # clearer witnesses: no data request, and the section's other rules silent
+        others = _and([_not(enc.fired[r.name.text]) for r in section.rules if r.name.text not in (r1, r2)])
+        zm = self._find_nice(self.two, [_or([c for *_, c in pairs])], [_not(enc.any_request), others])
+        if zm is None:
+            return
+        o1, o2, _ = next(p for p in pairs if z3.is_true(zm.eval(p[2], model_completion=True)))
+        case, params = self.two.witness(zm)
+        res = self.runner.evaluate(case, params)
+        if not ({o1, o2} <= set(res.preferred) and self.runner.prefers(case, params, r1, o1)
+                and self.runner.prefers(case, params, r2, o2)):
+            self.report.unconfirmed.append(("exclusive", r2, case))
+            return
+        name = section.name.text
+        who = f"rule '{r1}' of exclusive section '{name}' prefers" if r1 == r2 else \
+            f"rules '{r1}' and '{r2}' of exclusive section '{name}' prefer"
+        self._add("HGL506", f"{who} two options for the same case: {o1}, {o2}",
+                  self.rules[r2].rule.name.span, case, params,
+                  hint=f"in the witness '{o1}' ({r1}) and '{o2}' ({r2}) are both preferred; make the conditions "
+                       f"exclusive, or remove 'exclusive' from section '{name}'",
+                  section=name, rules=[r1, r2], options=[o1, o2])
 
     # ------------------------------------------------------------------ gaps (501)
     def _gaps(self):

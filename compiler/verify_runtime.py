@@ -33,3 +33,14 @@ class Runner:
         if r.when is None:
             return True
         return truth(r.when(raw["env"], raw["firing"].proposal)) == "true"
+
+    def prefers(self, case: dict, params: dict, rule: str, option: str) -> bool:
+        """Whether a (phase-1) rule proposes the option as preferred for the witness, and the proposal kept it."""
+        raw = self.raw(case, params)
+        f = raw["firing"]
+        if f is None or rule not in f.proposed_by.get(option, ()):
+            return False  # not fired, or its systemic options replaced by a governing section
+        r = self.guideline.engine.rules[rule]
+        return any(truth(b.guard(raw["env"], f.proposal)) == "true" if b.guard is not None else True
+                   for b in r.branches
+                   if any(o.kind == "propose" and o.option == option and o.role == "preferred" for o in b.outcomes))

@@ -32,6 +32,8 @@ class Guideline:
         self.flag_rank = {f: i for i, f in enumerate(module.FLAGS)}
         self._default_params = validate_params(self.parameters, None)
         self._validate = Validator(self.inputs)
+        self._with_known = self._validate.with_known  # bound once: evaluate() is the hot path
+        self._decide = self.engine.decide
         self.input_names = tuple(s.name for s in self.inputs)
         self.parameter_names = tuple(s.name for s in self.parameters)
 
@@ -60,18 +62,21 @@ class Guideline:
         The decision is made at once; the words (`because`, the receipt) when first read.
         `params_checked`: `params` comes from `check_params` (a batch checks them once).
         """
-        env = self._validate(case)
+        # `known`: every input has a value (parameters always do), so the generated
+        # straight-line decision applies (hgl.runtime.engine.Engine.decide)
+        env, known = self._with_known(case)
         if params_checked:
             env.update(params)
-        else:
-            env.update(validate_params(self.parameters, params) if params else self._default_params)
+        elif params:
+            env.update(validate_params(self.parameters, params))
+        elif self._default_params:
+            env.update(self._default_params)
         if why_not:
             self._check_options(why_not)
-        raw = self.engine.run(env)
-        status = raw["status"]
+        status, firing, missing, inconsistent, violated = self._decide(env, known)
         if status == "inconsistent_data":
-            return Result(self, env, status, inconsistent=raw["inconsistent"], violated=raw["violated"])
-        result = Result(self, env, status, raw["firing"], raw["missing"])
+            return Result(self, env, status, inconsistent=inconsistent, violated=violated)
+        result = Result(self, env, status, firing, missing)
         if trace:
             result.add_trace()
         if why_not:
@@ -119,7 +124,7 @@ class Guideline:
 
 # Part of every cache file name: bump it whenever the shape of generated modules changes, so
 # a module cached by an older compiler is never loaded by a newer runtime.
-CACHE_TAG = "m5"
+CACHE_TAG = "m6"
 _loaded: dict[str, Guideline] = {}
 
 
@@ -142,13 +147,18 @@ def load_module_source(code: str, name: str) -> types.ModuleType:
     return module
 
 
+def _end_marker(digest: str) -> str:
+    return f"# end of the module compiled from sha256 {digest}\n"
+
+
 def _from_cache(path: Path, digest: str):
     """The cached module for `digest`, or None when the file is absent, stale or damaged."""
     try:
         code = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return None
-    if f"# source sha256 {digest}\n" not in code:
+    # the end marker, written last: a file cut short at a line boundary can still be valid Python
+    if f"# source sha256 {digest}\n" not in code or _end_marker(digest) not in code:
         return None
     try:
         module = load_module_source(code, f"hgl_{digest[:12]}")
@@ -197,7 +207,7 @@ def load(path: str | os.PathLike, *, use_cache: bool = True) -> Guideline:
             try:
                 cache.parent.mkdir(parents=True, exist_ok=True)
                 tmp = cache.with_suffix(f".{os.getpid()}.tmp")
-                tmp.write_text(code, encoding="utf-8")
+                tmp.write_text(code + _end_marker(digest), encoding="utf-8")
                 tmp.replace(cache)
             except OSError:
                 pass  # a read-only home only costs a recompile

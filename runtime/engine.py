@@ -4,7 +4,9 @@ Steps (SPEC section 3): consistency checks; definitions; phase-1 rules (they rea
 case); proposals merged, governing scenarios replacing the others' systemic options;
 phase-2 rules (they read the proposal); demotions, avoids and drops; then every
 undecided condition is tried as true, and it counts as missing data only if that would
-change the result.
+change the result.  A case with no missing value needs none of that: the module's generated
+`decide_known` (hgl.compiler.codegen_fast) makes the same decision in straight-line code, and
+`Engine.decide` uses it; `Engine.run` is the table-driven path for every case.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from .logic import Unknown, truth
 from .model import format_value, render_pieces
 
 ROLE_RANK_DEFAULT = ("avoid", "preferred", "alternative")
+_new = object.__new__
 
 
 class OptionView:
@@ -20,20 +23,34 @@ class OptionView:
 
     __slots__ = ("id", "drugs", "ids")
 
-    def __init__(self, option, env):
+    def __init__(self, option, env, options=None):
         self.id = option.id
         if option.stands_for is None:
             self.drugs = option.drugs
             self.ids = frozenset((option.id,))
         else:
             target = env.get(option.stands_for)
-            self.drugs = _drugs_of(target, env["__options__"])
+            self.drugs = _drugs_of(target, env["__options__"] if options is None else options)
             self.ids = frozenset((option.id, target)) if isinstance(target, str) else frozenset((option.id,))
 
 
 def _drugs_of(value, options):
     opt = options.get(value) if isinstance(value, str) else None
     return opt.drugs if opt is not None else frozenset()
+
+
+class Views(dict):
+    """The options as filters see them, each made on first use (most options look the same to every case)."""
+
+    __slots__ = ("env", "options", "static")
+
+    def __init__(self, env, options, static):
+        super().__init__()
+        self.env, self.options, self.static = env, options, static
+
+    def __missing__(self, option):
+        view = self[option] = self.static.get(option) or OptionView(self.options[option], self.env, self.options)
+        return view
 
 
 class Proposal:
@@ -81,6 +98,30 @@ class Firing:
         return (frozenset(self.roles.items()), frozenset(self.flags), frozenset(self.requests))
 
 
+class KnownFiring:
+    """A Firing made by the generated decide_known: its parts as that function returned them.
+
+    Nothing is undecided in a case with no missing value; the proposal (read only by
+    explanations of phase-2 rules) is made when first read.
+    """
+
+    __slots__ = ("parts", "env", "views", "_proposal")
+    roles = property(lambda self: self.parts[0])  # the fields of Firing, in the order of decide_known
+    by = property(lambda self: self.parts[1])
+    proposed_by = property(lambda self: self.parts[2])  # option -> (rule ids): tuples, not lists
+    flags = property(lambda self: self.parts[3])
+    requests = property(lambda self: self.parts[4])
+    governing = property(lambda self: self.parts[5])
+    undecided = ()
+
+    @property
+    def proposal(self) -> Proposal:
+        p = self._proposal
+        if p is None:
+            p = self._proposal = Proposal(self.parts[6], self.views(self.env))
+        return p
+
+
 class Engine:
     """Evaluates one compiled guideline module."""
 
@@ -106,8 +147,36 @@ class Engine:
         # an option that stands for nothing looks the same to every filter: one view for all cases
         self.static_views = {o: OptionView(opt, None) for o, opt in self.options.items() if opt.stands_for is None}
         self.p1 = tuple((r, r.when, tuple((i, b.guard) for i, b in enumerate(r.branches))) for r in self.phase1)
+        # the generated straight-line decision for a case with no missing value (compiler/codegen_fast.py)
+        self.decide_known = getattr(module, "decide_known", None) if self.fast else None
+        options, static = self.options, self.static_views
+
+        def views(env):
+            return Views(env, options, static)
+        self.views = views
 
     # ------------------------------------------------------------------ public
+    def decide(self, env: dict, known: bool | None = None) -> tuple:
+        """(status, firing, missing, inconsistent, violated) for a validated case merged with parameters.
+
+        `known`: whether every input has a value (the validator knows; None: look).  Such a case
+        goes through the generated decide_known, unless a consistency rule is violated.
+        """
+        if known is None:
+            known = self.fast and not any(type(v) is Unknown for v in env.values())
+        if known and self.decide_known is not None:
+            out = self.decide_known(env, self.views, Proposal)
+            if out is not None:
+                f = _new(KnownFiring)
+                f.parts, f.env, f.views, f._proposal = out, env, self.views, out[7]
+                if out[4]:  # with no missing value, only data requests make it needs_data
+                    order = self.input_order
+                    missing = sorted(out[4], key=lambda x: order.get(x, len(order)))
+                    return "needs_data", f, missing, (), ()
+                return "recommendation", f, [], (), ()
+        raw = self.run(env)
+        return raw["status"], raw["firing"], raw["missing"], raw["inconsistent"], raw.get("violated", ())
+
     def run(self, env: dict) -> dict:
         """Evaluate a validated case merged with parameters; returns the raw result parts."""
         m = self.m

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+_MAX_UNDECIDED = 3  # a person reads the first few; the JSON has them all
+
 STATUS_WORDS = {
     "recommendation": "RECOMMENDATION",
     "needs_data": "NEEDS DATA (provisional: options shown may change)",
@@ -16,7 +18,7 @@ def _option_line(o) -> list[str]:
     caution = " ⚠" if any(p in ("verify", "inference", "post_publication") for p in o["provenance"]) else ""
     label = o["label"]
     if o.get("stands_for"):
-        label += f" ({o['stands_for']})"
+        label += f" ({o.get('stands_for_label') or o['stands_for']})"
     lines = [f"  - {o['id']}: {label}  [{o['kind']}; rule {o['rule']}; {prov}{caution}]"]
     if o["evidence"]:
         lines.append(f"      evidence: {', '.join(o['evidence'])}")
@@ -54,6 +56,8 @@ def format_result(result, title: str | None = None) -> str:
                 out.append(f"      because {b}")
     if d["missing"]:
         out.append("Missing data: " + ", ".join(d["missing"]))
+        for m in d.get("missing_because", []):
+            out.extend(_missing_lines(m))
     if d.get("governing"):
         out.append(f"Systemic therapy governed by section: {d['governing']}")
     for oid, rules in (d.get("why_not") or {}).items():
@@ -61,17 +65,36 @@ def format_result(result, title: str | None = None) -> str:
         if not rules:
             out.append("  no rule proposes it")
         for r in rules:
-            failed = "; ".join(_failed(f) for f in r["failed"]) or \
-                "all conditions held (governed, demoted, avoided or dropped later)"
-            out.append(f"  - rule {r['rule']} ({r['role']}): {failed}")
+            out.extend(_why_not_lines(r))
     return "\n".join(out)
 
 
-def _failed(f) -> str:
-    written = f.get("as_written")
-    if written and written.replace("_", " ") != f["condition"]:
-        return f"{written} is {f['value']} ({f['condition']})"
-    return f"{f['condition']} is {f['value']}"
+def _why_not_lines(r) -> list[str]:
+    """One rule that could give the option: what failed (or, when nothing did, what happened instead)."""
+    title = f" ({r['title']})" if r.get("title") else ""
+    head = f"  - rule {r['rule']}{title} would make it {r['role']}"
+    if not r["failed"]:
+        note = r.get("note") or "governed, demoted, avoided or dropped later"
+        return [f"{head}: all its conditions held; {note}"]
+    lines = [f"{head}, but:"]
+    for f in r["failed"]:
+        unknown = " (undecided: data missing)" if f["value"] == "unknown" else ""
+        lines.append(f"      {f['condition']}{unknown}")
+    return lines
+
+
+def _missing_lines(m) -> list[str]:
+    """Why one missing input is asked for: the data request, the rules it left undecided."""
+    lines = [f"  - {m['label']} ({m['input']}):"]
+    for r in m["requested_by"]:
+        lines.append(f"      asked for by rule {r['rule']} ({r['title']})")
+    shown = m["undecided"][:_MAX_UNDECIDED]
+    for r in shown:
+        lines.append(f"      leaves rule {r['rule']} ({r['title']}) undecided: {'; '.join(r['conditions'])}")
+    if len(m["undecided"]) > len(shown):
+        more = len(m["undecided"]) - len(shown)
+        lines.append(f"      and {more} more rule{'s' if more > 1 else ''} (see missing_because in --format json)")
+    return lines
 
 
 def summarize(results) -> dict:

@@ -8,7 +8,10 @@ not pay for the words.
 
 from __future__ import annotations
 
+import weakref
+
 from .logic import Unknown, truth
+from .model import format_value
 
 _RESTRICT_WORDS = {"demote": "not preferred", "avoid": "avoided"}
 _ROLE_ACTION = {"alternative": "demote", "avoid": "avoid"}
@@ -120,6 +123,8 @@ class Result:
             "missing": self.missing,
             "inconsistent": self.inconsistent,
         }
+        if self.missing and self.firing is not None and self.words is not None:
+            d["missing_because"] = self.missing_because
         if self._violated:
             d["violated"] = self.violated
         d["governing"] = self.governing
@@ -131,29 +136,58 @@ class Result:
             d["why_not"] = self.why_not
         return d
 
+    @property
+    def words(self):
+        """The renderer of the module's explanation trees (None for a module built without them)."""
+        return _words(self._g.engine)
+
+    def _because(self, rule_id: str, branch: int, words=False) -> list[str]:
+        if words is False:
+            words = self.words
+        if words is None:  # a module built before EXPLAIN: the engine's templates
+            return self._g.engine.because(self._env, rule_id, branch, self.firing.proposal)
+        # only a phase-2 rule's conditions read the proposal (the checker sees to it), and a
+        # firing may make its proposal only when asked: do not ask for phase-1 rules
+        P = self.firing.proposal if self._g.engine.rules[rule_id].phase == 2 else None
+        return words.because(rule_id, branch, self._env, P)
+
+    @property
+    def missing_because(self) -> list:
+        """For each missing input: the data request that asked for it, the rules it left undecided."""
+        words = self.words
+        if words is None or self.firing is None:
+            return []
+        return [words.missing(name, self) for name in self.missing]
+
     def _option_entries(self) -> list:
         if self.firing is None:
             return []
         g, env, firing = self._g, self._env, self.firing
         engine = g.engine
+        words = self.words
         out = []
         for oid, role in self.roles.items():
             rule_id, branch = firing.by[oid]
             rule = engine.rules[rule_id]
             opt = engine.options[oid]
-            because = engine.because(env, rule_id, branch, firing.proposal)
+            because = self._because(rule_id, branch, words)
             proposed_by = firing.proposed_by.get(oid, ())
             if oid not in engine.proposes[(rule_id, branch)]:
                 outcomes = rule.branches[branch].outcomes
                 # the role comes from a restriction: say which, and who proposed the option
-                because += [f"{_RESTRICT_WORDS[o.kind]}: {o.selector.text}" for o in outcomes
-                            if o.kind == _ROLE_ACTION.get(role)]
-                because += [f"proposed by rule {r}" for r in proposed_by if r != rule_id]
+                action = _ROLE_ACTION.get(role)
+                for j, o in enumerate(outcomes):
+                    if o.kind == action:
+                        what = words.selector(rule_id, branch, j, env, firing.proposal) if words else o.selector.text
+                        because.append(f"{_RESTRICT_WORDS[o.kind]}: {what}")
+                because += [f"proposed by the rule “{engine.rules[r].title}”" for r in proposed_by if r != rule_id]
             entry = {"id": oid, "kind": opt.kind, "role": role, "label": opt.label, "rule": rule_id,
                      "provenance": list(rule.provenance), "evidence": list(rule.evidence),
                      "because": because, "proposed_by": list(proposed_by), "strength": rule.strength}
             if opt.stands_for:
                 entry["stands_for"] = plain(env.get(opt.stands_for))
+                if words is not None and opt.stands_for in words.symbols:
+                    entry["stands_for_label"] = words.value(opt.stands_for, env)
             out.append(entry)
         return out
 
@@ -172,7 +206,7 @@ class Result:
                 for o in engine.rules[r].branches[b].outcomes)
             out.append({"id": fid, "label": engine.m.FLAGS[fid].label, "rule": rule_id,
                         "provenance": list(rule.provenance),
-                        "because": engine.because(env, rule_id, branch, firing.proposal),
+                        "because": self._because(rule_id, branch),
                         "request": requested,
                         "rules": list(dict.fromkeys(r for r, _ in firing.flags[fid]))})
         return out
@@ -195,4 +229,267 @@ class Result:
     def add_why_not(self, options) -> None:
         """For each named option: the rules that could propose it, what held and what failed."""
         P = self.firing.proposal if self.firing is not None else None
-        self.why_not = {o: self._g.engine.why_not(self._env, o, P) for o in options}
+        words = self.words
+        if words is None:
+            self.why_not = {o: self._g.engine.why_not(self._env, o, P) for o in options}
+        else:
+            self.why_not = {o: words.why_not(o, self) for o in options}
+
+
+# ---------------------------------------------------------------- words: rendering EXPLAIN trees
+#
+# The compiler (hgl.compiler.explain) emits, per rule and branch, a tree for each condition:
+# which phrase applies (held, failed, unknown; the disjuncts that held; the branch of an
+# if-expression; the facts behind a derived value) depends on the case, so it is chosen here.
+# Rendering only happens when a result's words are read.
+
+VALUE, FACT, MATCH, FIRST, REASON, SUM = range(6)  # the tags of hgl.compiler.explain
+_WORDS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # engine -> Words (None: no EXPLAIN)
+
+
+def _words(engine):
+    """The Words of an engine's module, made once (None when the module has no EXPLAIN table)."""
+    try:
+        return _WORDS[engine]
+    except KeyError:
+        table = getattr(engine.m, "EXPLAIN", None)
+        w = _WORDS[engine] = Words(engine, table) if table is not None else None
+        return w
+
+
+def _agrees(a, b) -> bool:
+    """Whether two three-valued truths are the same (two unknowns agree)."""
+    return a is b or (type(a) is Unknown and type(b) is Unknown)
+
+
+class Words:
+    """Renders the EXPLAIN trees of one module against a case."""
+
+    def __init__(self, engine, table: dict):
+        # no reference to the engine itself: it is the key of _WORDS, which must not keep it alive
+        self.module, self.rule_by_id, self.options = engine.m, engine.rules, engine.options
+        self.symbols = table["symbols"]
+        self.labels = table["labels"]
+        self.defs = table["defs"]
+        self.rules = table["rules"]
+        self.order = {d: {x: i for i, x in enumerate(labels)} for d, labels in self.labels.items()}
+        self._cache: dict = {}
+        self._keep: list = []
+        self._because: dict = {}
+
+    # ------------------------------------------------------------------ values and phrases
+    def value(self, name: str, env) -> str:
+        """A value in words: labels for names, the unit with a number, 'missing' or 'unknown'."""
+        _label, kind, unit, domain = self.symbols[name]
+        v = env.get(name)
+        t = type(v)
+        if t is Unknown:
+            return "unknown" if kind == "definition" else "missing"
+        if t is bool:
+            return "yes" if v else "no"
+        labels = self.labels.get(domain, {})
+        if t is frozenset:
+            if not v:
+                return "none"
+            order = self.order.get(domain) or {}
+            return ", ".join(labels.get(x, x.replace("_", " ")) for x in sorted(v, key=lambda x: (order.get(x, 1 << 30), x)))
+        if t is str:
+            return labels.get(v, v.replace("_", " "))
+        return format_value(v, unit)
+
+    def _value_fn(self, name):
+        """value() for one symbol, specialised by its kind (numbers, the common case, go straight through)."""
+        _label, kind, unit, domain = self.symbols[name]
+        if domain is None:
+            missing = "unknown" if kind == "definition" else "missing"
+
+            def plain_value(env, P):
+                v = env.get(name)
+                t = type(v)
+                if t is int:
+                    return f"{v} {unit}" if unit and unit != "%" else f"{v} %" if unit else str(v)
+                if t is bool:
+                    return "yes" if v else "no"
+                return missing if t is Unknown else format_value(v, unit)
+            return plain_value
+        return lambda env, P: self.value(name, env)
+
+    def render(self, phrase, env, P, depth: int = 0) -> str:
+        """A phrase in words for this case."""
+        return self.compiled(phrase, depth)(env, P)
+
+    def compiled(self, phrase, depth: int = 0):
+        """A phrase made once into a function (env, P) -> str: rendering is on the path of every result."""
+        key = (id(phrase), depth)
+        fn = self._cache.get(key)
+        if fn is None:
+            fn = self._cache[key] = self._compile(phrase, depth)
+            self._keep.append(phrase)  # the id stays valid while the cache holds it
+        return fn
+
+    def _compile(self, phrase, depth):
+        parts: list = []
+        for p in phrase:
+            if type(p) is str:
+                if parts and type(parts[-1]) is str:
+                    parts[-1] += p
+                else:
+                    parts.append(p)
+            else:
+                fn = self._node(p, depth)
+                if fn is not None:
+                    parts.append(fn)
+        if not parts:
+            return lambda env, P: ""
+        if len(parts) == 1:
+            only = parts[0]
+            return (lambda env, P: only) if type(only) is str else only
+        return lambda env, P: "".join([x if type(x) is str else x(env, P) for x in parts])
+
+    def _node(self, p, depth):
+        tag = p[0]
+        if tag == VALUE:
+            return self._value_fn(p[1])
+        if tag == FACT:
+            test, held, failed, unknown = p[1], self.compiled(p[2], depth), self.compiled(p[3], depth), \
+                self.compiled(p[4], depth)
+
+            def fact(env, P):
+                v = test(env, P)
+                return held(env, P) if v is True else failed(env, P) if v is False else unknown(env, P)
+            return fact
+        if tag == MATCH:
+            test, sep = p[1], p[2]
+            items = [(t, self.compiled(ph, depth)) for t, ph in p[3]]
+
+            def match(env, P):
+                v = test(env, P)
+                texts = [f(env, P) for t, f in items if _agrees(t(env, P), v)]
+                return sep.join([x for x in texts if x])
+            return match
+        if tag == FIRST:
+            items = [(t, self.compiled(ph, depth)) for t, ph in p[1]]
+            otherwise = self.compiled(p[2], depth)
+
+            def first(env, P):
+                for t, f in items:
+                    v = t(env, P)
+                    if v is True:
+                        return f(env, P)
+                    if v is not False:
+                        return "unknown"
+                return otherwise(env, P)
+            return first
+        if tag == REASON:
+            if depth != 0 or p[1] not in self.defs:
+                return None
+            inner, prefix, suffix = self.compiled(self.defs[p[1]], 1), p[2], p[3]
+
+            def reason(env, P):
+                text = inner(env, P)
+                return prefix + text + suffix if text else ""
+            return reason
+        if tag == SUM:
+            terms = [(op, self.compiled(ph, depth)) for op, ph in p[1]]
+
+            def total(env, P):
+                out = []
+                for op, f in terms:
+                    text = f(env, P)
+                    if text:
+                        out.append(text if not out else ("+ " if op == "+" else "− ") + text)
+                return " ".join(out)
+            return total
+        raise ValueError(f"unknown explanation node {tag!r}")
+
+    def _fact(self, entry, env, P, truth_=None) -> str:
+        _test, fact, _written = entry
+        if truth_ is True and fact[0] == FACT:  # known to hold: no need to test it again
+            return self.compiled(fact[2])(env, P)
+        return self.compiled((fact,))(env, P)
+
+    # ------------------------------------------------------------------ because, selectors
+    def entries(self, rule_id: str, branch: int) -> tuple:
+        when, branches = self.rules[rule_id]
+        return when + branches[branch][0]
+
+    def because(self, rule_id: str, branch: int, env, P) -> list[str]:
+        """The conditions of a rule and branch that fired, in words with the case's values."""
+        fns = self._because.get((rule_id, branch))
+        if fns is None:  # they all held: their held phrases
+            fns = self._because[(rule_id, branch)] = [
+                self.compiled(fact[2]) if fact[0] == FACT else self.compiled((fact,))
+                for _t, fact, _w in self.entries(rule_id, branch)]
+        return [f(env, P) for f in fns]
+
+    def selector(self, rule_id: str, branch: int, index: int, env, P) -> str:
+        phrase = self.rules[rule_id][1][branch][1][index]
+        return self.render(phrase, env, P) if phrase is not None else ""
+
+    # ------------------------------------------------------------------ why not, missing data
+    def why_not(self, option: str, result) -> list[dict]:
+        """Each rule that could give `option`: the conditions that held, and those that failed, in words."""
+        env, firing = result._env, result.firing
+        P = firing.proposal if firing is not None else None
+        out = []
+        for r in self.module.RULES:
+            for i, b in enumerate(r.branches):
+                roles = [o.role for o in b.outcomes if o.kind == "propose" and o.option == option]
+                if not roles:
+                    continue
+                held, failed = [], []
+                for entry in self.entries(r.id, i):
+                    v = entry[0](env, P)
+                    if v is True:
+                        held.append(self._fact(entry, env, P, True))
+                    else:
+                        failed.append({"condition": self._fact(entry, env, P), "value": truth(v),
+                                       "as_written": entry[2]})
+                item = {"rule": r.id, "title": r.title, "role": roles[0], "held": held, "failed": failed}
+                if not failed:
+                    item["note"] = self._not_given(option, r, result)
+                out.append(item)
+        return out
+
+    def _not_given(self, option, rule, result) -> str:
+        """Why an option whose rule's conditions all held is not (or not so) in the result."""
+        firing = result.firing
+        role = firing.roles.get(option) if firing is not None else None
+        if role is not None:
+            by = firing.by[option][0]
+            return f"it is in the result as {role} (rule {by})"
+        opt = self.options[option]
+        gov = firing.governing if firing is not None else None
+        if opt.kind == "systemic" and gov is not None and not (rule.governs and rule.section == gov):
+            title = next((s.title for s in self.module.SECTIONS if s.id == gov), gov)
+            return f"systemic therapy is governed by section {title}, which does not propose it"
+        return "a later rule dropped it, or the options were withheld"
+
+    def missing(self, name: str, result) -> dict:
+        """A missing input: the data request that asked for it, and the rules it left undecided."""
+        env, firing = result._env, result.firing
+        P = firing.proposal
+        label = self.symbols[name][0] if name in self.symbols else name
+        entry = {"input": name, "label": label, "requested_by": [], "undecided": []}
+        req = firing.requests.get(name)
+        if req is not None:
+            entry["requested_by"].append({"rule": req[0], "title": self.rule_by_id[req[0]].title})
+        for r in self.module.RULES:
+            v = r.when(env, P) if r.when is not None else True
+            keys = []
+            if type(v) is Unknown and name in v.inputs:
+                keys = list(self.rules[r.id][0])
+            elif v is True:
+                for i, b in enumerate(r.branches):
+                    g = b.guard(env, P) if b.guard is not None else True
+                    if type(g) is Unknown and name in g.inputs:
+                        keys = list(self.rules[r.id][1][i][0])
+                        break
+            conditions = []
+            for e in keys:
+                t = e[0](env, P)
+                if type(t) is Unknown and name in t.inputs:
+                    conditions.append(self._fact(e, env, P))
+            if conditions:
+                entry["undecided"].append({"rule": r.id, "title": r.title, "conditions": conditions})
+        return entry

@@ -7,7 +7,7 @@ import math
 import re
 
 from . import units
-from .logic import missing
+from .logic import Unknown, missing
 from .model import InputSpec
 
 _QUANTITY = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*([A-Za-z%]+)\s*$")
@@ -253,34 +253,7 @@ def json_schema(guideline_id: str, inputs: tuple[InputSpec, ...]) -> dict:
     }
 
 
-_SLOW = object()
 _ABSENT = object()
-
-
-def _fast_check(spec: InputSpec):
-    """A check for the common, already-canonical value of an input; _SLOW sends it to `coerce`."""
-    lo, hi = spec.minimum, spec.maximum
-    if spec.kind == "bool":
-        return lambda v: v if type(v) is bool else _SLOW
-    if spec.kind in ("int", "number"):
-        lo = -1e308 if lo is None else lo
-        hi = 1e308 if hi is None else hi
-        kinds = (int,) if spec.kind == "int" else (int, float)
-        # NaN and infinities fail the range test and get the slow path's precise error
-        return lambda v: v if type(v) in kinds and lo <= v <= hi else _SLOW
-    values = frozenset(spec.values)
-    if spec.kind in ("enum", "option"):
-        return lambda v: v if type(v) is str and v in values else _SLOW
-
-    def check_set(v):
-        if type(v) is list or type(v) is tuple:
-            try:
-                if values.issuperset(v):
-                    return frozenset(v)
-            except TypeError:  # an unhashable item: the slow path words the error
-                pass
-        return _SLOW
-    return check_set
 
 
 class Validator:
@@ -288,8 +261,9 @@ class Validator:
 
     Values already in canonical form (a bool, a number in range, an allowed name, a list of
     allowed names) are taken as they are, by a function written for this guideline's inputs;
-    anything else (units, errors) goes through `validate_case`, so both give the same answer.
-    Input names enter that function only through `repr`, constants only through its namespace.
+    anything else (units, errors, an unknown field) goes through `validate_case`, so both give
+    the same answer.  Input names, allowed names and bounds enter that function only through
+    `repr`, other constants only through its namespace.
     """
 
     def __init__(self, inputs: tuple[InputSpec, ...]):
@@ -299,37 +273,83 @@ class Validator:
 
     @staticmethod
     def _specialise(inputs):
-        ns: dict = {"ABSENT": _ABSENT, "SLOW": _SLOW}
-        lines = ["def fast(case):", "    get = case.get", "    env = {}"]
+        """fast(case) -> (env, every input known), or None for anything not canonical."""
+        ns: dict = {"ABSENT": _ABSENT}
+        tests = [_canonical(s, i, ns) for i, s in enumerate(inputs)]
+        env = "{" + ", ".join(f"{s.name!r}: {_value(s, i)}" for i, s in enumerate(inputs)) + "}"
+        # every input present (the complete cases the engine's fast path is for): one test
+        lines = ["def fast(case):", f"    if len(case) == {len(inputs)}:", "        try:"]
+        lines += [f"            v{i} = case[{s.name!r}]" for i, s in enumerate(inputs)]
+        lines += ["        except KeyError:  # a field that is not an input: the path below sends it on",
+                  "            pass", "        else:", "            try:",
+                  "                if " + " and ".join(f"({t})" for t in tests) + ":" if tests else "                if True:",
+                  f"                    return {env}, True",
+                  "            except TypeError:  # an unhashable value: the path below sends it on",
+                  "                pass"]
+        # some inputs absent or null, or a value to convert: input by input
+        lines += ["    get = case.get", "    absent = 0", "    known = True"]
         for i, s in enumerate(inputs):
             ns[f"D{i}"] = s.default if s.has_default else missing(s.name)
             ns[f"U{i}"] = missing(s.name)
-            key = repr(s.name)
-            if s.kind == "bool":
-                test, value = "type(v) is bool", "v"
-            elif s.kind in ("int", "number"):
-                ns[f"LO{i}"] = -1e308 if s.minimum is None else s.minimum
-                ns[f"HI{i}"] = 1e308 if s.maximum is None else s.maximum
-                kinds = "type(v) is int" if s.kind == "int" else "(type(v) is int or type(v) is float)"
-                # NaN and infinities fail the range test and get the slow path's precise error
-                test, value = f"{kinds} and LO{i} <= v <= HI{i}", "v"
+            v = f"v{i}"
+            lines.append(f"    {v} = get({s.name!r}, ABSENT)")
+            if s.kind == "set":
+                lines += [f"    if type({v}) is list or type({v}) is tuple:", "        try:",
+                          f"            ok = {tests[i].split(' and ', 1)[1]}",
+                          "        except TypeError:  # an unhashable item: the slow path words the error",
+                          "            return None", "        if not ok:", "            return None",
+                          f"        {v} = frozenset({v})", "    else:"]
             elif s.kind in ("enum", "option"):
-                ns[f"V{i}"] = frozenset(s.values)
-                test, value = f"type(v) is str and v in V{i}", "v"
+                lines.append(f"    if not (type({v}) is str and {tests[i]}):")
             else:
-                ns[f"C{i}"] = _fast_check(s)
-                test, value = f"(w := C{i}(v)) is not SLOW", "w"
-            lines += [f"    v = get({key}, ABSENT)",
-                      "    if v is ABSENT:", f"        env[{key}] = D{i}",
-                      "    elif v is None:", f"        env[{key}] = U{i}",
-                      f"    elif {test}:", f"        env[{key}] = {value}",
-                      "    else:", "        return None"]
-        lines.append("    return env")
+                lines.append(f"    if not ({tests[i]}):")
+            absent = [f"{v} = D{i}", "absent += 1"] + ([] if s.has_default else ["known = False"])
+            lines += [f"        if {v} is ABSENT:"] + ["            " + x for x in absent]
+            lines += [f"        elif {v} is None:", f"            {v} = U{i}", "            known = False",
+                      "        else:", "            return None"]
+        # a field that is not an input: the slow path names it (with "did you mean")
+        lines += [f"    if len(case) + absent != {len(inputs)}:", "        return None",
+                  f"    return {env.replace('frozenset(', '(')}, known"]
         exec(compile("\n".join(lines), "<hgl validator>", "exec"), ns)  # noqa: S102 - names via repr only
         return ns["fast"]
 
     def __call__(self, case) -> dict:
-        if type(case) is not dict or not self.names.issuperset(case):
-            return validate_case(self.inputs, case)
-        env = self._fast(case)
-        return env if env is not None else validate_case(self.inputs, case)
+        return self.with_known(case)[0]
+
+    def with_known(self, case) -> tuple[dict, bool]:
+        """(the validated case, whether every input has a value); raises CaseError."""
+        if type(case) is dict:
+            out = self._fast(case)
+            if out is not None:
+                return out
+        env = validate_case(self.inputs, case)
+        return env, not any(type(v) is Unknown for v in env.values())
+
+
+def _literal(x, name, ns) -> str:
+    """A finite number as a literal (through repr), anything else through the namespace."""
+    if type(x) in (int, float) and math.isfinite(x):
+        return repr(x)
+    ns[name] = x
+    return name
+
+
+def _canonical(s: InputSpec, i: int, ns: dict) -> str:
+    """The test that value v<i> of input s is already in canonical form (may raise TypeError)."""
+    v = f"v{i}"
+    if s.kind == "bool":
+        return f"{v} is True or {v} is False"
+    if s.kind in ("int", "number"):
+        lo = _literal(-1e308 if s.minimum is None else s.minimum, f"LO{i}", ns)
+        hi = _literal(1e308 if s.maximum is None else s.maximum, f"HI{i}", ns)
+        kinds = f"type({v}) is int" if s.kind == "int" else f"(type({v}) is int or type({v}) is float)"
+        # NaN and infinities fail the range test and get the slow path's precise error
+        return f"{kinds} and {lo} <= {v} <= {hi}"
+    if s.kind in ("enum", "option"):
+        return f"{v} in {{{', '.join(repr(x) for x in s.values)}}}" if s.values else "False"
+    ns[f"V{i}"] = frozenset(s.values)
+    return f"(type({v}) is list or type({v}) is tuple) and V{i}.issuperset({v})"
+
+
+def _value(s: InputSpec, i: int) -> str:
+    return f"frozenset(v{i})" if s.kind == "set" else f"v{i}"

@@ -24,6 +24,8 @@ def check(snippet: str):
 CASES = [
     # unknown names, with "did you mean"
     ("unknown input", rule("agee > 3 years"), "HGL201", "unknown name 'agee'", "did you mean 'age'"),
+    ("unknown input tested for missing", rule("agee is missing"), "HGL201", "unknown name 'agee'",
+     "did you mean 'age'"),
     ("unknown option", rule("fit", "prefer opt_c"), "HGL206", "unknown option 'opt_c'", "did you mean 'opt_"),
     ("unknown flag", rule("fit", "flag discus"), "HGL207", "unknown flag 'discus'", "did you mean 'discuss'"),
     ("unknown provenance", rule("fit", "prefer opt_a", "provenance esm"), "HGL204",
@@ -51,6 +53,8 @@ CASES = [
     ("duplicate rule", rule("fit") + rule("fit").replace("section s", "section t"), "HGL202",
      "rule 'r' is declared twice", None),
     ("duplicate enum value", "input x: one of a, b, a\n", "HGL202", "value 'a' is listed twice", None),
+    ("exclusive twice", rule("fit").replace("  provenance esmo\n", "  exclusive\n  provenance esmo\n  exclusive\n"),
+     "HGL202", "section 's' has two 'exclusive' lines", "give one 'exclusive' line"),
     ("duplicate order entry", rule("fit", "prefer opt_a", "governs")
      + "combination\n  governing order s, s\nend\n", "HGL202", "appears twice in the governing order", None),
     # types
@@ -170,6 +174,8 @@ WARNINGS = [
      "rule 'r' has no outcome"),
     ("rule without provenance", "section s\n  rule r\n    when fit\n    prefer opt_a\n  end\nend\n", "HGL406",
      "rule 'r' has no provenance"),
+    ("exclusive section is checked like any other", rule("fit").replace("  provenance esmo\n", "  exclusive\n"),
+     "HGL406", "rule 'r' has no provenance"),
 ]
 
 

@@ -143,6 +143,29 @@ def test_keywords_are_contextual():
     assert [v.text for v in g.inputs[-1].type.values] == ["none", "alternative", "evidence", "option"]
 
 
+SECTIONS = [
+    ('section s "S"\n  exclusive\n  rule r\n    prefer opt_a\n  end\nend\n', True, []),
+    ("section s\n  provenance esmo\n  rule r\n    prefer opt_a\n  end\n  exclusive\nend\n", True, []),
+    ("section s\n  rule r\n    prefer opt_a\n  end\nend\n", False, []),
+    ("section s\n  exclusive\n  exclusive\n  rule r\n    prefer opt_a\n  end\nend\n", True, ["HGL202"]),
+]
+
+
+@pytest.mark.parametrize("snippet,exclusive,codes", SECTIONS)
+def test_exclusive_section_line(snippet, exclusive, codes):
+    g, diags = parser.parse(Source("t.hgl", PRELUDE + snippet))
+    assert g is not None and [d.code for d in diags] == codes
+    assert g.sections[0].exclusive is exclusive
+    assert [r.name.text for r in g.sections[0].rules] == ["r"]
+
+
+def test_exclusive_is_a_keyword_only_inside_a_section():
+    text = PRELUDE + "input extent: one of exclusive, shared\n"
+    g, diags = parser.parse(Source("t.hgl", text))
+    assert g is not None and not diags
+    assert [v.text for v in g.inputs[-1].type.values] == ["exclusive", "shared"]
+
+
 def test_second_guideline_block_is_reported():
     text = PRELUDE + PRELUDE.split("end\n")[0] + "end\n"
     g, diags = parser.parse(Source("t.hgl", text))

@@ -50,7 +50,8 @@ def test_run_yaml_and_json(case_json, capsys):
 def test_run_why_not(case_json, capsys):
     assert main(["run", CHOOSER, "--case", case_json(FIT), "--why-not", "opt_ab"]) == 0
     out = capsys.readouterr().out
-    assert "Why not opt_ab:" in out and "rule second_ab (preferred): later_line is false (a later line)" in out
+    assert "Why not opt_ab:" in out and ("rule second_ab (Later line) would make it preferred, but:\n"
+                                         "      a later line: no (prior lines is 0, not ≥ 1)") in out
 
 
 def test_run_trace(case_json, capsys):

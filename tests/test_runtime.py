@@ -184,14 +184,15 @@ def test_every_option_and_flag_is_explained(her2, vignettes):
 
 
 @pytest.mark.parametrize("case_id,option,sentence", [
-    ("P002", "t_dxd", "line of therapy is 2"),
-    ("P002", "t_dxd", "a new line is needed"),
-    ("P003", "t_dxd", "months since (neo)adjuvant HER2 therapy is 6.01 months (6 months < … ≤ 12 months)"),
+    ("P002", "t_dxd", "line of therapy is 2 (finished HER2-directed metastatic lines 0 + 1 + 1 for early relapse)"),
+    ("P002", "t_dxd", "a new line is needed (on therapy: no)"),
+    ("P003", "t_dxd", "months since (neo)adjuvant HER2 therapy is 6.01 months (> 6 months and ≤ 12 months)"),
     ("P003", "t_dxd", "early-relapse policy is nccn"),
     # a role given by a restriction says so, and who proposed the option
     ("P064", "abemaciclib_trastuzumab_fulvestrant",
-     "not preferred: every option with all drugs in finished_drugs except continue_current"),
-    ("P064", "abemaciclib_trastuzumab_fulvestrant", "proposed by rule third_line_hr_positive"),
+     "not preferred: every option with all its drugs among finished drugs (trastuzumab, pertuzumab, a taxane, "
+     "trastuzumab deruxtecan (T-DXd), endocrine therapy, a CDK4/6 inhibitor), except continue the current regimen"),
+    ("P064", "abemaciclib_trastuzumab_fulvestrant", "proposed by the rule “HR-positive later lines”"),
 ])
 def test_because_names_the_patients_values(her2, vignettes, case_id, option, sentence):
     case, params = vignettes[case_id]
@@ -201,8 +202,8 @@ def test_because_names_the_patients_values(her2, vignettes, case_id, option, sen
 
 
 @pytest.mark.parametrize("change,option,sentence", [
-    ({"months_since_diagnosis": 30}, "trial", "months since diagnosis 30 months"),
-    ({"prior_lines": 3, "prior_drugs": ["a"]}, "opt_c", "a in prior drugs"),
+    ({"months_since_diagnosis": 30}, "trial", "months since diagnosis is 30 months (> 24 months)"),
+    ({"prior_lines": 3, "prior_drugs": ["a"]}, "opt_c", "drug A is among prior drugs (drug A)"),
 ])
 def test_because_in_the_chooser(chooser, change, option, sentence):
     d = chooser.evaluate({**FIT, **change}).to_dict()
@@ -214,18 +215,20 @@ def test_why_not(chooser):
     r = chooser.evaluate(FIT, why_not=["opt_ab", "opt_b"])
     ab = r.why_not["opt_ab"]
     assert [x["rule"] for x in ab] == ["second_ab"]
-    assert {"condition": "a later line", "value": "false", "as_written": "later_line"} in ab[0]["failed"]
+    assert {"condition": "a later line: no (prior lines is 0, not ≥ 1)", "value": "false",
+            "as_written": "later_line"} in ab[0]["failed"]
     assert {x["rule"] for x in r.why_not["opt_b"]} == {"first_b", "first_frail"}
     low = next(x for x in r.why_not["opt_b"] if x["rule"] == "first_b")
-    assert low["held"] == ["first line"]
+    assert low["held"] == ["first line (prior lines is 0)"]
     assert low["failed"][0]["value"] == "false"
 
 
 def test_why_not_shows_the_condition_as_written(her2, vignettes):
     case, params = vignettes["P064"]
     rules = {x["rule"]: x for x in her2.evaluate(case, params, why_not=["t_dxd"]).why_not["t_dxd"]}
-    # the words alone ("line of therapy is 4") would hide the line the rule needs
-    assert {"condition": "line of therapy is 4", "value": "false", "as_written": "line = 2"} \
+    # the words say the line the rule needs, and the condition as written is kept
+    assert {"condition": "line of therapy is 4, not 2 (finished HER2-directed metastatic lines 2 + 1 + 1 for "
+                         "progressing on therapy)", "value": "false", "as_written": "line = 2"} \
         in rules["second_line_tdxd"]["failed"]
 
 

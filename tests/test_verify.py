@@ -40,6 +40,8 @@ def _codes(diags):
     ("dead", ["HGL503", "HGL503", "HGL503"]),
     ("overridden", ["HGL504"]),
     ("missing", ["HGL505"]),
+    ("exclusive", ["HGL506", "HGL506"]),
+    ("exclusive_clean", []),
 ])
 def test_findings_by_kind(name, codes):
     result = _compile(DATA / f"{name}.hgl")
@@ -114,6 +116,33 @@ def test_unreachable_missing_branch():
     # the reachable request is not reported: a case without grade asks for it
     res = _runner(result).evaluate({"age": 40, "score": 1, "sick": False}, {})
     assert res.status == "needs_data" and res.missing == ["grade"]
+
+
+@pytest.mark.parametrize("rules,options,case_holds", [
+    (["young", "middle"], ["a", "b"], lambda c: 40 <= c["age"] < 50 and not c["sick"]),
+    (["sick_older", "sick_older"], ["a", "b"], lambda c: c["age"] >= 60 and c["sick"]),
+])
+def test_exclusive_witness_prefers_two_options(rules, options, case_holds):
+    result, diags = _one("exclusive", "HGL506")
+    [d] = [x for x in diags if x.data["rules"] == rules]
+    assert d.data["options"] == options and d.data["section"] == "line"
+    line = (DATA / "exclusive.hgl").read_text().splitlines()[d.span.line - 1]
+    assert line.strip().startswith(f"rule {rules[1]} ")
+    case, params = d.data["witness"], d.data["params"]
+    assert case_holds(case)
+    runner = _runner(result)
+    res = runner.evaluate(case, params)
+    assert res.status == "recommendation" and set(options) <= set(res.preferred)
+    assert all(runner.prefers(case, params, r, o) for r, o in zip(rules, options))
+
+
+def test_exclusive_counts_the_result_not_the_proposal():
+    # 'high' prefers c alongside 'young' or 'middle', but c is always demoted: never two preferred
+    result, diags = _one("exclusive", "HGL506")
+    assert all("c" not in d.data["options"] and "high" not in d.data["rules"] for d in diags)
+    raw = _runner(result).raw({"age": 30, "grade": "high", "score": 1, "sick": False}, {})
+    assert raw["firing"].proposal.roles == {"a": "preferred", "c": "preferred", "r": "alternative"}
+    assert raw["firing"].roles["c"] == "alternative"
 
 
 # ---------------------------------------------------------------- the encoding agrees with the runtime
@@ -255,3 +284,53 @@ def test_gap_regions_are_capped_with_a_note():
     assert report.gaps_capped and len(gaps) == 3
     assert sum("stopped after 3" in " ".join(d.notes) for d in gaps) == 1
     assert len({tuple(d.data["rules"]) for d in gaps}) == 3  # distinct regions
+
+
+# ---------------------------------------------------------------- exclusive line algorithm (SPEC.md 4.1-4.4)
+LINE_SECTIONS = ("early_relapse", "first_line", "second_line", "third_line")
+
+
+def test_her2_line_algorithm_marked_exclusive():
+    """A copy with the line-algorithm sections marked exclusive: SPEC.md 4.4 prefers two regimens at once."""
+    import re
+
+    from hgl.compiler.pipeline import compile_source
+    from hgl.compiler.source import Source
+
+    text = HER2.read_text(encoding="utf-8")
+    for s in LINE_SECTIONS:
+        text, count = re.subn(rf'^(section {s} "[^"]*")$', r"\1\n  exclusive", text, flags=re.M)
+        assert count == 1, s
+    result = compile_source(Source("her2_exclusive.hgl", text))
+    assert result.ok
+    report = verify_report(result)
+    assert report.unconfirmed == []
+    found = sorted((d.data["section"], tuple(d.data["rules"]), tuple(d.data["options"]))
+                   for d in report.diagnostics if d.code == "HGL506")
+    # 4.4: abemaciclib + trastuzumab + fulvestrant is preferred in HR+ low-burden indolent disease
+    # next to T-DXd (never given) or the tucatinib triplet (tucatinib never given)
+    assert found == [
+        ("third_line", ("third_line_tdxd", "third_line_hr_positive"),
+         ("t_dxd", "abemaciclib_trastuzumab_fulvestrant")),
+        ("third_line", ("third_line_ttc", "third_line_hr_positive"),
+         ("tucatinib_trastuzumab_capecitabine", "abemaciclib_trastuzumab_fulvestrant")),
+    ]
+    runner = _runner(result)
+    for d in report.diagnostics:
+        if d.code == "HGL506":
+            case = d.data["witness"]
+            assert case["hr_status"] == "positive" and case["low_burden_indolent"] is True
+            assert set(d.data["options"]) <= set(runner.evaluate(case, d.data["params"]).preferred)
+
+
+@pytest.mark.parametrize("gaps,found", [("silent", False), ("no-preferred", True)])
+def test_check_verify_gaps_option(capsys, gaps, found):
+    import json
+
+    from hgl.compiler.cli import main
+
+    assert main(["check", "--verify-gaps", gaps, "--format", "json", str(HER2)]) == 0  # implies --verify
+    out = json.loads(capsys.readouterr().out)
+    gap_findings = [d for d in out if d["code"] == "HGL501"]
+    assert bool(gap_findings) is found
+    assert all("no preferred option" in d["message"] for d in gap_findings)

@@ -25,3 +25,18 @@ def test_case(her2, base, case):
 def test_vignettes_are_present():
     assert VIGNETTES.exists(), "../shared/clinical/vignettes.yaml is part of the acceptance test"
     assert len(_cases(VIGNETTES)) >= 60
+
+
+def test_hgl_test_command_runs_both_case_files_with_full_coverage(capsys):
+    from hgl.compiler.cli import main
+
+    from .conftest import GUIDELINE
+
+    rc = main(["test", str(GUIDELINE), "--cases", str(OWN_CASES), "--cases", str(VIGNETTES),
+               "--coverage", "--require-coverage"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "FAIL" not in out
+    total = len(_cases(VIGNETTES)) + len(_cases(OWN_CASES))
+    assert f"{total} passed, 0 failed" in out
+    assert "rule coverage: " in out and "not fired" not in out
