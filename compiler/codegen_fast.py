@@ -3,8 +3,9 @@
 `decide_known(e, views, proposal)` does in one function what the engine does with the rule
 tables for such a case (SPEC.md 3): definitions, consistency, phase-1 rules, governing,
 withholding, phase-2 rules, then demote, avoid and drop; the combination is unrolled per
-guideline, so it costs about what a hand-written if-chain does.  With no missing value
-nothing is undecided, so three-valued logic is not needed (the engine checks that first).
+guideline, with the case's values in locals, so it costs close to what a hand-written
+if-chain does (bench/runtime.py measures it).  With no missing value nothing is undecided,
+so three-valued logic is not needed (the engine checks that first).
 It returns None when a consistency rule is violated (the engine then words that result),
 otherwise (roles, by, proposed_by, flags, requests, governing, proposed roles, proposal):
 exactly the parts of the engine's Firing, built in the engine's order.
