@@ -11,7 +11,7 @@ from . import nodes as n
 from .codegen_fast import NoFastPath as _NoFastPath
 from .codegen_fast import decide_lines, known_filters, phase1_lines
 from .explain import conjuncts, selector_text, sentence, unparse
-from .types import Model
+from .types import Model, input_kind
 
 VERSION = "0.1.0"  # when the shape of the output changes, also change hgl.runtime.api.CACHE_TAG
 
@@ -305,16 +305,7 @@ class _Gen:
         sym = self.m.symbols[d.name.text]
         t = sym.type
         args = [repr(d.name.text)]
-        if t.kind == "bool":
-            kind = "bool"
-        elif t.kind == "num":
-            kind = "int" if t.integer else "number"
-        elif t.kind == "set":
-            kind = "set"
-        elif t.domain and t.domain.startswith("optref"):
-            kind = "option"
-        else:
-            kind = "enum"
+        kind = input_kind(t)
         args.append(repr(kind))
         args.append(repr(sym.label))
         if d.description:

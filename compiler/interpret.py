@@ -18,7 +18,7 @@ from hgl.runtime.model import (
 
 from . import nodes as n
 from .explain import conjuncts, selector_text, sentence, unparse
-from .types import Model
+from .types import Model, input_kind
 
 INTERPRETER_VERSION = "interpret-0.1"
 
@@ -289,16 +289,7 @@ def _outcome(model, ev, o) -> Outcome:
 
 def _spec(model: Model, d: n.InputDecl) -> InputSpec:
     t = model.symbols[d.name.text].type
-    if t.kind == "bool":
-        kind = "bool"
-    elif t.kind == "num":
-        kind = "int" if t.integer else "number"
-    elif t.kind == "set":
-        kind = "set"
-    elif t.domain and t.domain.startswith("optref"):
-        kind = "option"
-    else:
-        kind = "enum"
+    kind = input_kind(t)
     kw: dict = {}
     if d.description:
         kw["description"] = d.description

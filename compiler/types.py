@@ -30,6 +30,19 @@ class T:
         return "unknown type"
 
 
+def input_kind(t: T) -> str:
+    """The runtime's InputSpec kind for an input's type: bool, int, number, set, option or enum."""
+    if t.kind == "bool":
+        return "bool"
+    if t.kind == "num":
+        return "int" if t.integer else "number"
+    if t.kind == "set":
+        return "set"
+    if t.domain and t.domain.startswith("optref"):
+        return "option"
+    return "enum"
+
+
 BOOL = T("bool")
 ERROR = T("error")
 
