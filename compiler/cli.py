@@ -17,6 +17,7 @@ PLUGGED = {
     "diff": ("hgl.compiler.diff", "behavioural diff between two versions of a guideline"),
     "lsp": ("hgl.compiler.lsp", "language server for editors (stdio)"),
     "serve": ("hgl.runtime.service", "serve guidelines over HTTP (JSON API and CDS Hooks)"),
+    "export": ("hgl.compiler.fhir", "export a guideline as a FHIR R4 Bundle (PlanDefinition, Library, ActivityDefinitions)"),
 }
 
 

@@ -36,7 +36,8 @@ EXTRA_CASES = {"her2_mbc": [ROOT.parent / "shared" / "clinical" / "vignettes.yam
 # Hand-written pages, in nav order; any other site/pages/*.md follows, alphabetically.
 HAND_PAGES = (("runtime.md", "Running cases"), ("language.md", "Language reference"),
               ("diagnostics.md", "Diagnostics reference"), ("verification.md", "Verification method"),
-              ("service.md", "HTTP service and CDS Hooks"), ("editors.md", "Editor support"),
+              ("service.md", "HTTP service and CDS Hooks"), ("fhir.md", "FHIR export"),
+              ("editors.md", "Editor support"),
               ("design.md", "Design decisions"))
 MARKER = ".hgl-docs"  # dot file: mkdocs keeps it when it cleans the site folder
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

@@ -11,6 +11,8 @@ change the result.  A case with no missing value needs none of that: the module'
 
 from __future__ import annotations
 
+from itertools import product
+
 from .logic import Unknown, truth
 from .model import format_value, render_pieces
 
@@ -137,6 +139,8 @@ class Engine:
         self.option_order = {o: i for i, o in enumerate(module.OPTIONS)}
         self.input_order = {s.name: i for i, s in enumerate(module.INPUTS)}
         self.constraints = tuple(module.CONSTRAINTS)
+        self.finite_domains = {s.name: _finite_domain(s) for s in module.INPUTS}
+        self.case_names = tuple(s.name for s in module.INPUTS) + tuple(s.name for s in module.PARAMETERS)
         self._templates: dict = {}  # (rule, branch) -> prepared `because` templates
         self.proposes = {(r.id, i): frozenset(o.option for o in b.outcomes if o.kind == "propose")
                          for r in module.RULES for i, b in enumerate(r.branches)}
@@ -213,6 +217,8 @@ class Engine:
         for key, unknown in pending:
             if unknown.inputs <= seen_inputs:
                 continue
+            if not self._possible(env, key, unknown):
+                continue
             trial = self._combine(env, fired_rules, fired, frozenset((key,)), undecided_phase1=undecided)
             if trial.signature() != sig:
                 seen_inputs |= unknown.inputs
@@ -222,6 +228,47 @@ class Engine:
         missing = sorted(seen_inputs, key=lambda x: order.get(x, len(order))) if seen_inputs else []
         status = "needs_data" if missing else "recommendation"
         return {"status": status, "firing": base, "missing": missing, "inconsistent": [], "env": env}
+
+    # Completions tried per undecided condition; past this the condition counts as possible.
+    MAX_COMPLETIONS = 256
+
+    def _possible(self, env, key, unknown) -> bool:
+        """Whether an undecided phase-1 condition can hold in some consistent completion of the case.
+
+        Only its missing yes/no, enum and small-integer inputs are filled in, each way; numbers
+        and sets stay missing (three-valued).  A condition that is false in every completion, or
+        whose every completion breaks a consistency check, cannot change the result, so its
+        inputs are not asked for.  Anything else counts as possible (the conservative answer).
+        """
+        if key[0] not in ("r", "b"):
+            return True
+        rule = self.rules[key[1]]
+        if rule.phase != 1:
+            return True
+        names = sorted(x for x in unknown.inputs if self.finite_domains.get(x) is not None)
+        domains = [self.finite_domains[x] for x in names]
+        if not names:
+            return True
+        total = 1
+        for d in domains:
+            total *= len(d)
+        if total > self.MAX_COMPLETIONS:
+            return True
+        base = {k: env[k] for k in self.case_names}
+        base["__options__"] = self.options
+        for values in product(*domains):
+            trial = dict(base)
+            trial.update(zip(names, values))
+            self.m.derive(trial)
+            if any(c.test(trial, None) is True for c in self.constraints):
+                continue
+            v = rule.when(trial, None) if rule.when is not None else True
+            if v is not False and key[0] == "b":
+                guard = rule.branches[key[2]].guard
+                v = guard(trial, None) if guard is not None else True
+            if v is not False:
+                return True
+        return False
 
     # ------------------------------------------------------------------ phases
     def _phase1(self, env):
@@ -436,3 +483,15 @@ def _prepare(templates) -> list:
 
 def unknown_inputs(value) -> list[str]:
     return sorted(value.inputs) if isinstance(value, Unknown) else []
+
+
+def _finite_domain(spec) -> tuple | None:
+    """The values an input can take when there are few of them (yes/no, enums, small integer ranges)."""
+    if spec.kind == "bool":
+        return (True, False)
+    if spec.kind in ("enum", "option"):
+        return tuple(spec.values)
+    if spec.kind == "int" and spec.minimum is not None and spec.maximum is not None \
+            and spec.maximum - spec.minimum <= 10:
+        return tuple(range(int(spec.minimum), int(spec.maximum) + 1))
+    return None

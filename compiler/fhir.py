@@ -1,0 +1,372 @@
+"""FHIR export stage: a checked guideline -> a FHIR R4 Bundle (PlanDefinition, Library, ActivityDefinitions).
+
+The Bundle (type "collection") lets FHIR-based decision-support platforms catalogue a
+guideline the way the HL7 CPG implementation guide shares one: a PlanDefinition of type
+clinical-protocol with one action per section and one per rule, an ActivityDefinition per
+option and per flag, and a Library holding the `.hgl` source and its inputs.  Conditions
+travel as canonical HGL text (language "text/hgl"), with a plain-words description; HGL
+semantics (roles, provenance, caution tags) travel in extensions under `urn:hgl:fhir:`.
+Output is deterministic: no clock, no random ids; text is escaped by JSON only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import re
+import sys
+import uuid
+from pathlib import Path
+
+from . import nodes as n
+from .docgen_text import Describer
+from .explain import selector_text, unparse
+
+EXT = "urn:hgl:fhir:"  # extension urls: logical names, no invented web domain
+EXT_PROVENANCE = EXT + "provenance"
+EXT_ROLE = EXT + "role"
+EXT_DEFAULT = EXT + "default"
+EXT_KIND = EXT + "input-kind"
+EXT_DRUG = EXT + "drug"
+EXT_SELECTOR = EXT + "selector"
+EXT_REQUEST = EXT + "requests-input"
+# the core R4 extension for a recommendation's strength (context: PlanDefinition.action)
+EXT_STRENGTH = "http://hl7.org/fhir/StructureDefinition/cqf-strengthOfRecommendation"
+PLAN_TYPE = "http://terminology.hl7.org/CodeSystem/plan-definition-type"
+LIBRARY_TYPE = "http://terminology.hl7.org/CodeSystem/library-type"
+HGL_LANGUAGE = "text/hgl"
+HGL_MIME = "text/x-hgl"
+STATUS = {"draft": "draft", "final": "active"}  # HGL's two statuses (checks.py) -> PublicationStatus
+KIND_OF_OPTION = {"systemic": "MedicationRequest", "local": "ServiceRequest"}
+_ID_BAD = re.compile(r"[^A-Za-z0-9.\-]")
+_NS = uuid.UUID("6f1c2a43-4d7e-5b8a-9c0d-1e2f3a4b5c6d")  # fixed: fullUrls are the same on every run
+
+
+def fhir_id(text: str) -> str:
+    """A resource id ([A-Za-z0-9-.]{1,64}) from a name; long names keep a hash so ids stay distinct."""
+    s = _ID_BAD.sub("-", text) or "x"
+    if len(s) > 64:
+        s = s[:48] + "-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:15]
+    return s
+
+
+def fhir_name(text: str) -> str:
+    """A computable name (pdf-0: starts upper case, letters, digits, underscores): her2_mbc -> Her2Mbc."""
+    s = "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", text) if part)
+    return s if s[:1].isalpha() and s[:1].isupper() else "G" + s
+
+
+class _Exporter:
+    """Builds the resources of one checked guideline."""
+
+    def __init__(self, result):
+        self.src = result.source
+        self.m = result.model
+        self.g = result.guideline
+        meta = self.g.meta
+        self.gid = meta.id.text
+        self.meta = meta
+        self.version = str(meta.get("version") or "")
+        self.status = STATUS.get(str(meta.get("status")), "unknown")
+        self.url = f"urn:hgl:{self.gid}"
+        self.words = Describer(self.m)
+        self.caution = {p.name.text for p in self.g.provenance if p.caution}
+        self.tags = {p.name.text: p for p in self.g.provenance}
+        self.strengths = {s.name.text: s.meaning for s in self.g.strengths}
+        self.evidence = {e.name.text: e for e in self.g.evidence}
+        self.activities: dict[str, dict] = {}  # canonical url -> ActivityDefinition
+
+    # ------------------------------------------------------------ shared pieces
+    def _system(self, what: str) -> str:
+        return f"{self.url}:{what}"
+
+    def _common(self, rid: str, url: str, name: str, title: str) -> dict:
+        res = {"id": fhir_id(rid), "url": url}
+        if self.version:
+            res["version"] = self.version
+        res.update({"name": fhir_name(name), "title": title, "status": self.status})
+        return res
+
+    def _provenance(self, tags) -> list[dict]:
+        """One extension per provenance tag; caution tags (check against the source) are marked."""
+        out = []
+        for t in map(str, tags):  # names (Name) or their text
+            tag = self.tags.get(t)
+            coding = {"system": self._system("provenance"), "code": t}
+            if tag is not None:
+                coding["display"] = tag.meaning
+            out.append({"url": EXT_PROVENANCE, "extension": [
+                {"url": "tag", "valueCoding": coding},
+                {"url": "caution", "valueBoolean": t in self.caution}]})
+        return out
+
+    def _evidence_artifact(self, name, kind: str = "citation") -> dict:
+        name = str(name)
+        e = self.evidence.get(name)
+        art = {"type": kind, "label": name}
+        if e is None:
+            return art
+        art["display"] = str(e.get("trial") or e.get("citation") or name)
+        parts = [str(e.get(k)) for k in ("citation", "design", "setting", "result", "note") if e.get(k)]
+        if parts:
+            art["citation"] = "; ".join(parts)
+        if e.get("doi"):
+            art["url"] = "https://doi.org/" + str(e.get("doi"))
+        return art
+
+    def _condition(self, expr) -> dict:
+        return {"kind": "applicability", "expression": {
+            "description": "; ".join(self.words.conditions(expr)),
+            "language": HGL_LANGUAGE, "expression": unparse(expr, self.m)}}
+
+    # ------------------------------------------------------------ activity definitions
+    def option_activity(self, o: n.OptionDecl) -> dict:
+        url = f"{self.url}:option:{o.name.text}"
+        ad = {"resourceType": "ActivityDefinition",
+              **self._common(f"{self.gid}-option-{o.name.text}", url, o.name.text, o.label)}
+        ad["description"] = f"{o.kind} option of {self.gid}: {o.label}"
+        ad["kind"] = KIND_OF_OPTION.get(o.kind, "ServiceRequest")
+        ad["code"] = {"coding": [{"system": self._system("option"), "code": o.name.text, "display": o.label}],
+                      "text": o.label}
+        if o.drugs:
+            ad["extension"] = [{"url": EXT_DRUG, "valueCoding": {"system": self._system("drug"), "code": d.text}}
+                               for d in o.drugs]
+        return ad
+
+    def flag_activity(self, f: n.FlagDecl) -> dict:
+        url = f"{self.url}:flag:{f.name.text}"
+        ad = {"resourceType": "ActivityDefinition",
+              **self._common(f"{self.gid}-flag-{f.name.text}", url, f.name.text, f.label)}
+        ad["description"] = f"flag of {self.gid}: {f.label}"
+        ad["kind"] = "Task"
+        ad["code"] = {"coding": [{"system": self._system("flag"), "code": f.name.text, "display": f.label}],
+                      "text": f.label}
+        return ad
+
+    # ------------------------------------------------------------ actions
+    def _role(self, role: str) -> dict:
+        return {"url": EXT_ROLE, "valueCode": role}
+
+    def _option_action(self, name: str, role: str) -> dict:
+        opt = self.m.options.get(name)
+        label = opt.label if opt else name
+        return {"title": label, "extension": [self._role(role)],
+                "definitionCanonical": f"{self.url}:option:{name}"}
+
+    def _flag_action(self, name: str) -> dict:
+        flag = self.m.flags.get(name)
+        return {"title": flag.label if flag else name, "extension": [self._role("flag")],
+                "definitionCanonical": f"{self.url}:flag:{name}"}
+
+    def outcome_actions(self, outcomes, depth: int = 0) -> list[dict]:
+        """Sub-actions of a rule: one per option, flag, request; `if` outcomes nest with their condition."""
+        out: list[dict] = []
+        for o in outcomes:
+            if isinstance(o, n.Propose):
+                out += [self._option_action(x.text, o.role) for x in o.options]
+            elif isinstance(o, n.Restrict):
+                if isinstance(o.selector, n.SelectOption):
+                    out.append(self._option_action(o.selector.option.text, o.action))
+                else:
+                    out.append({"title": f"{o.action}: {self.words.selector(o.selector)}",
+                                "extension": [self._role(o.action),
+                                              {"url": EXT_SELECTOR, "valueString": selector_text(o.selector, self.m)}]})
+            elif isinstance(o, n.RaiseFlag):
+                out += [self._flag_action(x.text) for x in o.flags]
+            elif isinstance(o, n.Request):
+                act = {"title": f"Request: {self.m.label(o.input.text)}",
+                       "extension": [self._role("request"), {"url": EXT_REQUEST, "valueCode": o.input.text}]}
+                if o.flag is not None:
+                    act["definitionCanonical"] = f"{self.url}:flag:{o.flag.text}"
+                out.append(act)
+            elif isinstance(o, n.Withhold):
+                out.append({"title": "Withhold options: no option is shown", "extension": [self._role("withhold")]})
+            elif isinstance(o, n.Use):
+                group = self.m.groups.get(o.group.text)
+                if group is not None and depth < 10:
+                    out.append({"title": group.label or o.group.text,
+                                "action": self.outcome_actions(group.outcomes, depth + 1)})
+            elif isinstance(o, n.OutcomeIf):
+                for cond, outs in o.branches:
+                    out.append({"title": "If " + self.words.text(cond), "condition": [self._condition(cond)],
+                                "action": self.outcome_actions(outs, depth + 1)})
+                if o.otherwise:
+                    # applies when no branch held: documented in words, the branches' conditions are above
+                    out.append({"title": "Otherwise", "action": self.outcome_actions(o.otherwise, depth + 1)})
+        return [a for a in out if a.get("action", True)]
+
+    def rule_action(self, r: n.Rule) -> dict:
+        rid = r.name.text
+        act: dict = {"id": fhir_id("rule-" + rid), "title": r.title or rid}
+        ext = self._provenance(self.m.rule_provenance.get(rid, tuple(t.text for t in r.provenance)))
+        if r.strength is not None:
+            code = r.strength.text
+            ext.append({"url": EXT_STRENGTH, "valueCodeableConcept": {
+                "coding": [{"system": self._system("strength"), "code": code,
+                            "display": self.strengths.get(code, code)}],
+                "text": self.strengths.get(code, code)}})
+        if ext:
+            act["extension"] = ext
+        if r.rationale:
+            act["description"] = r.rationale
+        act["code"] = [{"coding": [{"system": self._system("rule"), "code": rid}]}]
+        docs = [self._evidence_artifact(e) for e in self.m.rule_evidence.get(rid, tuple(e.text for e in r.evidence))]
+        if docs:
+            act["documentation"] = docs
+        if r.when is not None:
+            act["condition"] = [self._condition(r.when)]
+        subs = self.outcome_actions(r.outcomes)
+        if subs:
+            act["action"] = subs
+        return act
+
+    def section_action(self, s: n.Section) -> dict:
+        act: dict = {"id": fhir_id("section-" + s.name.text), "title": s.title or s.name.text}
+        ext = self._provenance(s.provenance)
+        if ext:
+            act["extension"] = ext
+        if s.description:
+            act["description"] = s.description
+        coding = {"system": self._system("section"), "code": s.name.text}
+        act["code"] = [{"coding": [coding], **({"text": f"SPEC {s.spec}"} if s.spec else {})}]
+        docs = [self._evidence_artifact(e) for e in s.evidence]
+        if docs:
+            act["documentation"] = docs
+        act["groupingBehavior"] = "logical-group"
+        act["action"] = [self.rule_action(r) for r in s.rules]
+        return act
+
+    # ------------------------------------------------------------ resources
+    def plan(self, library_url: str) -> dict:
+        meta = self.meta
+        title = str(meta.get("title") or self.gid)
+        pd = {"resourceType": "PlanDefinition", **self._common(self.gid, self.url, self.gid, title)}
+        pd["type"] = {"coding": [{"system": PLAN_TYPE, "code": "clinical-protocol", "display": "Clinical Protocol"}]}
+        if meta.get("date"):
+            pd["date"] = str(meta.get("date"))
+        if meta.get("panel"):
+            pd["publisher"] = str(meta.get("panel"))
+        pd["description"] = title
+        if meta.get("disclaimer"):
+            pd["usage"] = str(meta.get("disclaimer"))
+        related = []
+        if meta.get("source"):
+            src = {"type": "citation", "label": "source", "display": "Source guideline",
+                   "citation": str(meta.get("source"))}
+            if meta.get("doi"):
+                src["url"] = "https://doi.org/" + str(meta.get("doi"))
+            related.append(src)
+        related += [self._evidence_artifact(e.name.text, "documentation") for e in self.g.evidence]
+        if related:
+            pd["relatedArtifact"] = related
+        pd["library"] = [library_url]
+        pd["action"] = [self.section_action(s) for s in self.g.sections]
+        return pd
+
+    def _parameter(self, d: n.InputDecl) -> dict:
+        t = self.m.symbols[d.name.text].type if d.name.text in self.m.symbols else None
+        kind = t.kind if t else "elem"
+        ftype = {"bool": "boolean", "num": "integer" if t and t.integer else "decimal"}.get(kind, "code")
+        param = {"name": d.name.text, "use": "in", "min": 0, "max": "*" if kind == "set" else "1"}
+        doc = d.label or d.name.text
+        if d.description:
+            doc += ": " + d.description
+        if d.is_parameter:
+            doc = "policy parameter: " + doc
+        param["documentation"] = doc
+        param["type"] = ftype
+        ext = [{"url": EXT_KIND, "valueCode": "parameter" if d.is_parameter else "input"}]
+        if t is not None and t.unit:
+            ext.append({"url": EXT + "unit", "valueString": t.unit})
+        if d.default is not None:
+            ext.append({"url": EXT_DEFAULT, "valueString": _literal_text(d.default)})
+        param["extension"] = ext
+        return param
+
+    def library(self) -> dict:
+        text = self.src.text.encode("utf-8")
+        title = f"HGL source of {self.gid}"
+        lib = {"resourceType": "Library",
+               **self._common(f"{self.gid}-library", f"{self.url}:library", self.gid + "_library", title)}
+        lib["identifier"] = [{"system": "urn:hgl:source-sha256", "value": self.src.sha256}]
+        lib["type"] = {"coding": [{"system": LIBRARY_TYPE, "code": "logic-library", "display": "Logic Library"}]}
+        lib["description"] = f"The HGL source of {self.gid} and its inputs and policy parameters."
+        lib["parameter"] = [self._parameter(d) for d in (*self.g.inputs, *self.g.parameters)]
+        lib["content"] = [{"contentType": HGL_MIME, "data": base64.b64encode(text).decode("ascii"),
+                           "size": len(text),
+                           # Attachment.hash is base64 SHA-1 in R4; the sha256 is the identifier
+                           "hash": base64.b64encode(hashlib.sha1(text).digest()).decode("ascii"),
+                           "title": Path(self.src.name).name}]
+        return lib
+
+    def bundle(self) -> dict:
+        lib = self.library()
+        resources = [self.plan(lib["url"]), lib]
+        resources += [self.option_activity(o) for o in self.g.options]
+        resources += [self.flag_activity(f) for f in self.g.flags]
+        entries = [{"fullUrl": "urn:uuid:" + str(uuid.uuid5(_NS, r["url"])), "resource": r} for r in resources]
+        ident = {"system": "urn:hgl:bundle", "value": f"{self.gid}|{self.version}"}
+        return {"resourceType": "Bundle", "id": fhir_id(f"{self.gid}-{self.version}"),
+                "identifier": ident, "type": "collection", "entry": entries}
+
+
+def _literal_text(lit: n.Literal) -> str:
+    v = lit.value
+    if lit.kind == "bool":
+        text = "true" if v else "false"
+    elif lit.kind == "set":
+        text = "{" + ", ".join(x.text for x in v.items) + "}"
+    else:
+        text = str(getattr(v, "text", v))
+    return f"{text} {lit.unit.text}" if lit.unit is not None else text
+
+
+def export_bundle(compile_result) -> dict:
+    """The FHIR R4 Bundle (a JSON-ready dict) of a compiled guideline without errors."""
+    if not compile_result.ok or compile_result.model is None or compile_result.guideline.meta is None:
+        raise ValueError("only a guideline that compiles without errors can be exported")
+    return _Exporter(compile_result).bundle()
+
+
+def dumps(bundle: dict) -> str:
+    """The Bundle as JSON text: same input, same bytes; non-ASCII kept, escaped by JSON only."""
+    return json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
+
+
+# ---------------------------------------------------------------- command line
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    """Arguments of `hgl export`."""
+    p.add_argument("guideline", help="a .hgl file")
+    p.add_argument("--format", choices=("fhir",), default="fhir", help="export format (FHIR R4 Bundle)")
+    p.add_argument("-o", "--output", help="a .json file, or a folder (default: standard output)")
+
+
+def cli_main(args) -> int:
+    """`hgl export --format fhir GUIDELINE [-o DIR|FILE]`: 0 written, 1 the guideline has errors."""
+    from .diagnostics import render_all
+    from .pipeline import compile_source, read_source
+
+    source = read_source(args.guideline)
+    result = compile_source(source)
+    if result.diagnostics:
+        print(render_all(source, result.diagnostics, False), file=sys.stderr)
+    if not result.ok:
+        return 1
+    text = dumps(export_bundle(result))
+    if not args.output:
+        sys.stdout.write(text)
+        return 0
+    out = Path(args.output)
+    if out.suffix.lower() != ".json":  # a folder: named after the guideline file
+        out.mkdir(parents=True, exist_ok=True)
+        out = out / f"{Path(args.guideline).stem}.fhir.json"
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(text.encode("utf-8"))
+    bundle_entries = text.count('"fullUrl"')
+    print(f"wrote {out} (FHIR R4 Bundle, {bundle_entries} resources)")
+    return 0
