@@ -23,6 +23,7 @@ from pathlib import Path
 from . import nodes as n
 from .docgen_text import Describer
 from .explain import selector_text, unparse
+from .source import NO_SPAN
 
 EXT = "urn:hgl:fhir:"  # extension urls: logical names, no invented web domain
 EXT_PROVENANCE = EXT + "provenance"
@@ -193,8 +194,13 @@ class _Exporter:
                     out.append({"title": "If " + self.words.text(cond), "condition": [self._condition(cond)],
                                 "action": self.outcome_actions(outs, depth + 1)})
                 if o.otherwise:
-                    # applies when no branch held: documented in words, the branches' conditions are above
-                    out.append({"title": "Otherwise", "action": self.outcome_actions(o.otherwise, depth + 1)})
+                    # the otherwise branch applies when no branch's condition holds: said in HGL too
+                    none_held = n.And(tuple(n.Not(c, NO_SPAN) for c, _ in o.branches), NO_SPAN)
+                    cond = {"kind": "applicability", "expression": {
+                        "description": "none of the conditions above holds",
+                        "language": HGL_LANGUAGE, "expression": unparse(none_held, self.m)}}
+                    out.append({"title": "Otherwise", "condition": [cond],
+                                "action": self.outcome_actions(o.otherwise, depth + 1)})
         return [a for a in out if a.get("action", True)]
 
     def rule_action(self, r: n.Rule) -> dict:
@@ -248,7 +254,8 @@ class _Exporter:
             pd["date"] = str(meta.get("date"))
         if meta.get("panel"):
             pd["publisher"] = str(meta.get("panel"))
-        pd["description"] = title
+        pd["description"] = f"{title}: the recommendations of the guideline as computable HGL rules." + (
+            f" Source: {meta.get('source')}" if meta.get("source") else "")
         if meta.get("disclaimer"):
             pd["usage"] = str(meta.get("disclaimer"))
         related = []
@@ -356,7 +363,8 @@ def cli_main(args) -> int:
         print(render_all(source, result.diagnostics, False), file=sys.stderr)
     if not result.ok:
         return 1
-    text = dumps(export_bundle(result))
+    bundle = export_bundle(result)
+    text = dumps(bundle)
     if not args.output:
         sys.stdout.write(text)
         return 0
@@ -367,6 +375,5 @@ def cli_main(args) -> int:
     else:
         out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(text.encode("utf-8"))
-    bundle_entries = text.count('"fullUrl"')
-    print(f"wrote {out} (FHIR R4 Bundle, {bundle_entries} resources)")
+    print(f"wrote {out} (FHIR R4 Bundle, {len(bundle['entry'])} resources)")
     return 0
