@@ -191,3 +191,14 @@ def test_language_reference_examples_compile(info, block, line):
     result = check_source(Source(f"language.md:{line}", text))
     assert info in ("", "fragment", "prelude")
     assert result.ok, [(d.span.line, d.code, d.message) for d in result.errors]
+
+
+@pytest.mark.parametrize("field", ["description", "label", "default", "provenance", "rationale", "evidence"])
+def test_metadata_field_named_like_a_keyword_is_a_field(field):
+    """LALR merges states; a metadata field named like a keyword must still read as a field."""
+    from hgl.compiler.pipeline import check_source
+    from hgl.compiler.source import Source
+
+    text = f'guideline g\n  title "T"\n  {field} "x"\nend\n'
+    diags = check_source(Source("t.hgl", text)).diagnostics
+    assert not [d for d in diags if d.code.startswith("HGL1")], [(d.code, d.message) for d in diags]
