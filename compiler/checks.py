@@ -46,8 +46,11 @@ class Checker:
         candidates = [k[1] for k in self.declared if k[0] == namespace]
         hint = did_you_mean(name.text, candidates)
         if hint:
-            decl = self.declared[(namespace, hint.split("'")[1])]
+            suggested = hint.split("'")[1]
+            decl = self.declared[(namespace, suggested)]
             hint = hint + f" (declared at line {decl.span.line})"
+            # the misspelt use was meant for it: warning that it is unused would be a cascade
+            self.used.add((namespace, suggested))
         elif candidates:  # nothing close: say what there is, when the list is short enough to read
             hint = "declared: " + ", ".join(sorted(candidates)[:8]) + (", …" if len(candidates) > 8 else "")
         self.error(code, f"unknown {kind_words} '{name.text}'", name.span, hint)

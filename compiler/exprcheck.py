@@ -175,8 +175,10 @@ class ExprChecker:
             return ERROR
         hint = did_you_mean(name, self.m.symbols)
         if hint:
-            decl = self.m.symbols[hint.split("'")[1]].decl
+            suggested = hint.split("'")[1]
+            decl = self.m.symbols[suggested].decl
             hint = hint + f" (declared at line {decl.name.span.line})"
+            self.c.used.add(("symbol", suggested))  # no "never used" warning cascading from the typo
         self.c.error("HGL201", f"unknown name '{name}'", e.name.span, hint)
         return ERROR
 

@@ -198,3 +198,13 @@ def test_her2_is_clean():
 
     result = check_source(Source("her2", GUIDELINE.read_text(encoding="utf-8")))
     assert result.diagnostics == []
+
+
+@pytest.mark.parametrize("snippet,meant", [
+    (rule("fit", "prefer opt_bb"), "option 'opt_b'"),  # its declaration is not also 'never used'
+    (rule("agee > 3 years"), "input 'age'"),  # misspelt in the only rule that reads it
+])
+def test_a_misspelt_use_does_not_also_warn_unused(snippet, meant):
+    diags = check(snippet)
+    assert [d.code for d in diags if d.severity == "error"]
+    assert not [d for d in diags if d.code == "HGL203" and d.message.startswith(meant)]
