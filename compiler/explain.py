@@ -177,13 +177,15 @@ def _refs(e):
 # one of the int tags below.  `Test(expr)` marks a condition the runtime evaluates: codegen
 # writes it as `lambda e, P: ...`, the interpreter as a closure over the AST.
 
-VALUE, FACT, MATCH, FIRST, REASON, SUM = range(6)
+VALUE, FACT, MATCH, FIRST, REASON, SUM, WHICH = range(7)
 # (VALUE, name)                     the value of an input, parameter or definition, with unit and labels
 # (FACT, test, held, failed, unknown)  one condition: the phrase for its truth value
 # (MATCH, test, sep, items)         items (test, phrase) whose truth equals the test's, joined by sep
 # (FIRST, items, otherwise)         the phrase of the first item (test, phrase) that holds
 # (REASON, name, prefix, suffix)    the facts behind a definition (depth 0 only), between prefix and suffix
 # (SUM, items)                      terms (op, phrase) of a sum; empty terms are left out
+# (WHICH, test, one, many, none)    the proposed options for which an `any ... option` test holds, by
+#                                   name, then phrase one (a single option) or many; none if no option does
 
 
 class Test:
@@ -311,6 +313,21 @@ class Words:
             return ("with all its drugs among ",) + self.set_words(f.value)
         return ("among ",) + self.set_words(f.value)
 
+    def option_clause(self, e, many: bool) -> tuple:
+        """What follows the names of the options an `any ... option` test found: ' is preferred and contains …'."""
+        out: tuple = (f" {'are' if many else 'is'} {e.role}",)
+        for f in e.filters:
+            if isinstance(f, n.Containing):
+                # a named set reads as a plural noun ('one of the HER2 antibodies'); a literal as 'a or b'
+                named = f.any_of and not isinstance(f.value, n.SetLit)
+                verb = ("contain " if many else "contains ") + ("one of the " if named else "")
+            elif isinstance(f, n.AllDrugsIn):
+                verb = "have all their drugs among " if many else "has all its drugs among "
+            else:
+                verb = "are among " if many else "is among "
+            out += (" and " + verb,) + self.set_words(f.value)
+        return out
+
     def selector(self, sel) -> tuple:
         """A restriction's selector in words: 'every option containing trastuzumab deruxtecan (T-DXd)'."""
         if isinstance(sel, n.SelectOption):
@@ -409,8 +426,9 @@ class Words:
             return (f"{opt} is {e.role}",), (f"{opt} is not {e.role}",), (f"{opt} is {e.role}: unknown",)
         if isinstance(e, n.AnyOption):
             filters = "".join(" " + self.filter_words(f) for f in e.filters)
-            return ((f"a {e.role} option{filters}",), (f"no {e.role} option{filters}",),
-                    (f"a {e.role} option{filters}: unknown",))
+            held = (f"a {e.role} option{filters}",)
+            return (((WHICH, Test(e), self.option_clause(e, False), self.option_clause(e, True), held),),
+                    (f"no {e.role} option{filters}",), (f"a {e.role} option{filters}: unknown",))
         return self._fallback(e)
 
     def _compare(self, e, name, op, right):

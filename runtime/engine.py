@@ -84,7 +84,8 @@ class Proposal:
 class Firing:
     """The outcome of one combination run."""
 
-    __slots__ = ("roles", "by", "proposed_by", "flags", "requests", "undecided", "governing", "proposal")
+    __slots__ = ("roles", "by", "proposed_by", "flags", "requests", "undecided", "governing", "proposal",
+                 "decisive")
 
     def __init__(self):
         self.roles: dict = {}  # option -> final role
@@ -95,6 +96,10 @@ class Firing:
         self.undecided: list = []  # [(key, Unknown)] found in phase 2
         self.governing: str | None = None
         self.proposal: Proposal | None = None
+        # rule id -> the missing inputs for which forcing that rule's undecided condition changed the
+        # result (Engine.run); only the first such rule per group of inputs is tried, so a rule not
+        # here may be decisive too: it was simply not needed to show that its inputs matter
+        self.decisive: dict = {}
 
     def signature(self):
         return (frozenset(self.roles.items()), frozenset(self.flags), frozenset(self.requests))
@@ -115,6 +120,7 @@ class KnownFiring:
     requests = property(lambda self: self.parts[4])
     governing = property(lambda self: self.parts[5])
     undecided = ()
+    decisive: dict = {}  # nothing undecided, so no rule was tried (read-only: shared by every instance)
 
     @property
     def proposal(self) -> Proposal:
@@ -222,6 +228,8 @@ class Engine:
             trial = self._combine(env, fired_rules, fired, frozenset((key,)), undecided_phase1=undecided)
             if trial.signature() != sig:
                 seen_inputs |= unknown.inputs
+                inputs = base.decisive.get(key[1])
+                base.decisive[key[1]] = unknown.inputs if inputs is None else inputs | unknown.inputs
         for name in base.requests:
             seen_inputs.add(name)
         order = self.input_order

@@ -84,13 +84,16 @@ def _why_not_lines(r) -> list[str]:
 
 
 def _missing_lines(m) -> list[str]:
-    """Why one missing input is asked for: the data request, the rules it left undecided."""
+    """Why one missing input is asked for: the data request, the rules that would change the result, the others."""
     lines = [f"  - {m['label']} ({m['input']}):"]
     for r in m["requested_by"]:
         lines.append(f"      asked for by rule {r['rule']} ({r['title']})")
     shown = m["undecided"][:_MAX_UNDECIDED]
     for r in shown:
-        lines.append(f"      leaves rule {r['rule']} ({r['title']}) undecided: {'; '.join(r['conditions'])}")
+        # older results (and other producers) may lack changes_result: read as "not shown to"
+        head = "would change the result: rule" if r.get("changes_result") else "leaves rule"
+        sep = ", undecided" if r.get("changes_result") else " undecided"
+        lines.append(f"      {head} {r['rule']} ({r['title']}){sep}: {'; '.join(r['conditions'])}")
     if len(m["undecided"]) > len(shown):
         more = len(m["undecided"]) - len(shown)
         lines.append(f"      and {more} more rule{'s' if more > 1 else ''} (see missing_because in --format json)")

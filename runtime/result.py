@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import weakref
 
+from .engine import Proposal
 from .logic import Unknown, truth
 from .model import format_value
 
@@ -243,7 +244,7 @@ class Result:
 # if-expression; the facts behind a derived value) depends on the case, so it is chosen here.
 # Rendering only happens when a result's words are read.
 
-VALUE, FACT, MATCH, FIRST, REASON, SUM = range(6)  # the tags of hgl.compiler.explain
+VALUE, FACT, MATCH, FIRST, REASON, SUM, WHICH = range(7)  # the tags of hgl.compiler.explain
 _WORDS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # engine -> Words (None: no EXPLAIN)
 
 
@@ -400,7 +401,34 @@ class Words:
                         out.append(text if not out else ("+ " if op == "+" else "− ") + text)
                 return " ".join(out)
             return total
+        if tag == WHICH:
+            return self._which(p[1], self.compiled(p[2], depth), self.compiled(p[3], depth),
+                               self.compiled(p[4], depth))
         raise ValueError(f"unknown explanation node {tag!r}")
+
+    def _which(self, test, one, many, none):
+        """The options an `any ... option` test holds for, by name: the test asked of each one alone."""
+        names = self.labels.get("option", {})
+        rank = self.order.get("option", {})
+
+        def which(env, P):
+            found = []
+            if P is not None:
+                for opt, role in P.roles.items():
+                    if test(env, Proposal({opt: role}, {opt: P.views[opt]})) is True:
+                        found.append(opt)
+            if not found:
+                return none(env, P)
+            found.sort(key=lambda o: rank.get(o, 1 << 30))
+            words = []
+            for o in found:
+                word = names.get(o, o.replace("_", " "))
+                # an option that stands for an input (continue the current regimen): and its value
+                target = [x for x in P.views[o].ids if x != o and x != "none"]
+                words.append(f"{word} ({names.get(target[0], target[0])})" if target else word)
+            head = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+            return head + (one if len(words) == 1 else many)(env, P)
+        return which
 
     def _fact(self, entry, env, P, truth_=None) -> str:
         _test, fact, _written = entry
@@ -466,8 +494,14 @@ class Words:
         return "a later rule dropped it, or the options were withheld"
 
     def missing(self, name: str, result) -> dict:
-        """A missing input: the data request that asked for it, and the rules it left undecided."""
+        """A missing input: the data request that asked for it, and the rules it left undecided.
+
+        `changes_result` is true for a rule the engine found that, decided, would change the result;
+        the engine tries only one such rule per group of inputs, so false means "not shown to",
+        and those rules are still listed: they are left undecided all the same.
+        """
         env, firing = result._env, result.firing
+        decisive = getattr(firing, "decisive", {})  # a firing made elsewhere may not record it
         P = firing.proposal
         label = self.symbols[name][0] if name in self.symbols else name
         entry = {"input": name, "label": label, "requested_by": [], "undecided": []}
@@ -491,5 +525,8 @@ class Words:
                 if type(t) is Unknown and name in t.inputs:
                     conditions.append(self._fact(e, env, P))
             if conditions:
-                entry["undecided"].append({"rule": r.id, "title": r.title, "conditions": conditions})
+                entry["undecided"].append({"rule": r.id, "title": r.title, "conditions": conditions,
+                                           "changes_result": name in decisive.get(r.id, ())})
+        # the rules shown to change the result first (sort is stable: guideline order within each)
+        entry["undecided"].sort(key=lambda u: not u["changes_result"])
         return entry

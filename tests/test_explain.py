@@ -165,12 +165,15 @@ def test_why_not_in_the_text_report(demo):
 @pytest.mark.parametrize("change,missing", [
     ({"months": None, "status": "not_done"},
      [{"input": "months", "label": "months since surgery", "requested_by": [],
-       "undecided": [{"rule": "early_rule", "title": "Early relapse",
+       "undecided": [{"rule": "early_rule", "title": "Early relapse", "changes_result": True,
                       "conditions": ["early relapse: unknown (policy is strict, not loose; months since surgery is missing)"]}]}]),
+    # the engine stops at the first rule that shows `status` matters: the other is listed, not shown to
     ({"status": None},
      [{"input": "status", "label": "receptor status", "requested_by": [],
-       "undecided": [{"rule": "first", "title": "First line", "conditions": ["receptor status is missing"]},
-                     {"rule": "early_rule", "title": "Early relapse", "conditions": ["receptor status is missing"]}]}]),
+       "undecided": [{"rule": "first", "title": "First line", "conditions": ["receptor status is missing"],
+                      "changes_result": True},
+                     {"rule": "early_rule", "title": "Early relapse", "conditions": ["receptor status is missing"],
+                      "changes_result": False}]}]),
 ])
 def test_missing_because(demo, change, missing):
     d = demo.evaluate({**BASE, **change}).to_dict()
@@ -182,7 +185,7 @@ def test_missing_in_the_text_report(demo):
     text = format_result(demo.evaluate({**BASE, "status": None}))
     assert ("Missing data: status\n"
             "  - receptor status (status):\n"
-            "      leaves rule first (First line) undecided: receptor status is missing\n"
+            "      would change the result: rule first (First line), undecided: receptor status is missing\n"
             "      leaves rule early_rule (Early relapse) undecided: receptor status is missing") in text
 
 
@@ -292,3 +295,211 @@ def test_her2_sentences_have_no_code(her2_fresh, vignettes):
 def _sampled(case_id: str) -> bool:
     """why-not on a sample of the vignettes (it evaluates every rule: keep the test short)."""
     return int(case_id[1:]) % 4 == 0
+
+
+# ---------------------------------------------------------------- HER2: which rule's missing input matters
+
+@pytest.mark.parametrize("case_id,name,undecided", [
+    # decided, the early-relapse threshold conflict changes the result; the line rules are only left undecided
+    ("P005", "months_since_adjuvant_her2",
+     [("threshold_conflict", True), ("first_line_thp", False), ("second_line_tdxd", False),
+      ("second_line_tdm1", False), ("second_line_ttc", False), ("third_line_tdxd", False),
+      ("third_line_alternatives", False), ("clinical_trial_option", False)]),
+    ("P040", "hr_status", [("maintenance_hr_positive", True), ("maintenance_hr_negative", False)]),
+    ("P042", "cr_duration_months", [("remission_discuss", True), ("remission_continue", False)]),
+])
+def test_her2_missing_says_which_rule_changes_the_result(her2_fresh, vignettes, case_id, name, undecided):
+    case, params = vignettes[case_id]
+    d = her2_fresh.evaluate(case, params).to_dict()
+    entry = next(m for m in d["missing_because"] if m["input"] == name)
+    assert [(u["rule"], u["changes_result"]) for u in entry["undecided"]] == undecided
+
+
+@pytest.mark.parametrize("undecided,lines", [
+    ([{"rule": "r1", "title": "One", "conditions": ["x is missing"], "changes_result": True}],
+     ["      would change the result: rule r1 (One), undecided: x is missing"]),
+    ([{"rule": "r2", "title": "Two", "conditions": ["x is missing", "y is missing"], "changes_result": False}],
+     ["      leaves rule r2 (Two) undecided: x is missing; y is missing"]),
+    # a result made before changes_result existed (a stored JSON) reads as "not shown to"
+    ([{"rule": "r3", "title": "Three", "conditions": ["x is missing"]}],
+     ["      leaves rule r3 (Three) undecided: x is missing"]),
+])
+def test_missing_lines_of_the_text_report(undecided, lines):
+    from hgl.runtime.report import _missing_lines
+
+    m = {"input": "x", "label": "the x", "requested_by": [], "undecided": undecided}
+    assert _missing_lines(m) == ["  - the x (x):"] + lines
+
+
+# ---------------------------------------------------------------- the proposal, in sentences that name the options
+
+WHICH = '''
+guideline which_demo
+  title "Proposal sentences demo"
+  version "1.0.0"
+  status draft
+  source "none: a test"
+  doi "none"
+  panel "none"
+  date 2025-01-01
+  disclaimer "Test only, no clinical meaning."
+end
+
+provenance test "test only"
+
+vocabulary drug "drug"
+  drug_a "drug A (DA)"
+  drug_b "drug B"
+end
+
+option opt_a systemic "Option A" drugs drug_a
+option opt_b systemic "Option B" drugs drug_b
+option opt_ab systemic "Option A + B" drugs drug_a, drug_b
+option keep systemic "Continue the current regimen" stands for current
+
+flag has_a "An option with drug A"
+flag pref_ab "A preferred option with drug A or B"
+flag all_given "An option of given drugs only"
+flag among "Option A or B proposed"
+flag two "Two filters"
+flag no_b "No option with drug B"
+flag a_proposed "Option A proposed"
+
+input a: yes/no
+  label "A wanted"
+input b: yes/no
+  label "B wanted"
+input ab: yes/no
+  label "A + B wanted"
+input current: systemic option or none
+  label "current regimen"
+  default none
+input given: set of drug
+  label "drugs given"
+  default {}
+
+section main "Main"
+  provenance test
+  rule r_a "A"
+    when a
+    prefer opt_a
+  end
+  rule r_b "B"
+    when b
+    alternative opt_b
+  end
+  rule r_ab "A + B"
+    when ab
+    alternative opt_ab
+  end
+  rule r_keep "Keep"
+    when current != none
+    prefer keep
+  end
+  rule f_has_a "Has A"
+    when any proposed option containing drug_a
+    flag has_a
+  end
+  rule f_pref "Preferred A or B"
+    when any preferred option containing any of {drug_a, drug_b}
+    flag pref_ab
+  end
+  rule f_all "All given"
+    when any proposed option with all drugs in given
+    flag all_given
+  end
+  rule f_among "Among"
+    when any proposed option in {opt_a, opt_b}
+    flag among
+  end
+  rule f_two "Two filters"
+    when any proposed option containing drug_a with all drugs in given
+    flag two
+  end
+  rule f_no_b "No B"
+    when not any proposed option containing drug_b
+    flag no_b
+  end
+  rule f_a "A proposed"
+    when opt_a is proposed
+    flag a_proposed
+  end
+end
+'''
+NONE = {"a": False, "b": False, "ab": False}
+ALL = {"a": True, "b": True, "ab": True, "given": ["drug_a", "drug_b"]}
+KEEP = {"a": False, "b": True, "ab": True, "current": "opt_a", "given": ["drug_a"]}
+
+
+@pytest.fixture(scope="module")
+def which_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("which") / "which.hgl"
+    path.write_text(WHICH, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def which(which_path):
+    return load(which_path, use_cache=False)
+
+
+@pytest.mark.parametrize("case,flag,because", [
+    # one option: singular; `containing` a drug by its label
+    ({**NONE, "a": True}, "has_a", ["option A is proposed and contains drug A (DA)"]),
+    # several: plural, in declaration order
+    (ALL, "has_a", ["option A and option A + B are proposed and contain drug A (DA)"]),
+    # `preferred` counts preferred options only; `containing any of` a literal set reads "a or b"
+    (ALL, "pref_ab", ["option A is preferred and contains drug A (DA) or drug B"]),
+    # `with all drugs in` a set the case gives: its value is shown
+    (ALL, "all_given", ["option A, option B and option A + B are proposed and have all their drugs among "
+                        "drugs given (drug A (DA), drug B)"]),
+    ({**NONE, "a": True, "given": ["drug_a"]}, "all_given",
+     ["option A is proposed and has all its drugs among drugs given (drug A (DA))"]),
+    # `in` a set of options
+    (ALL, "among", ["option A and option B are proposed and are among option A or option B"]),
+    # two filters, both said
+    (ALL, "two", ["option A and option A + B are proposed and contain drug A (DA) and have all their drugs "
+                  "among drugs given (drug A (DA), drug B)"]),
+    # an option that stands for an input is named with its value
+    (KEEP, "has_a", ["option A + B and continue the current regimen (option A) are proposed and contain drug A (DA)"]),
+    (KEEP, "pref_ab", ["continue the current regimen (option A) is preferred and contains drug A (DA) or drug B"]),
+    # `not any ... option`: no option to name
+    ({**NONE, "a": True}, "no_b", ["no proposed option containing drug B"]),
+    (NONE, "no_b", ["no proposed option containing drug B"]),
+    # `X is proposed`
+    ({**NONE, "a": True}, "a_proposed", ["option A is proposed"]),
+])
+def test_proposal_sentences_name_the_options(which, case, flag, because):
+    assert _because(which.evaluate(case), flag) == because
+
+
+@pytest.mark.parametrize("case", [NONE, {**NONE, "a": True}, ALL, KEEP])
+def test_proposal_sentences_compiled_and_interpreted_agree(which, which_path, case):
+    ast = Guideline(interpret_file(which_path))
+    assert which.evaluate(case).to_dict(receipt=False) == ast.evaluate(case).to_dict(receipt=False)
+
+
+@pytest.mark.parametrize("case_id,flag,because", [
+    ("P015", "ild_assessment_required",
+     "trastuzumab deruxtecan (T-DXd) is preferred and contains trastuzumab deruxtecan (T-DXd)"),
+    ("P047", "cardiac_assessment_required",
+     "trastuzumab + pertuzumab + taxane is proposed and contains one of the HER2 antibodies and conjugates"),
+    ("P010", "not_available_in_jurisdiction", "trastuzumab + pertuzumab + taxane is proposed and contains pertuzumab"),
+    ("P062", "ild_assessment_required", "continue the current regimen (trastuzumab deruxtecan (T-DXd)) is preferred "
+                                        "and contains trastuzumab deruxtecan (T-DXd)"),
+])
+def test_her2_proposal_sentences(her2_fresh, vignettes, case_id, flag, because):
+    case, params = vignettes[case_id]
+    assert because in _because(her2_fresh.evaluate(case, params), flag)
+
+
+def test_her2_needs_data_example_names_the_proposed_options(her2_fresh):
+    import yaml
+
+    case = yaml.safe_load((ROOT / "guidelines" / "examples" / "needs_data.yaml").read_text(encoding="utf-8"))
+    result = her2_fresh.evaluate(case)
+    assert _because(result, "cardiac_assessment_required")[0] == (
+        "trastuzumab deruxtecan (T-DXd), trastuzumab emtansine (T-DM1) and tucatinib + trastuzumab + capecitabine "
+        "are proposed and contain one of the HER2 antibodies and conjugates")
+    assert _because(result, "ild_assessment_required")[0] == (
+        "trastuzumab deruxtecan (T-DXd) is preferred and contains trastuzumab deruxtecan (T-DXd)")

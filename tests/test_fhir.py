@@ -115,7 +115,7 @@ def test_plan_definition_metadata():
     plan = _resources(fhir.export_bundle(result), "PlanDefinition")[0]
     assert plan["type"]["coding"][0]["code"] == "clinical-protocol"
     assert plan["url"] == "urn:hgl:her2_mbc" and plan["version"] == meta.get("version")
-    assert plan["status"] == "draft" and plan["date"] == "2025-01-01"
+    assert plan["status"] == "draft" and plan["date"] == meta.get("date") == "2024-11-01"
     assert plan["publisher"] == meta.get("panel") and plan["usage"] == meta.get("disclaimer")
     source = plan["relatedArtifact"][0]
     assert source["type"] == "citation" and source["citation"] == meta.get("source")
