@@ -156,34 +156,26 @@ class _Gen:
             return "True"
         return parts[0] if len(parts) == 1 else "and_(" + ", ".join(parts) + ")"
 
+    def _sentences(self, exprs):
+        """(conjunct, sentence pieces) for every conjunct of the conditions, in order."""
+        for c in exprs:
+            for x in conjuncts(c):
+                yield x, sentence(x, self.m)
+
     def why(self, exprs) -> str:
         """A list expression of (pieces, truth) for each conjunct."""
         items = []
-        for c in exprs:
-            for x in conjuncts(c):
-                pieces = []
-                for p in sentence(x, self.m):
-                    if isinstance(p, str):
-                        pieces.append(repr(p))
-                    else:
-                        unit = self.m.symbols[p[1]].type.unit
-                        pieces.append(f"Value(e[{p[1]!r}], {unit!r})")
-                items.append(f"(({', '.join(pieces)},), {self.expr(x)})")
+        for x, parts in self._sentences(exprs):
+            pieces = [repr(p) if isinstance(p, str) else
+                      f"Value(e[{p[1]!r}], {self.m.symbols[p[1]].type.unit!r})" for p in parts]
+            items.append(f"(({', '.join(pieces)},), {self.expr(x)})")
         return "[" + ", ".join(items) + "]"
 
     def because(self, exprs) -> str:
         """Templates of the conjuncts' sentences: text, or (name, unit) slots the runtime fills."""
-        items = []
-        for c in exprs:
-            for x in conjuncts(c):
-                pieces = []
-                for p in sentence(x, self.m):
-                    if isinstance(p, str):
-                        pieces.append(p)
-                    else:
-                        pieces.append((p[1], self.m.symbols[p[1]].type.unit))
-                items.append(tuple(pieces))
-        return repr(tuple(items))
+        return repr(tuple(
+            tuple(p if isinstance(p, str) else (p[1], self.m.symbols[p[1]].type.unit) for p in parts)
+            for _x, parts in self._sentences(exprs)))
 
     def written(self, exprs) -> str:
         """The conjuncts as written, aligned with `why` and `because` (for `why not`)."""
