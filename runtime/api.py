@@ -33,6 +33,7 @@ class Guideline:
         self._default_params = validate_params(self.parameters, None)
         self._validate = Validator(self.inputs)
         self._with_known = self._validate.with_known  # bound once: evaluate() is the hot path
+        self._fast = self._validate._fast  # canonical cases, without the call through with_known
         self._decide = self.engine.decide
         self.input_names = tuple(s.name for s in self.inputs)
         self.parameter_names = tuple(s.name for s in self.parameters)
@@ -49,7 +50,8 @@ class Guideline:
 
     def validate(self, case: dict) -> dict:
         """The validated case (missing inputs as Unknown); raises CaseError."""
-        return self._validate(case)
+        out = self._fast(case) if type(case) is dict else None
+        return (out if out is not None else self._with_known(case))[0]
 
     def check_params(self, params: dict | None) -> dict:
         """The parameters used for a run: defaults overridden by `params`; raises CaseError."""
@@ -64,7 +66,8 @@ class Guideline:
         """
         # `known`: every input has a value (parameters always do), so the generated
         # straight-line decision applies (hgl.runtime.engine.Engine.decide)
-        env, known = self._with_known(case)
+        out = self._fast(case) if type(case) is dict else None
+        env, known = out if out is not None else self._with_known(case)
         if params_checked:
             env.update(params)
         elif params:

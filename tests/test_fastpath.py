@@ -22,7 +22,7 @@ from hgl.compiler.source import Source
 from hgl.runtime import load
 from hgl.runtime.api import Guideline, load_module_source
 from hgl.runtime.engine import KnownFiring
-from hgl.runtime.schema import CaseError
+from hgl.runtime.schema import CaseError, validate_case
 
 from .conftest import GUIDELINE, ROOT
 from .test_differential import cases, complete, params, vignette_cases
@@ -242,6 +242,9 @@ CHOOSER_CASE = {"stage": "early", "age_years": 60, "score": 6, "months_since_dia
     ({"months_since_diagnosis": "13 weeks"}, True),  # a unit to convert: the slow path
     ({"age_years": 60.0}, True),  # a whole float for an integer: the slow path
     ({"prior_drugs": ("a", "b")}, True),
+    ({"prior_lines": 10**30}, True),  # an integer with no maximum: any size, on the fast path
+    ({"score": 10}, True),  # at the bound
+    ({"score": 9.5, "age_years": 120}, True),
 ])
 def test_validator_knows_whether_every_input_has_a_value(change, known):
     g = load(CHOOSER, use_cache=False)
@@ -260,6 +263,11 @@ def test_validator_knows_whether_every_input_has_a_value(change, known):
     ({"frail": 1}, "frail"),
     ({"score": float("nan")}, "score"),
     ({"score": 11}, "score"),
+    ({"score": 10.01}, "score"),
+    ({"months_since_diagnosis": float("inf")}, "months_since_diagnosis"),  # a lower bound only
+    ({"prior_lines": -1}, "prior_lines"),
+    ({"prior_lines": True}, "prior_lines"),
+    ({"prior_lines": 2.5}, "prior_lines"),
     ({"stage": "Early"}, "stage"),
     ({"stages": "early"}, "stages"),  # a field that is not an input, in place of another (same count)
 ])
@@ -272,6 +280,19 @@ def test_validator_rejects_what_the_slow_path_rejects(change, field):
     with pytest.raises(CaseError) as err:
         g.evaluate(case)
     assert field in [e["field"] for e in err.value.errors]
+
+
+@pytest.mark.parametrize("order", ["declared", "reversed"])
+def test_key_order_of_a_case_does_not_matter(order):
+    """The fast path copies the case: its key order must not change the validated case nor the result."""
+    g = load(CHOOSER, use_cache=False)
+    case = dict(CHOOSER_CASE, prior_drugs=["b", "a"], prior_lines=2)
+    if order == "reversed":
+        case = dict(reversed(list(case.items())))
+    env = g.validate(case)
+    assert env == validate_case(g.inputs, case) and env["prior_drugs"] == frozenset({"a", "b"})
+    assert case["prior_drugs"] == ["b", "a"]  # the caller's case is not changed
+    assert g.evaluate(case).to_dict() == g.evaluate(dict(CHOOSER_CASE, prior_drugs=["a", "b"], prior_lines=2)).to_dict()
 
 
 def test_inconsistent_complete_case_is_worded_by_the_engine(her2_pair, her2_complete):

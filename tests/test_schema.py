@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from hgl.runtime import CaseError
+from hgl.runtime import CaseError, load
 from hgl.runtime.casefile import load_case_file, merged_case
 from hgl.runtime.logic import Unknown
+from hgl.runtime.schema import Validator, validate_case
 
-from .conftest import VIGNETTES
+from .conftest import ROOT, VIGNETTES
 
 
 @pytest.fixture(scope="module")
@@ -195,8 +198,6 @@ def test_schema_agrees_with_the_validator(her2, base, schema, field, value, vali
     ("current_regimen", "t_dxd"), ("current_regimen", "none"),
 ])
 def test_specialised_validator_agrees_with_validate_case(her2, base, field, value):
-    from hgl.runtime.schema import validate_case
-
     case = {**base, field: value}
 
     def outcome(fn):
@@ -208,3 +209,107 @@ def test_specialised_validator_agrees_with_validate_case(her2, base, field, valu
 
     assert outcome(her2.validate) == outcome(lambda c: validate_case(her2.inputs, c))
     assert outcome(her2._validate) == outcome(lambda c: validate_case(her2.inputs, c))
+
+
+# ---------------------------------------------------------------- the specialised validator, any case
+
+CHOOSER = ROOT / "bench" / "chooser.hgl"
+
+
+def _plain_env(env):
+    return {k: (("unknown", sorted(v.inputs)) if isinstance(v, Unknown) else (type(v), v)) for k, v in env.items()}
+
+
+def _values_near(spec):
+    """Values around an input's canonical form: edge ones and wrong ones, of the input's kind first."""
+    common = [None, True, 1, "x", [], {}, ["x"], [[]]]
+    if spec.kind in ("int", "number"):
+        edges = [float("nan"), float("inf"), -float("inf"), 10**400, -1, 2.5, 60.0, 1e308, "5 months", "5",
+                 {"value": 3, "unit": "weeks"}, {"value": 3}]
+        edges += [b + d for b in (spec.minimum, spec.maximum) if b is not None for d in (0, -1, 1, 0.5, -0.5, 0.0)]
+    elif spec.kind == "bool":
+        edges = [0, 1, "true", 1.0]
+    else:
+        edges = [x.upper() for x in spec.values] + [tuple(spec.values[:1]), set(spec.values[:1]),
+                                                     list(spec.values) + ["?"], spec.values[0] + " "]
+    words = st.sampled_from(list(spec.values) + ["?"]) if spec.values else st.just("?")
+    return st.one_of(st.sampled_from(edges), st.sampled_from(edges + common), st.floats(allow_nan=True),
+                     st.integers(-5, 200), words, st.lists(st.one_of(words, st.lists(words, max_size=1)), max_size=3))
+
+
+def _canonical(spec):
+    """Values already in canonical form: what the specialised function takes as they are."""
+    if spec.kind == "bool":
+        return st.booleans()
+    if spec.kind in ("int", "number"):
+        lo = -1000 if spec.minimum is None else spec.minimum
+        hi = 1000 if spec.maximum is None else spec.maximum
+        ints = st.integers(int(lo), int(hi)).filter(lambda x: lo <= x <= hi)
+        return ints if spec.kind == "int" else st.one_of(ints, st.floats(lo, hi))
+    if spec.kind in ("enum", "option"):
+        return st.sampled_from(spec.values)
+    names = st.sampled_from(spec.values)
+    return st.one_of(st.lists(names, max_size=4), st.lists(names, max_size=3).map(tuple))
+
+
+def _cases(inputs):
+    """A canonical case with up to three inputs changed (absent, or a near value), sometimes a field too many."""
+    canonical = st.fixed_dictionaries({s.name: _canonical(s) for s in inputs})
+    near = {s.name: _values_near(s) for s in inputs}
+    names = [s.name for s in inputs]
+
+    @st.composite
+    def case(draw):
+        out = draw(canonical)
+        for name in draw(st.lists(st.sampled_from(names), max_size=3, unique=True)):
+            if draw(st.integers(0, 3)) == 0:
+                del out[name]
+            else:
+                out[name] = draw(near[name])
+        if draw(st.integers(0, 9)) == 0:
+            out[draw(st.sampled_from(["stages", "kps_", "x"]))] = draw(st.sampled_from([1, "early", None]))
+        return out
+    return case()
+
+
+@pytest.mark.parametrize("which", ["chooser", "her2"])
+def test_specialised_validator_returns_what_validate_case_returns_or_declines(her2, which):
+    """For any case the specialised function gives validate_case's env (same types, same Unknown markers) or None."""
+    g = her2 if which == "her2" else load(CHOOSER, use_cache=False)
+    fast = Validator(g.inputs)._fast
+
+    @settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(_cases(g.inputs))
+    def check(case):
+        try:
+            expected = ("ok", _plain_env(validate_case(g.inputs, case)))
+        except CaseError as err:
+            expected = ("error", err.errors)
+        out = fast(case)
+        if out is not None:
+            env, known = out
+            assert ("ok", _plain_env(env)) == expected
+            assert known is not any(isinstance(v, Unknown) for v in env.values())
+        try:
+            got = ("ok", _plain_env(g.validate(case)))
+        except CaseError as err:
+            got = ("error", err.errors)
+        assert got == expected
+
+    check()
+
+
+@pytest.mark.parametrize("case, declined", [
+    ({"stage": "early", "age_years": 60, "score": 6, "months_since_diagnosis": 3, "prior_lines": 10**30,
+      "prior_drugs": ["a"], "frail": False, "resectable": True}, False),  # an int with no maximum: any size
+    ({"stage": "early", "age_years": 60, "score": 6, "months_since_diagnosis": float("inf"), "prior_lines": 0,
+      "prior_drugs": ["a"], "frail": False, "resectable": True}, True),  # a one-sided bound still rejects infinity
+    ({"stage": "early", "age_years": 60, "score": 6, "months_since_diagnosis": 3, "prior_lines": 0,
+      "prior_drugs": ["a"], "frail": False, "resectable": 1}, True),
+])
+def test_specialised_validator_bounds(case, declined):
+    g = load(CHOOSER, use_cache=False)
+    out = Validator(g.inputs)._fast(case)
+    assert (out is None) is declined
+    if out is not None:
+        assert out[0] == validate_case(g.inputs, case) and out[0]["prior_drugs"] == frozenset({"a"})
