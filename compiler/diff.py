@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import z3
 
-from .verify import Search
+from .verify import Search, reference_case
 from .verify_encode import Encoder, Space, _and, _not, _or
-from .verify_runtime import Runner
+from .verify_runtime import ABSENT, Runner, describe_differences, differences, minimise
 
 ROLES = ("preferred", "alternative", "avoid", "absent")
 DIFF_CAP = 60  # behavioural changes reported before stopping
@@ -34,6 +34,7 @@ class Change:
     params: dict
     rules_old: list = field(default_factory=list)
     rules_new: list = field(default_factory=list)
+    differs: dict = field(default_factory=dict)  # the witness's inputs that differ from the reference case
 
     def to_dict(self) -> dict:
         return dict(vars(self))
@@ -69,6 +70,12 @@ def diff_results(old, new, cap: int = DIFF_CAP) -> DiffReport:
     solver = z3.Solver()
     solver.add(*a.domain, *b.domain)
     runners = (Runner(old.code, old.source.sha256), Runner(new.code, new.source.sha256))
+    # the reference case: the old version's, completed by the new one's for inputs it adds
+    (order_old, ref), (order_new, ref_new) = reference_case(old, space), reference_case(new, space)
+    order = order_old + [x for x in order_new if x not in order_old]
+    reference = {**ref_new, **ref}
+    declared = [{x for x, _ in o} for o in (order_old, order_new)]
+    simplify = (order, reference, declared)
     ok = _and([_not(a.inconsistent), _not(b.inconsistent)])
     subjects = [("status", "status", _status(a), _status(b), TRUE_)]
     for o in list(dict.fromkeys(list(a.options) + list(b.options))):
@@ -89,7 +96,7 @@ def diff_results(old, new, cap: int = DIFF_CAP) -> DiffReport:
             vo = next(v for v, c in olds.items() if z3.is_true(zm.eval(c, model_completion=True)))
             vn = next(v for v, c in news.items() if z3.is_true(zm.eval(c, model_completion=True)))
             blocked.append((vo, vn))
-            change = _confirm(kind, subject, vo, vn, searches, runners, zm)
+            change = _confirm(kind, subject, vo, vn, searches, runners, zm, simplify)
             if change is None:
                 report.unconfirmed += 1
                 continue
@@ -134,8 +141,29 @@ def _witness(searches, zm):
     return cases, merged, merged_params
 
 
-def _confirm(kind, subject, vo, vn, searches, runners, zm):
+def _confirm(kind, subject, vo, vn, searches, runners, zm, simplify):
+    """The change, when both versions run on the witness show it; its witness simplified (see minimise)."""
     cases, merged, merged_params = _witness(searches, zm)
+    seen, rules = _observe(kind, subject, runners, cases)
+    if seen != [vo, vn]:
+        return None
+    order, reference, declared = simplify
+
+    def reproduces(c, p):
+        split = [({k: v for k, v in c.items() if k in names}, {k: v for k, v in p.items() if k in names})
+                 for names in declared]
+        return _observe(kind, subject, runners, split) == (seen, rules)
+
+    merged, merged_params = minimise(merged, merged_params, order, reference, reproduces)
+    if kind == "option" and vo == "absent" or kind == "flag" and vo == "not raised":
+        rules[0] = []
+    diffs = differences(merged, merged_params, order, reference)
+    return Change(kind, subject, vo, vn, merged, merged_params, rules[0], rules[1],
+                  {k: v for k, v in diffs.items() if v is not ABSENT})
+
+
+def _observe(kind, subject, runners, cases):
+    """What each version shows for the subject on its case, and the rules responsible."""
     results = [r.evaluate(c, p) for r, (c, p) in zip(runners, cases)]
     seen, rules = [], []
     for res in results:
@@ -150,11 +178,7 @@ def _confirm(kind, subject, vo, vn, searches, runners, zm):
             entry = next((f for f in res.flags if f["id"] == subject), None)
             seen.append("raised" if entry else "not raised")
             rules.append(entry["rules"] if entry else [])
-    if seen != [vo, vn]:
-        return None
-    if kind == "option" and vo == "absent" or kind == "flag" and vo == "not raised":
-        rules[0] = []
-    return Change(kind, subject, vo, vn, merged, merged_params, rules[0], rules[1])
+    return seen, rules
 
 
 # ---------------------------------------------------------------- editorial diff
@@ -237,6 +261,7 @@ def render_text(report: DiffReport) -> str:
         out.append(f"Behaviour: {len(report.changes)} kind(s) of patient get a different result")
         for c in report.changes:
             out.append(f"  - {c.describe()}")
+            out.append(f"    differs from the reference case in: {describe_differences(c.differs)}")
             out.append(f"    witness: {json.dumps(c.witness, ensure_ascii=False, sort_keys=True)}")
             if c.params:
                 out.append(f"    params: {json.dumps(c.params, ensure_ascii=False, sort_keys=True)}")

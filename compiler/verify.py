@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import z3
 
 from . import nodes as n
 from .diagnostics import Diagnostic
 from .verify_encode import FALSE, Encoder, Space, _and, _not, _or, model_value
-from .verify_runtime import Runner
+from .verify_runtime import ABSENT, Runner, describe_differences, differences, minimise
 
 GAP_CAP = 20  # distinct gap regions reported before stopping
 
@@ -140,6 +141,11 @@ class _Verifier:
         self.runner = Runner(result.code, result.source.sha256)
         self.rules = {x.name: x for x in self.two.enc.rules}
         self.queries = 0
+        self.order, self.reference = reference_case(result, self.two.space)
+
+    def _simplify(self, case, params, reproduces):
+        """The confirmed witness, simplified towards the reference case while the finding reproduces."""
+        return minimise(case, params, self.order, self.reference, reproduces)
 
     def run(self):
         self._dead_rules()
@@ -164,7 +170,11 @@ class _Verifier:
         data = {"witness": case, "params": params}
         data.update(extra)
         if case is not None:  # the text output shows the case too, ready for `hgl run --case`
-            notes = (f"witness case: {json.dumps(case, sort_keys=True, ensure_ascii=False)}",) + tuple(notes)
+            diffs = differences(case, params or {}, self.order, self.reference)
+            data["differs"] = {k: v for k, v in diffs.items() if v is not ABSENT}
+            # what makes the witness special first: the full case is long for a real guideline
+            shown = (f"witness differs from the reference case in: {describe_differences(diffs)}",) if diffs else ()
+            notes = shown + (f"witness case: {json.dumps(case, sort_keys=True, ensure_ascii=False)}",) + tuple(notes)
             if params:
                 notes += (f"witness parameters: {json.dumps(params, sort_keys=True, ensure_ascii=False)}",)
         self.report.diagnostics.append(Diagnostic(code, message, span, hint, tuple(notes), data))
@@ -202,6 +212,10 @@ class _Verifier:
         if res.status != "inconsistent_data":
             self.report.unconfirmed.append(("dead", x.name, case))
             return
+        violated = [v["constraint"] for v in res.violated]
+        case, params = self._simplify(case, params, lambda c, p: [
+            v["constraint"] for v in self.runner.evaluate(c, p).violated] == violated)
+        res = self.runner.evaluate(case, params)
         violated = ", ".join(v["constraint"] for v in res.violated)
         self._add(code, f"{what}: it holds only for cases the data checks reject ({violated})",
                   x.rule.name.span, case, params,
@@ -221,6 +235,7 @@ class _Verifier:
             if not self.runner.rule_fires(case, params, x.name):
                 self.report.unconfirmed.append(("branch", x.name, case))
                 continue
+            case, params = self._simplify(case, params, lambda c, p: self.runner.rule_fires(c, p, x.name))
             span = _outcome_span(outs) or x.rule.name.span
             self._add(code, f"this branch of rule '{x.name}' is never taken when the rule fires",
                       span, case, params, hint="the witness is one case where the rule fires without it",
@@ -233,13 +248,18 @@ class _Verifier:
             return
         zm = self._find(self.two, enc.fired[x.name])
         case, params = self.two.witness(zm)
-        raw = self.runner.raw(case, params)
         own = {opt for (_, outs) in x.branches for o in outs if isinstance(o, n.Propose)
                for opt in [o.options[0].text]}
-        if not self.runner.rule_fires(case, params, x.name) or \
-                any(x.name in raw["firing"].proposed_by.get(opt, ()) for opt in own):
+
+        def reproduces(c, p):
+            raw = self.runner.raw(c, p)
+            return self.runner.rule_fires(c, p, x.name) and \
+                not any(x.name in raw["firing"].proposed_by.get(opt, ()) for opt in own)
+
+        if not reproduces(case, params):
             self.report.unconfirmed.append(("overridden", x.name, case))
             return
+        case, params = self._simplify(case, params, reproduces)
         self._add("HGL504", f"rule '{x.name}' fires, but every outcome of it is always overridden",
                   x.rule.name.span, case, params,
                   hint="another section governs, or its options are dropped, whenever it fires")
@@ -262,13 +282,13 @@ class _Verifier:
                 if zm is None:
                     continue
                 case, params = self.two.witness(zm)
-                raw = self.runner.raw(case, params)
-                f = raw["firing"]
-                if f is None or f.proposal.roles.get(opt) != "preferred" or f.roles.get(opt) != "avoid" \
-                        or not self.runner.rule_fires(case, params, rule):
+                preferring = self._conflict(case, params, rule, opt)
+                if preferring is None:
                     self.report.unconfirmed.append(("conflict", rule, case))
                     continue
-                by_rule.setdefault(rule, []).append((opt, case, params, [r for r in f.proposed_by[opt]]))
+                case, params = self._simplify(
+                    case, params, lambda c, p: self._conflict(c, p, rule, opt) == preferring)
+                by_rule.setdefault(rule, []).append((opt, case, params, preferring))
         for rule, found in by_rule.items():
             opt, case, params, preferring = found[0]
             names = ", ".join(o for o, *_ in found)
@@ -278,6 +298,14 @@ class _Verifier:
                            "the runtime shows it as avoid",
                       options=[o for o, *_ in found],
                       witnesses={o: {"witness": c, "params": p} for o, c, p, _ in found})
+
+    def _conflict(self, case, params, rule, opt):
+        """The rules preferring opt when the runtime shows the conflict for the witness, else None."""
+        f = self.runner.raw(case, params)["firing"]
+        if f is None or f.proposal.roles.get(opt) != "preferred" or f.roles.get(opt) != "avoid" \
+                or not self.runner.rule_fires(case, params, rule):
+            return None
+        return list(f.proposed_by[opt])
 
     # ------------------------------------------------------------------ exclusive sections (506)
     def _exclusive(self):
@@ -319,11 +347,15 @@ class _Verifier:
             return
         o1, o2, _ = next(p for p in pairs if z3.is_true(zm.eval(p[2], model_completion=True)))
         case, params = self.two.witness(zm)
-        res = self.runner.evaluate(case, params)
-        if not ({o1, o2} <= set(res.preferred) and self.runner.prefers(case, params, r1, o1)
-                and self.runner.prefers(case, params, r2, o2)):
+
+        def reproduces(c, p):
+            return {o1, o2} <= set(self.runner.evaluate(c, p).preferred) and \
+                self.runner.prefers(c, p, r1, o1) and self.runner.prefers(c, p, r2, o2)
+
+        if not reproduces(case, params):
             self.report.unconfirmed.append(("exclusive", r2, case))
             return
+        case, params = self._simplify(case, params, reproduces)
         name = section.name.text
         who = f"rule '{r1}' of exclusive section '{name}' prefers" if r1 == r2 else \
             f"rules '{r1}' and '{r2}' of exclusive section '{name}' prefer"
@@ -346,6 +378,7 @@ class _Verifier:
         nothing = enc.any_option if self.gap_kind == "silent" else enc.any_preferred
         silent = [_not(enc.any_request), _not(nothing), _not(enc.any_flag)]
         producing = [x for x in enc.rules if enc.produces(x)]
+        names = [x.name for x in producing]
         marks = [enc.fired[x.name] if self.gap_kind == "silent" else enc.effect(x) for x in producing]
         blocks = []
         found = 0
@@ -356,19 +389,20 @@ class _Verifier:
             pattern = [z3.is_true(zm.eval(c, model_completion=True)) for c in marks]
             blocks.append(_not(_and([c if on else _not(c) for on, c in zip(pattern, marks)])))
             case, params = self.two.witness(zm)
-            res = self.runner.evaluate(case, params)
-            reproduced = res.status == "recommendation" and not res.flags and not (
-                res.options if self.gap_kind == "silent" else res.preferred)
-            if not reproduced:
+            firing = [x.name for x, on in zip(producing, pattern) if on]
+            responsible = self._gap_rules(case, params, names)
+            if responsible is None:
                 self.report.unconfirmed.append(("gap", None, case))
                 continue
+            case, params = self._simplify(case, params,
+                                          lambda c, p: self._gap_rules(c, p, names) == responsible)
+            res = self.runner.evaluate(case, params)
             found += 1
             if found > self.gap_cap:
                 self.report.gaps_capped = True
                 self.report.diagnostics[-1] = _with_note(
                     self.report.diagnostics[-1], f"more gap regions exist: the search stopped after {self.gap_cap}")
                 return
-            firing = [x.name for x, on in zip(producing, pattern) if on]
             span = self.rules[firing[0]].rule.name.span if firing else self.result.guideline.meta.span
             shown = [f"{o['id']} ({o['role']})" for o in res.options]
             what = "no option, no flag and no request" if self.gap_kind == "silent" else \
@@ -378,6 +412,66 @@ class _Verifier:
                       span, case, params,
                       hint="result: " + (", ".join(shown) if shown else "no option at all"),
                       rules=firing)
+
+    def _gap_rules(self, case, params, names):
+        """The rules behind a gap the runtime reproduces (fired, or reaching the result), else None."""
+        res = self.runner.evaluate(case, params)
+        if res.status != "recommendation" or res.flags or (res.options if self.gap_kind == "silent"
+                                                           else res.preferred):
+            return None
+        if self.gap_kind == "silent":
+            return self.runner.fired(case, params, names)
+        return {o["rule"] for o in res.options}
+
+
+def reference_case(result, space: Space) -> tuple[list, dict]:
+    """The declaration order (name, is_parameter) and the reference value of every input and parameter.
+
+    The reference is the declared default (ABSENT: the runtime reads it), else the input's value in
+    the `base` of the guideline's case file (<file stem or id>.cases.yaml next to it), else the first
+    allowed value, the range minimum, false or the empty set.
+    """
+    g = result.guideline
+    base = _case_file_base(result)
+    order, ref = [], {}
+    for d in list(g.inputs) + list(g.parameters):
+        name, t = d.name.text, d.type
+        order.append((name, d.is_parameter))
+        if d.default is not None:
+            ref[name] = ABSENT
+        elif not d.is_parameter and name in base:
+            ref[name] = base[name]
+        elif isinstance(t, (n.EnumType, n.OptionRefType)):
+            ref[name] = space.enum_values[f"{name}:{_kind(t)}"][0]
+        elif isinstance(t, n.BoolType):
+            ref[name] = False
+        elif isinstance(t, n.SetType):
+            ref[name] = []
+        else:
+            low = t.minimum if t.minimum is not None else min(0, t.maximum) if t.maximum is not None else 0
+            ref[name] = int(low) if t.integer or float(low).is_integer() else low
+    return order, ref
+
+
+def _case_file_base(result) -> dict:
+    """The `base` case of the guideline's own case file, or {} (no file, or one that does not read)."""
+    path = Path(result.source.name)
+    if not path.is_file():  # a guideline given as text (tests, the docs' examples): no case file
+        return {}
+    meta = result.guideline.meta
+    names = [path.stem] + ([meta.id.text] if meta is not None else [])
+    for stem in dict.fromkeys(names):
+        candidate = path.parent / f"{stem}.cases.yaml"
+        if candidate.is_file():
+            import yaml  # only when a case file exists
+
+            try:
+                data = yaml.safe_load(candidate.read_text(encoding="utf-8")) or {}
+            except (OSError, yaml.YAMLError):
+                return {}
+            base = data.get("base") if isinstance(data, dict) else None
+            return base if isinstance(base, dict) else {}
+    return {}
 
 
 def _kind(t) -> str:
@@ -431,4 +525,4 @@ def _outcome_span(outs):
     return outs[0].span if outs else None
 
 
-__all__ = ["Report", "Search", "verify", "verify_report"]
+__all__ = ["Report", "Search", "reference_case", "verify", "verify_report"]

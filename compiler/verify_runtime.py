@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 from hgl.runtime.api import Guideline, load_module_source
 from hgl.runtime.logic import truth
-from hgl.runtime.schema import validate_case, validate_params
+from hgl.runtime.schema import CaseError, validate_case, validate_params
 
 
 class Runner:
@@ -34,6 +36,18 @@ class Runner:
             return True
         return truth(r.when(raw["env"], raw["firing"].proposal)) == "true"
 
+    def fired(self, case: dict, params: dict, rules) -> set:
+        """Which of the rules have a true condition for the witness (one engine run for all of them)."""
+        raw = self.raw(case, params)
+        if raw["firing"] is None:
+            return set()
+        out = set()
+        for name in rules:
+            r = self.guideline.engine.rules[name]
+            if r.when is None or truth(r.when(raw["env"], raw["firing"].proposal)) == "true":
+                out.add(name)
+        return out
+
     def prefers(self, case: dict, params: dict, rule: str, option: str) -> bool:
         """Whether a (phase-1) rule proposes the option as preferred for the witness, and the proposal kept it."""
         raw = self.raw(case, params)
@@ -44,3 +58,72 @@ class Runner:
         return any(truth(b.guard(raw["env"], f.proposal)) == "true" if b.guard is not None else True
                    for b in r.branches
                    if any(o.kind == "propose" and o.option == option and o.role == "preferred" for o in b.outcomes))
+
+
+# ---------------------------------------------------------------- witness minimisation
+MINIMISE_SECONDS = 0.25  # per finding: a witness is simplified greedily, in one pass, within this budget
+ABSENT = object()  # a reference "value" meaning: leave the input out, the runtime reads its default
+
+
+def minimise(case: dict, params: dict, order, reference: dict, reproduces, budget: float = MINIMISE_SECONDS):
+    """The witness simplified towards the reference case, keeping only replacements that still reproduce.
+
+    order: (name, is_parameter) in declaration order; reference: name -> value (None = missing,
+    ABSENT = the declared default); reproduces(case, params) -> bool is the finding's own
+    confirmation through the runtime. One greedy pass, stopped when the time budget is spent.
+    """
+    deadline = time.perf_counter() + budget
+    case, params = dict(case), dict(params)
+    for name, is_param in order:
+        if time.perf_counter() > deadline:
+            break
+        ref = reference.get(name, ABSENT)
+        target = params if is_param else case
+        if _same(target.get(name, ABSENT), ref):
+            continue
+        trial = dict(target)
+        if ref is ABSENT:
+            del trial[name]
+        else:
+            trial[name] = ref
+        tc, tp = (case, trial) if is_param else (trial, params)
+        try:
+            ok = reproduces(tc, tp)
+        except (CaseError, TypeError):  # a reference value this guideline rejects
+            ok = False
+        if ok:
+            case, params = tc, tp
+    return case, params
+
+
+def differences(case: dict, params: dict, order, reference: dict) -> dict:
+    """The inputs and parameters of a witness that differ from the reference case, in declaration order."""
+    out = {}
+    for name, is_param in order:
+        value = (params if is_param else case).get(name, ABSENT)
+        if not _same(value, reference.get(name, ABSENT)):
+            out[name] = value
+    return out
+
+
+def describe_differences(diffs: dict) -> str:
+    """`kps 50, lmd_status confirmed, sites [bone, liver], ecog missing` (or `nothing`)."""
+    def show(v):
+        if v is None:
+            return "missing"
+        if v is ABSENT:
+            return "default"
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, list):
+            return "[" + ", ".join(map(str, v)) + "]"
+        return str(v)
+    return ", ".join(f"{k} {show(v)}" for k, v in diffs.items()) or "nothing"
+
+
+def _same(a, b) -> bool:
+    if a is ABSENT or b is ABSENT:
+        return a is b
+    if isinstance(a, list) and isinstance(b, list):
+        return sorted(map(str, a)) == sorted(map(str, b))
+    return a == b and isinstance(a, bool) == isinstance(b, bool)

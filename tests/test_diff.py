@@ -128,3 +128,81 @@ def test_her2_threshold_change(tmp_path):
     assert bsc.rules_new == ["lmd_poor_performance"] and 50 <= bsc.witness["kps"] < 60
     assert all(50 <= c.witness["kps"] < 60 for c in report.changes)
     assert all(_reproduces(a, b, c) for c in report.changes)
+
+
+# ---------------------------------------------------------------- witness minimisation
+SMALL = """guideline small
+  title "diff test: witness minimisation"
+  version "1.0.0"
+  status draft
+  source "test"
+  doi "10.0/test"
+  panel "test"
+  date 2025-01-01
+  disclaimer "test only"
+end
+provenance inference "test"
+option a systemic "Option A" drugs x
+option b systemic "Option B" drugs y
+vocabulary drug "drug"
+  x "drug x"
+  y "drug y"
+end
+input age: integer from 18 to 120
+input fit: yes/no
+input grade: one of low, mid, high
+input stage: one of late, early
+input score: number from 1 to 10
+input given: set of drug
+  default {}
+section main "main"
+  provenance inference
+  rule older_fit "older and fit"
+    when age >= 70 and fit
+    prefer a
+  end
+  rule others "everyone else"
+    when not (age >= 70 and fit)
+    prefer b
+  end
+  rule high_grade "high grade"
+    when grade = high
+    avoid a
+  end
+end
+"""
+
+
+@pytest.mark.parametrize("subject,old,new,differs", [
+    ("a", "absent", "preferred", {"age", "fit"}),
+    ("a", "absent", "avoid", {"age", "fit", "grade"}),
+    ("b", "preferred", "absent", {"age", "fit"}),
+])
+def test_witness_differs_from_the_reference_in_the_inputs_that_matter(tmp_path, subject, old, new, differs):
+    (tmp_path / "old.hgl").write_text(SMALL)
+    (tmp_path / "new.hgl").write_text(SMALL.replace("age >= 70", "age >= 60"))
+    a, b = _compile(tmp_path / "old.hgl"), _compile(tmp_path / "new.hgl")
+    report = diff.diff_results(a, b)
+    changes = {(c.subject, c.old, c.new): c for c in report.changes}
+    assert set(changes) == {("a", "absent", "preferred"), ("a", "absent", "avoid"), ("b", "preferred", "absent")}
+    c = changes[(subject, old, new)]
+    assert set(c.differs) == differs and 60 <= c.witness["age"] < 70 and c.witness["fit"] is True
+    # the others sit at the reference: first allowed value, range minimum, the default (absent)
+    assert {k: c.witness[k] for k in ("stage", "score")} == {"stage": "late", "score": 1} and "given" not in c.witness
+    assert _reproduces(a, b, c)
+    text = diff.render_text(report)
+    assert f"    differs from the reference case in: {', '.join(f'{k} {str(c.witness[k]).lower()}' for k in c.differs)}" \
+        in text
+    assert json.loads(json.dumps(report.to_dict()))["behaviour"][0]["differs"]
+
+
+def test_her2_threshold_witness_reads_like_a_case(tmp_path):
+    changed = HER2.read_text().replace("and kps < 50", "and kps < 60")
+    (tmp_path / "her2_kps60.hgl").write_text(changed)
+    a, b = _compile(HER2), _compile(tmp_path / "her2_kps60.hgl")
+    start = time.perf_counter()
+    report = diff.diff_results(a, b)
+    assert time.perf_counter() - start < 10
+    for c in report.changes:
+        assert {"kps", "lmd_status"} <= set(c.differs) and len(c.differs) <= 8, c.differs
+        assert c.differs["lmd_status"] == "confirmed" and _reproduces(a, b, c)

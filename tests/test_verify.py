@@ -334,3 +334,101 @@ def test_check_verify_gaps_option(capsys, gaps, found):
     gap_findings = [d for d in out if d["code"] == "HGL501"]
     assert bool(gap_findings) is found
     assert all("no preferred option" in d["message"] for d in gap_findings)
+
+
+# ---------------------------------------------------------------- witness minimisation
+SMALL = """guideline small
+  title "verify test: witness minimisation"
+  version "1.0.0"
+  status draft
+  source "test"
+  doi "10.0/test"
+  panel "test"
+  date 2025-01-01
+  disclaimer "test only"
+end
+provenance inference "test"
+option a systemic "Option A" drugs x
+option b systemic "Option B" drugs y
+vocabulary drug "drug"
+  x "drug x"
+  y "drug y"
+end
+input age: integer from 18 to 120
+input fit: yes/no
+input grade: one of low, mid, high
+input stage: one of late, early
+input score: number from 1 to 10
+input given: set of drug
+  default {}
+section main "main"
+  provenance inference
+  rule older_fit "older and fit"
+    when age >= 70 and fit
+    prefer a
+  end
+  rule others "everyone else"
+    when not (age >= 70 and fit)
+    prefer b
+  end
+  rule high_grade "high grade"
+    when grade = high
+    avoid a
+  end
+end
+"""
+
+
+def _small(tmp_path, base=None, text=SMALL):
+    path = tmp_path / "small.hgl"
+    path.write_text(text)
+    if base is not None:
+        import yaml
+
+        (tmp_path / "small.cases.yaml").write_text(yaml.safe_dump({"base": base, "cases": []}))
+    return _compile(path)
+
+
+@pytest.mark.parametrize("base,stage,score", [
+    (None, "late", 1),  # no case file: the first allowed value, the range minimum
+    ({"age": 50, "fit": False, "grade": "mid", "stage": "early", "score": 5}, "early", 5),  # its base
+])
+def test_conflict_witness_is_minimised_to_the_inputs_that_matter(tmp_path, base, stage, score):
+    result = _small(tmp_path, base)
+    [d] = verify(result)
+    assert d.code == "HGL502" and "high_grade" in d.message
+    case = d.data["witness"]
+    # exactly the three inputs the conflict needs differ from the reference case
+    assert set(d.data["differs"]) == {"age", "fit", "grade"}
+    assert case["age"] >= 70 and case["fit"] is True and case["grade"] == "high"
+    assert (case["stage"], case["score"], "given" in case) == (stage, score, False)
+    assert d.notes[0] == f"witness differs from the reference case in: age {case['age']}, fit true, grade high"
+    raw = _runner(result).raw(case, d.data["params"])
+    assert raw["firing"].proposal.roles["a"] == "preferred" and raw["firing"].roles["a"] == "avoid"
+
+
+@pytest.mark.parametrize("name,code", [
+    ("gap", "HGL501"), ("conflict", "HGL502"), ("overridden", "HGL504"), ("exclusive", "HGL506"),
+])
+def test_minimised_witness_differs_in_few_inputs_and_lists_them_first(name, code):
+    _, diags = _one(name, code)
+    assert diags
+    for d in diags:
+        differs = d.data["differs"]
+        assert len(differs) <= 3
+        assert all(d.data["witness"].get(k) == v for k, v in differs.items())
+        if differs:
+            assert d.notes[0].startswith("witness differs from the reference case in: ")
+            assert d.notes[1].startswith("witness case: ")
+
+
+def test_her2_minimised_witnesses_read_like_cases_and_stay_fast():
+    result = _compile(HER2)
+    start = time.perf_counter()
+    report = verify_report(result)
+    assert time.perf_counter() - start < 5
+    assert report.diagnostics and report.unconfirmed == []
+    for d in report.diagnostics:
+        assert 1 <= len(d.data["differs"]) <= 10, d.data["differs"]
+        # the reference is the case file's base: its HER2 status is never among the differences
+        assert "her2_status_primary" not in d.data["differs"]
