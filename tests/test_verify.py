@@ -337,46 +337,7 @@ def test_check_verify_gaps_option(capsys, gaps, found):
 
 
 # ---------------------------------------------------------------- witness minimisation
-SMALL = """guideline small
-  title "verify test: witness minimisation"
-  version "1.0.0"
-  status draft
-  source "test"
-  doi "10.0/test"
-  panel "test"
-  date 2025-01-01
-  disclaimer "test only"
-end
-provenance inference "test"
-option a systemic "Option A" drugs x
-option b systemic "Option B" drugs y
-vocabulary drug "drug"
-  x "drug x"
-  y "drug y"
-end
-input age: integer from 18 to 120
-input fit: yes/no
-input grade: one of low, mid, high
-input stage: one of late, early
-input score: number from 1 to 10
-input given: set of drug
-  default {}
-section main "main"
-  provenance inference
-  rule older_fit "older and fit"
-    when age >= 70 and fit
-    prefer a
-  end
-  rule others "everyone else"
-    when not (age >= 70 and fit)
-    prefer b
-  end
-  rule high_grade "high grade"
-    when grade = high
-    avoid a
-  end
-end
-"""
+SMALL = (Path(__file__).parent / "data" / "verify" / "witness.hgl").read_text(encoding="utf-8")
 
 
 def _small(tmp_path, base=None, text=SMALL):
