@@ -112,8 +112,10 @@ def main(argv=None) -> int:
 
     from lark import Lark
 
-    from hgl.compiler import parser, pipeline
-    from hgl.compiler.source import Source
+    from hgl.compiler.front import parser
+
+    from hgl.compiler import pipeline
+    from hgl.compiler.front.source import Source
 
     bare = Lark(parser.grammar_text(), parser="lalr", lexer="contextual")  # the baseline
     big_text = synthetic(args.lines)

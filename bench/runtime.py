@@ -29,7 +29,7 @@ sys.path.insert(0, str(HERE))
 
 from handwritten import choose  # noqa: E402
 
-from hgl.compiler.interpret import interpret_file  # noqa: E402
+from hgl.compiler.interpret.evaluator import interpret_file  # noqa: E402
 from hgl.runtime import load  # noqa: E402
 from hgl.runtime.api import Guideline  # noqa: E402
 

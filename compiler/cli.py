@@ -13,11 +13,11 @@ EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 # subcommands whose arguments and work live in their own module: name -> (module, help)
 PLUGGED = {
-    "docs": ("hgl.compiler.docgen", "build the documentation site (mkdocs)"),
-    "diff": ("hgl.compiler.diff", "behavioural diff between two versions of a guideline"),
-    "lsp": ("hgl.compiler.lsp", "language server for editors (stdio)"),
+    "docs": ("hgl.compiler.docs.site", "build the documentation site (mkdocs)"),
+    "diff": ("hgl.compiler.verify.diff", "behavioural diff between two versions of a guideline"),
+    "lsp": ("hgl.compiler.lsp.server", "language server for editors (stdio)"),
     "serve": ("hgl.runtime.service", "serve guidelines over HTTP (JSON API and CDS Hooks)"),
-    "export": ("hgl.compiler.fhir", "export a guideline as a FHIR R4 Bundle (PlanDefinition, Library, ActivityDefinitions)"),
+    "export": ("hgl.compiler.fhir.export", "export a guideline as a FHIR R4 Bundle (PlanDefinition, Library, ActivityDefinitions)"),
 }
 
 
@@ -26,8 +26,8 @@ def _color(stream) -> bool:
 
 
 def cmd_check(args) -> int:
-    from .diagnostics import dumps, render_all
-    from .pipeline import compile_source, read_source
+    from hgl.compiler.front.diagnostics import dumps, render_all
+    from hgl.compiler.pipeline import compile_source, read_source
 
     worst = EXIT_OK
     all_json = []
@@ -41,7 +41,7 @@ def cmd_check(args) -> int:
         result = compile_source(source)
         diags = list(result.diagnostics)
         if (args.verify or args.verify_gaps) and result.ok:
-            from .verify import verify_report
+            from hgl.compiler.verify.search import verify_report
 
             gap_kind = (args.verify_gaps or "silent").replace("-", "_")
             diags += verify_report(result, gap_kind=gap_kind).diagnostics
@@ -61,8 +61,8 @@ def cmd_check(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from .diagnostics import render_all
-    from .pipeline import compile_source, read_source
+    from hgl.compiler.front.diagnostics import render_all
+    from hgl.compiler.pipeline import compile_source, read_source
 
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
@@ -252,8 +252,8 @@ def _unavailable(name) -> int:
 
 
 def main(argv=None) -> int:
-    from .diagnostics import HglError
-    from .pipeline import InternalError
+    from hgl.compiler.front.diagnostics import HglError
+    from hgl.compiler.pipeline import InternalError
 
     argv = sys.argv[1:] if argv is None else list(argv)
     command = next((a for a in argv if not a.startswith("-")), None)
@@ -261,7 +261,7 @@ def main(argv=None) -> int:
     try:
         return args.func(args)
     except HglError as err:
-        from .diagnostics import render_all
+        from hgl.compiler.front.diagnostics import render_all
 
         print(render_all(err.source, err.diagnostics, _color(sys.stderr)), file=sys.stderr)
         return EXIT_ERRORS

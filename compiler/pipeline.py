@@ -6,11 +6,15 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import checks, codegen, parser
-from .diagnostics import Diagnostic
-from .nodes import Guideline
-from .source import NO_SPAN, Source
-from .types import Model
+from hgl.compiler.check import checks
+
+from hgl.compiler.python import codegen
+
+from hgl.compiler.front import parser
+from hgl.compiler.front.diagnostics import Diagnostic
+from hgl.compiler.front.nodes import Guideline
+from hgl.compiler.front.source import NO_SPAN, Source
+from hgl.compiler.check.types import Model
 
 
 @dataclass

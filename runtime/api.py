@@ -175,12 +175,12 @@ def _from_cache(path: Path, digest: str):
 def _compile(path, text: str) -> str:
     try:
         from hgl.compiler import compile_source  # only when compiling: a deployment may ship built modules
-        from hgl.compiler.source import Source
+        from hgl.compiler.front.source import Source
     except ImportError as exc:  # pragma: no cover
         raise RuntimeError("compiling a .hgl file needs hgl.compiler; load a built module instead") from exc
     result = compile_source(Source(str(path), text))
     if not result.ok:
-        from hgl.compiler.diagnostics import HglError
+        from hgl.compiler.front.diagnostics import HglError
 
         raise HglError(result.source, result.errors)
     return result.code

@@ -5,7 +5,7 @@ case); proposals merged, governing scenarios replacing the others' systemic opti
 phase-2 rules (they read the proposal); demotions, avoids and drops; then every
 undecided condition is tried as true, and it counts as missing data only if that would
 change the result.  A case with no missing value needs none of that: the module's generated
-`decide_known` (hgl.compiler.codegen_fast) makes the same decision in straight-line code, and
+`decide_known` (hgl.compiler.python.codegen_fast) makes the same decision in straight-line code, and
 `Engine.decide` uses it; `Engine.run` is the table-driven path for every case.
 """
 
@@ -157,7 +157,7 @@ class Engine:
         # an option that stands for nothing looks the same to every filter: one view for all cases
         self.static_views = {o: OptionView(opt, None) for o, opt in self.options.items() if opt.stands_for is None}
         self.p1 = tuple((r, r.when, tuple((i, b.guard) for i, b in enumerate(r.branches))) for r in self.phase1)
-        # the generated straight-line decision for a case with no missing value (compiler/codegen_fast.py)
+        # the generated straight-line decision for a case with no missing value (compiler/python/codegen_fast.py)
         self.decide_known = getattr(module, "decide_known", None) if self.fast else None
         options, static = self.options, self.static_views
 

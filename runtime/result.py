@@ -239,12 +239,12 @@ class Result:
 
 # ---------------------------------------------------------------- words: rendering EXPLAIN trees
 #
-# The compiler (hgl.compiler.explain) emits, per rule and branch, a tree for each condition:
+# The compiler (hgl.compiler.explain.words) emits, per rule and branch, a tree for each condition:
 # which phrase applies (held, failed, unknown; the disjuncts that held; the branch of an
 # if-expression; the facts behind a derived value) depends on the case, so it is chosen here.
 # Rendering only happens when a result's words are read.
 
-VALUE, FACT, MATCH, FIRST, REASON, SUM, WHICH = range(7)  # the tags of hgl.compiler.explain
+VALUE, FACT, MATCH, FIRST, REASON, SUM, WHICH = range(7)  # the tags of hgl.compiler.explain.words
 _WORDS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # engine -> Words (None: no EXPLAIN)
 
 

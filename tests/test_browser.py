@@ -60,7 +60,7 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def site_url(tmp_path_factory):
-    from hgl.compiler.docgen import build_site
+    from hgl.compiler.docs.site import build_site
 
     folder = tmp_path_factory.mktemp("browser-site")
     info = build_site([HER2], folder / "site", docs_dir=folder / "md")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from hgl.compiler.pipeline import check_source
-from hgl.compiler.source import Source
+from hgl.compiler.front.source import Source
 
 PRELUDE = (Path(__file__).parent / "data" / "prelude.hgl").read_text(encoding="utf-8")
 

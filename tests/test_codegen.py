@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from hgl.compiler.pipeline import compile_source
-from hgl.compiler.source import Source
+from hgl.compiler.front.source import Source
 from hgl.runtime.api import load_module_source
 
 DATA = Path(__file__).parent / "data"

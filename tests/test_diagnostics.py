@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from hgl.compiler.diagnostics import CODES, Diagnostic, dumps, render, render_all
+from hgl.compiler.front.diagnostics import CODES, Diagnostic, dumps, render, render_all
 from hgl.compiler.pipeline import InternalError, check_source, compile_source
-from hgl.compiler.source import Source, Span
+from hgl.compiler.front.source import Source, Span
 
 HERE = Path(__file__).parent
 GOLDEN = HERE / "golden" / "compiler"
@@ -68,8 +68,7 @@ def test_every_code_has_a_severity():
 
 
 def test_internal_errors_are_not_user_errors(monkeypatch):
-    from hgl.compiler import checks
-
+    from hgl.compiler.check import checks
     def boom(guideline):
         raise KeyError("bug")
 
@@ -114,7 +113,7 @@ def render_example(mode: str, snippet: str, prelude: str) -> tuple[str, list[str
     result = compile_source(source)
     diags = list(result.diagnostics)
     if mode == "verify":  # only the verifier's findings: the checker's are shown by the other examples
-        from hgl.compiler.verify import verify
+        from hgl.compiler.verify.search import verify
 
         assert result.ok, [d.message for d in result.errors]
         diags = verify(result)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from hgl.compiler import diff
+from hgl.compiler.verify import diff
 from hgl.compiler.pipeline import compile_file
-from hgl.compiler.verify_runtime import Runner
+from hgl.compiler.verify.replay import Runner
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data" / "verify"

@@ -1,4 +1,4 @@
-"""Differential test: the compiled module and the AST evaluator (compiler/interpret.py) agree on random valid cases."""
+"""Differential test: the compiled module and the AST evaluator (compiler/interpret/evaluator.py) agree on random valid cases."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hgl.compiler.interpret import interpret_file
+from hgl.compiler.interpret.evaluator import interpret_file
 from hgl.runtime import load
 from hgl.runtime.api import Guideline
 

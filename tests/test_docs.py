@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from hgl.compiler import docgen
-from hgl.compiler.diagnostics import Diagnostic
-from hgl.compiler.docgen_text import esc
-from hgl.compiler.source import Span
+from hgl.compiler.docs import site as docgen
+from hgl.compiler.front.diagnostics import Diagnostic
+from hgl.compiler.docs.text import esc
+from hgl.compiler.front.source import Span
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
@@ -181,7 +181,7 @@ def test_failing_worked_case_fails_the_build(tmp_path):
 def test_verification_not_available(tmp_path, monkeypatch):
     import sys
 
-    monkeypatch.setitem(sys.modules, "hgl.compiler.verify", None)  # the import fails
+    monkeypatch.setitem(sys.modules, "hgl.compiler.verify.search", None)  # the import fails
     docgen.write_markdown([SAMPLE], tmp_path, pages_dir=None, extra_cases={})
     assert "verification not available" in (tmp_path / "docs_sample" / "verification.md").read_text()
 
@@ -244,7 +244,7 @@ def test_her2_site_is_offline_and_searchable(her2_site):
 def test_flowchart_svg_is_well_formed_and_keeps_text(text):
     import xml.etree.ElementTree as ET
 
-    from hgl.compiler.flowchart import Box, tree
+    from hgl.compiler.docs.flowchart import Box, tree
 
     svg = tree(text, Box(text, kind="root"), [(Box(text, kind="branch"), [Box(text, [text], href="x.html#a")])])
     root = ET.fromstring(svg)  # escaped text cannot close or open an element

@@ -11,8 +11,8 @@ import re
 
 import pytest
 
-from hgl.compiler.explain import explanation_table, tree_source
-from hgl.compiler.interpret import interpret_file
+from hgl.compiler.explain.words import explanation_table, tree_source
+from hgl.compiler.interpret.evaluator import interpret_file
 from hgl.compiler.pipeline import check_source, read_source
 from hgl.runtime import load
 from hgl.runtime.api import Guideline
@@ -206,7 +206,7 @@ def test_compiled_and_interpreted_words_agree(demo, demo_ast, change):
 
 
 def test_the_table_source_is_deterministic_python():
-    from hgl.compiler.interpret import _paths
+    from hgl.compiler.interpret.evaluator import _paths
 
     def source():
         model = check_source(read_source(DEMO)).model

@@ -1,6 +1,6 @@
 """The generated straight-line decision (decide_known) against the engine's tables and the AST evaluator.
 
-A case with no missing value goes through the module's `decide_known` (compiler/codegen_fast.py)
+A case with no missing value goes through the module's `decide_known` (compiler/python/codegen_fast.py)
 instead of the engine's generic combination; both must give the same firing (roles, which rule
 gave each role, who proposed each option, flags, requests, governing scenario, the proposal)
 and the same public result as the AST evaluator.  Cases: every combination of a synthetic
@@ -15,10 +15,10 @@ import itertools
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from hgl.compiler import nodes as n
-from hgl.compiler.interpret import interpret_file
+from hgl.compiler.front import nodes as n
+from hgl.compiler.interpret.evaluator import interpret_file
 from hgl.compiler.pipeline import compile_source
-from hgl.compiler.source import Source
+from hgl.compiler.front.source import Source
 from hgl.runtime import load
 from hgl.runtime.api import Guideline, load_module_source
 from hgl.runtime.engine import KnownFiring

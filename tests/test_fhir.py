@@ -1,4 +1,4 @@
-"""FHIR export (compiler/fhir.py): the Bundle's shape, references, determinism, hostile text, the CLI.
+"""FHIR export (compiler/fhir/export.py): the Bundle's shape, references, determinism, hostile text, the CLI.
 
 `fhir.resources` is not a dependency, so the R4 shape is checked by hand: required fields,
 value sets of the codes used, id and name patterns, and that every canonical resolves
@@ -15,11 +15,11 @@ import re
 
 import pytest
 
-from hgl.compiler import fhir
+from hgl.compiler.fhir import export as fhir
 from hgl.compiler.cli import main
-from hgl.compiler.explain import unparse
+from hgl.compiler.explain.words import unparse
 from hgl.compiler.pipeline import compile_file, compile_source
-from hgl.compiler.source import Source
+from hgl.compiler.front.source import Source
 
 from .conftest import GUIDELINE, ROOT
 

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hgl.compiler.pipeline import compile_source
-from hgl.compiler.source import Source
+from hgl.compiler.front.source import Source
 from tests.conftest import GUIDELINE
 
 HER2 = GUIDELINE.read_text(encoding="utf-8")

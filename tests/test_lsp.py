@@ -1,5 +1,5 @@
 """The language server: real LSP JSON-RPC over a pipe to `python -m hgl.compiler.cli lsp`, plus
-table tests of the editor queries (compiler/lsp_analysis.py) in-process."""
+table tests of the editor queries (compiler/lsp/analysis.py) in-process."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ import pytest
 
 pytest.importorskip("pygls")
 
-from hgl.compiler import lsp_analysis as la  # noqa: E402
+from hgl.compiler.lsp import analysis as la  # noqa: E402
 from hgl.compiler.pipeline import check_source  # noqa: E402
-from hgl.compiler.source import Source  # noqa: E402
+from hgl.compiler.front.source import Source  # noqa: E402
 
 SAMPLE = '''\
 guideline sample

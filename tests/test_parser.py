@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from hgl.compiler import nodes as n
-from hgl.compiler import parser
+from hgl.compiler.front import nodes as n
+from hgl.compiler.front import parser
 from hgl.compiler.pipeline import check_source
-from hgl.compiler.source import Source
+from hgl.compiler.front.source import Source
 
 DATA = Path(__file__).parent / "data"
 PRELUDE = (DATA / "prelude.hgl").read_text(encoding="utf-8")
@@ -197,7 +197,7 @@ def test_language_reference_examples_compile(info, block, line):
 def test_metadata_field_named_like_a_keyword_is_a_field(field):
     """LALR merges states; a metadata field named like a keyword must still read as a field."""
     from hgl.compiler.pipeline import check_source
-    from hgl.compiler.source import Source
+    from hgl.compiler.front.source import Source
 
     text = f'guideline g\n  title "T"\n  {field} "x"\nend\n'
     diags = check_source(Source("t.hgl", text)).diagnostics

@@ -11,8 +11,8 @@ import pytest
 import z3
 
 from hgl.compiler.pipeline import compile_file
-from hgl.compiler.verify import Search, verify, verify_report
-from hgl.compiler.verify_runtime import Runner
+from hgl.compiler.verify.search import Search, verify, verify_report
+from hgl.compiler.verify.replay import Runner
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data" / "verify"
@@ -295,7 +295,7 @@ def test_her2_line_algorithm_marked_exclusive():
     import re
 
     from hgl.compiler.pipeline import compile_source
-    from hgl.compiler.source import Source
+    from hgl.compiler.front.source import Source
 
     text = HER2.read_text(encoding="utf-8")
     for s in LINE_SECTIONS:

@@ -8,8 +8,8 @@ the modules' `why` functions, which the engine uses for modules built without EX
 
 from __future__ import annotations
 
-from . import nodes as n
-from .types import Model
+from hgl.compiler.front import nodes as n
+from hgl.compiler.check.types import Model
 
 _OPS = {"=": "=", "!=": "≠", "<": "<", "<=": "≤", ">": ">", ">=": "≥"}
 _PREC = {n.Or: 1, n.And: 2, n.Not: 3}
@@ -162,7 +162,7 @@ def sentence(e, model: Model) -> list:
 
 
 def _refs(e):
-    from .exprcheck import walk
+    from hgl.compiler.check.exprcheck import walk
 
     return [x for x in walk(e) if isinstance(x, n.Ref)][::-1]
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass, field
 
-from . import nodes as n
-from .docgen_text import Describer, Md, anchor, code, esc, options_in, outcome_items
-from .explain import conjuncts, unparse
-from .exprcheck import walk
-from .flowchart import Box, tree
+from hgl.compiler.front import nodes as n
+from hgl.compiler.docs.text import Describer, Md, anchor, code, esc, options_in, outcome_items
+from hgl.compiler.explain.words import conjuncts, unparse
+from hgl.compiler.check.exprcheck import walk
+from hgl.compiler.docs.flowchart import Box, tree
 
 # Charts by a key symbol, drawn when the guideline declares that symbol: (symbol, title).
 # Any guideline gets the governing-order chart and the chart of every rule by section.

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from hgl.runtime import units
 
-from . import nodes as n
-from .diagnostics import Diagnostic, did_you_mean
-from .exprcheck import ExprChecker
-from .types import BOOL, Domain, Model, Symbol, T
+from hgl.compiler.front import nodes as n
+from hgl.compiler.front.diagnostics import Diagnostic, did_you_mean
+from hgl.compiler.check.exprcheck import ExprChecker
+from hgl.compiler.check.types import BOOL, Domain, Model, Symbol, T
 
 META_REQUIRED = ("title", "version", "status", "source", "doi", "panel", "date", "disclaimer")
 META_OPTIONAL = ("pmid", "url", "description", "jurisdiction", "language")

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import z3
 
-from . import nodes as n
-from .diagnostics import Diagnostic
-from .verify_encode import FALSE, Encoder, Space, _and, _not, _or, model_value
-from .verify_runtime import ABSENT, Runner, describe_differences, differences, minimise
+from hgl.compiler.front import nodes as n
+from hgl.compiler.front.diagnostics import Diagnostic
+from hgl.compiler.verify.encode import FALSE, Encoder, Space, _and, _not, _or, model_value
+from hgl.compiler.verify.replay import ABSENT, Runner, describe_differences, differences, minimise
 
 GAP_CAP = 20  # distinct gap regions reported before stopping
 

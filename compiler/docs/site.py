@@ -25,10 +25,10 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from .docgen_model import GuidelineDocs, Page
-from .docgen_text import Md, code, esc
+from hgl.compiler.docs.pages import GuidelineDocs, Page
+from hgl.compiler.docs.text import Md, code, esc
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 SITE = ROOT / "site"
 # Case files outside guidelines/ that document a guideline (the public vignettes).
@@ -156,7 +156,7 @@ def _schema(result) -> dict:
 
 
 def run_verification(result, verifier=None) -> dict:
-    """Findings of hgl.compiler.verify for the page; `available` False when there is no verifier.
+    """Findings of hgl.compiler.verify.search for the page; `available` False when there is no verifier.
 
     The default verifier's findings are cached by the hash of the source and of the
     verifier's own code, since a solver run can take longer than the rest of the build.
@@ -178,7 +178,7 @@ def run_verification(result, verifier=None) -> dict:
                 return json.loads(cache.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 pass
-    from .diagnostics import CODES
+    from hgl.compiler.front.diagnostics import CODES
 
     started = time.perf_counter()
     try:
@@ -241,8 +241,8 @@ def _case_files(path: Path, gid: str, extra: dict | None) -> list[Path]:
 def guideline_pages(path: Path, *, verifier=None, extra_cases: dict | None = None,
                     display_root: Path = ROOT) -> tuple[GuidelineDocs, list[Page]]:
     """Compile one guideline and build its pages (data only; nothing written)."""
-    from .diagnostics import render_all
-    from .pipeline import compile_source, read_source
+    from hgl.compiler.front.diagnostics import render_all
+    from hgl.compiler.pipeline import compile_source, read_source
 
     shown = _display(path, display_root)
     result = compile_source(read_source(path, shown))

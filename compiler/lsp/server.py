@@ -12,8 +12,8 @@ import re
 import sys
 from pathlib import Path
 
-from . import lsp_analysis as la
-from .source import Span
+from hgl.compiler.lsp import analysis as la
+from hgl.compiler.front.source import Span
 
 SERVER_NAME = "hgl-lsp"
 SERVER_VERSION = "0.1.0"
@@ -42,9 +42,9 @@ class DocumentState:
 
     def update(self, text: str) -> list:
         """Check the new text; returns the compiler's diagnostics."""
-        from .diagnostics import Diagnostic
-        from .pipeline import InternalError, check_source
-        from .source import Source
+        from hgl.compiler.front.diagnostics import Diagnostic
+        from hgl.compiler.pipeline import InternalError, check_source
+        from hgl.compiler.front.source import Source
 
         self.text = text
         self._map = None

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import nodes as n
-
-
+from hgl.compiler.front import nodes as n
 @dataclass(frozen=True)
 class T:
     """A static type.  `elem` and `set` carry the domain their values come from."""

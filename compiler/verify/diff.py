@@ -1,6 +1,6 @@
 """Verification stage, versions: the behavioural and editorial difference between two guideline versions.
 
-Both versions are encoded over one set of case variables (compiler/verify_encode.py); z3
+Both versions are encoded over one set of case variables (compiler/verify/encode.py); z3
 finds, for each option, flag and status, the kinds of patient whose result differs, and each
 witness is re-run through both compiled versions before it is reported.
 """
@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import z3
 
-from .verify import Search, reference_case
-from .verify_encode import Encoder, Space, _and, _not, _or
-from .verify_runtime import ABSENT, Runner, describe_differences, differences, minimise
+from hgl.compiler.verify.search import Search, reference_case
+from hgl.compiler.verify.encode import Encoder, Space, _and, _not, _or
+from hgl.compiler.verify.replay import ABSENT, Runner, describe_differences, differences, minimise
 
 ROLES = ("preferred", "alternative", "avoid", "absent")
 DIFF_CAP = 60  # behavioural changes reported before stopping
@@ -233,8 +233,8 @@ def configure(p) -> None:
 
 def cli_main(args) -> int:
     """`hgl diff OLD NEW`: 0 when the behaviour is the same, 1 when it differs, 2 on errors."""
-    from .diagnostics import render_all
-    from .pipeline import compile_source, read_source
+    from hgl.compiler.front.diagnostics import render_all
+    from hgl.compiler.pipeline import compile_source, read_source
 
     results = []
     for path in (args.old, args.new):

@@ -7,11 +7,11 @@ emitted through `repr`.  The output is deterministic: same input, same bytes.
 
 from __future__ import annotations
 
-from . import nodes as n
-from .codegen_fast import NoFastPath as _NoFastPath
-from .codegen_fast import decide_lines, known_filters, phase1_lines
-from .explain import conjuncts, selector_text, sentence, unparse
-from .types import Model, input_kind
+from hgl.compiler.front import nodes as n
+from hgl.compiler.python.codegen_fast import NoFastPath as _NoFastPath
+from hgl.compiler.python.codegen_fast import decide_lines, known_filters, phase1_lines
+from hgl.compiler.explain.words import conjuncts, selector_text, sentence, unparse
+from hgl.compiler.check.types import Model, input_kind
 
 VERSION = "0.1.0"  # when the shape of the output changes, also change hgl.runtime.api.CACHE_TAG
 
@@ -98,7 +98,7 @@ class _Gen:
 
         Equivalent to `expr` when no input is Unknown (then no value is), and much faster.
         `proposal`: the code may read the proposal `P`; `local(name)`: the variable holding a
-        symbol's value (both for decide_known, hgl.compiler.codegen_fast).
+        symbol's value (both for decide_known, hgl.compiler.python.codegen_fast).
         """
         def k(x):
             return self.known(x, proposal, local)
@@ -228,7 +228,7 @@ class _Gen:
     # ---------------------------------------------------------------- explanations (owned by helper "explain")
     def _explain(self):
         """EXPLAIN: the trees `because` and `why not` are rendered from (see explain.Words)."""
-        from .explain import explanation_table, tree_source
+        from hgl.compiler.explain.words import explanation_table, tree_source
 
         table = explanation_table(self.m, lambda r: _flatten_outcomes(r.outcomes, self.m.groups))
         self.w("")
@@ -409,7 +409,7 @@ class _Gen:
         for line in rules:
             self.w(line)
         self.w(")")
-        # the fast paths for a case with no missing value (hgl.compiler.codegen_fast)
+        # the fast paths for a case with no missing value (hgl.compiler.python.codegen_fast)
         self.out += phase1_lines(self, _flatten_outcomes)
         self.out += decide_lines(self, _flatten_outcomes)
 

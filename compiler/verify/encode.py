@@ -14,9 +14,9 @@ from fractions import Fraction
 
 import z3
 
-from . import nodes as n
-from .codegen import _flatten_outcomes
-from .types import Model
+from hgl.compiler.front import nodes as n
+from hgl.compiler.python.codegen import _flatten_outcomes
+from hgl.compiler.check.types import Model
 
 TRUE = z3.BoolVal(True)
 FALSE = z3.BoolVal(False)

@@ -20,10 +20,10 @@ import sys
 import uuid
 from pathlib import Path
 
-from . import nodes as n
-from .docgen_text import Describer
-from .explain import selector_text, unparse
-from .source import NO_SPAN
+from hgl.compiler.front import nodes as n
+from hgl.compiler.docs.text import Describer
+from hgl.compiler.explain.words import selector_text, unparse
+from hgl.compiler.front.source import NO_SPAN
 
 EXT = "urn:hgl:fhir:"  # extension urls: logical names, no invented web domain
 EXT_PROVENANCE = EXT + "provenance"
@@ -354,8 +354,8 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 def cli_main(args) -> int:
     """`hgl export --format fhir GUIDELINE [-o DIR|FILE]`: 0 written, 1 the guideline has errors."""
-    from .diagnostics import render_all
-    from .pipeline import compile_source, read_source
+    from hgl.compiler.front.diagnostics import render_all
+    from hgl.compiler.pipeline import compile_source, read_source
 
     source = read_source(args.guideline)
     result = compile_source(source)

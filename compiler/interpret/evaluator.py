@@ -16,9 +16,9 @@ from hgl.runtime.model import (
     Branch, Constraint, Flag, InputSpec, Option, Outcome, Rule, Section, Selector, Value,
 )
 
-from . import nodes as n
-from .explain import conjuncts, selector_text, sentence, unparse
-from .types import Model, input_kind
+from hgl.compiler.front import nodes as n
+from hgl.compiler.explain.words import conjuncts, selector_text, sentence, unparse
+from hgl.compiler.check.types import Model, input_kind
 
 INTERPRETER_VERSION = "interpret-0.1"
 
@@ -228,7 +228,7 @@ def build(model: Model, source_name: str = "<ast>", sha256: str = "") -> _Interp
 # ---------------------------------------------------------------- explanations (owned by helper "explain")
 def _explain(model, ev) -> dict:
     """EXPLAIN as codegen writes it, with closures over the AST where the module has lambdas."""
-    from .explain import explanation_table, map_tests
+    from hgl.compiler.explain.words import explanation_table, map_tests
 
     table = explanation_table(model, lambda r: _paths(r.outcomes, model.groups))
     return map_tests(table, lambda expr: _fn(ev, expr))
@@ -313,8 +313,8 @@ def _spec(model: Model, d: n.InputDecl) -> InputSpec:
 
 def interpret_file(path) -> _Interpreted:
     """Parse and check a `.hgl` file, then build its interpreted module; raises HglError on errors."""
-    from .diagnostics import HglError
-    from .pipeline import check_source, read_source
+    from hgl.compiler.front.diagnostics import HglError
+    from hgl.compiler.pipeline import check_source, read_source
 
     source = read_source(path)
     result = check_source(source)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field, replace
 
-from .diagnostics import Diagnostic
-from .source import Source, Span
+from hgl.compiler.front.diagnostics import Diagnostic
+from hgl.compiler.front.source import Source, Span
 
 # How the author reads a terminal that is not a keyword.
 _WORDS = {

@@ -1,7 +1,7 @@
 """Editor queries: a checked `CompileResult` -> names, hovers, completions and an outline for the language server.
 
 Plain Python with no LSP types: positions are the compiler's 1-based code-point spans;
-compiler/lsp.py converts them to the protocol's units.
+compiler/lsp/server.py converts them to the protocol's units.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import difflib
 import re
 from dataclasses import dataclass
 
-from . import nodes as n
-from .source import Span
+from hgl.compiler.front import nodes as n
+from hgl.compiler.front.source import Span
 
 
 # ---------------------------------------------------------------- names and what they stand for
@@ -242,7 +242,7 @@ def literal_text(lit: n.Literal) -> str:
 
 
 def _hover(a: Analysis, target: Target) -> str | None:
-    from .explain import unparse
+    from hgl.compiler.explain.words import unparse
 
     ns, name = target.ns, target.name
     if ns == "unit":

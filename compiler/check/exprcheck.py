@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from hgl.runtime import units
 
-from . import nodes as n
-from .diagnostics import did_you_mean
-from .types import BOOL, ERROR, Domain, T, domains_compatible
+from hgl.compiler.front import nodes as n
+from hgl.compiler.front.diagnostics import did_you_mean
+from hgl.compiler.check.types import BOOL, ERROR, Domain, T, domains_compatible
 
 _OP_WORDS = {"=": "=", "!=": "≠", "<": "<", "<=": "≤", ">": ">", ">=": "≥"}
 

@@ -13,9 +13,7 @@ exactly the parts of the engine's Firing, built in the engine's order.
 
 from __future__ import annotations
 
-from . import nodes as n
-
-
+from hgl.compiler.front import nodes as n
 class NoFastPath(Exception):
     """An expression a plain-operator fast path cannot compute (it reads the proposal)."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from .source import Source, Span
+from hgl.compiler.front.source import Source, Span
 
 # code -> (severity, title).  Codes are stable: never renumber, only add; a code nothing can
 # produce is removed (HGL401 was: a rule without 'when' is legal and always applies).

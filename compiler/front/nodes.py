@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Union
 
-from .source import NO_SPAN, Span
+from hgl.compiler.front.source import NO_SPAN, Span
 
 
 @dataclass(frozen=True)

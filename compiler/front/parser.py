@@ -10,10 +10,10 @@ from importlib import resources
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from . import nodes as n
-from . import syntaxmsg
-from .diagnostics import Diagnostic
-from .source import Source, Span
+from hgl.compiler.front import nodes as n
+from hgl.compiler.front import syntaxmsg
+from hgl.compiler.front.diagnostics import Diagnostic
+from hgl.compiler.front.source import Source, Span
 
 _COMPARE = {"≤": "<=", "≥": ">=", "≠": "!=", "=": "="}
 

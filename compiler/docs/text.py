@@ -12,8 +12,8 @@ import re
 
 from markupsafe import Markup
 
-from . import nodes as n
-from .explain import conjuncts, selector_text, unparse
+from hgl.compiler.front import nodes as n
+from hgl.compiler.explain.words import conjuncts, selector_text, unparse
 
 # Characters that start Markdown (or Markdown-extension) syntax anywhere in a line.  Each
 # becomes a numeric character reference: the browser shows the character, Markdown sees

@@ -1,0 +1,1 @@
+"""Checking: the AST -> the resolved program plus every diagnostic."""

@@ -1,0 +1,1 @@
+"""The documentation back end: the resolved program -> Markdown pages and an mkdocs site."""

@@ -1,0 +1,1 @@
+"""Explanations: the resolved program's conditions in words, as written and as sentences."""

@@ -1,0 +1,1 @@
+"""The FHIR back end: the resolved program -> a FHIR R4 Bundle."""

@@ -1,0 +1,1 @@
+"""The front end: source text -> spans, syntax diagnostics and the typed AST."""

@@ -1,0 +1,1 @@
+"""The language server: diagnostics, hover, definitions and completion for editors."""

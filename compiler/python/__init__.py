@@ -1,0 +1,1 @@
+"""The Python back end: the resolved program -> a plain Python module that calls hgl.runtime."""
