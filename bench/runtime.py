@@ -8,7 +8,7 @@ Two ways to compare with the hand-written function, which takes a trusted, compl
 (a) `evaluate()` end to end: validation of the raw case included (the goal row), and
 (b) the compiled decision alone on a case already validated (a fresh copy per call, so no
     work of an earlier run is reused): `engine.decide` (status, roles, flags, missing: the
-    decision a Result is made from) and the generated `decide_known` it calls.
+    decision a Result is made from), which calls the module's plain-Python conditions (KNOWN).
 """
 
 from __future__ import annotations
@@ -185,15 +185,7 @@ def main(argv=None) -> int:
         for e in envs:
             d(e, True)
 
-    def decide_known(envs):
-        from hgl.runtime.engine import Proposal
-
-        d, views = compiled.module.decide_known, compiled.engine.views
-        for e in envs:
-            d(e, views, Proposal)
-
     rows.append(("(b) compiled engine.decide, validated case", rate(engine_decide, validated, prepare=fresh)))
-    rows.append(("(b) generated decide_known, validated case", rate(decide_known, validated, prepare=fresh)))
     rows.append(("compiled, full explanation", rate(explain(compiled), cases)))
     rows.append(("AST evaluator, decision only", rate(decide(interpreted), slow)))
     rows.append(("AST evaluator, full explanation", rate(explain(interpreted), slow)))

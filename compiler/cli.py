@@ -1,4 +1,8 @@
-"""The `hgl` command line: check, build, run, test, schema, docs, diff."""
+"""The `hgl` command line (drives every stage): arguments -> diagnostics, built modules, evaluated cases.
+
+Subcommands check, build, run, test and schema live here; docs, diff, lsp, serve and export are
+plugged in from their own modules (PLUGGED).
+"""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from hgl.compiler.front import parser
 from hgl.compiler.front.diagnostics import Diagnostic
 from hgl.compiler.front.nodes import Guideline
 from hgl.compiler.front.source import NO_SPAN, Source
-from hgl.compiler.check.types import Model
+from hgl.compiler.check.program import Program
 
 
 @dataclass
@@ -22,7 +22,7 @@ class CompileResult:
     source: Source
     diagnostics: list[Diagnostic] = field(default_factory=list)
     guideline: Guideline | None = None
-    model: Model | None = None
+    program: Program | None = None
     code: str | None = None
 
     @property
@@ -47,8 +47,8 @@ def check_source(source: Source) -> CompileResult:
         if guideline is None:
             return result
         result.guideline = guideline
-        model, diags = checks.check(guideline)
-        result.model = model
+        program, diags = checks.check(guideline)
+        result.program = program
         result.diagnostics.extend(diags)
     except RecursionError:
         result.diagnostics.append(Diagnostic(
@@ -62,9 +62,9 @@ def check_source(source: Source) -> CompileResult:
 def compile_source(source: Source) -> CompileResult:
     """Parse, check and, when there is no error, generate the module source."""
     result = check_source(source)
-    if result.ok and result.model is not None:
+    if result.ok and result.program is not None:
         try:
-            result.code = codegen.generate(result.model, source.name, source.sha256)
+            result.code = codegen.generate(result.program, source.name, source.sha256)
         except Exception as exc:
             raise InternalError(traceback.format_exc()) from exc
     return result

@@ -64,8 +64,8 @@ class Guideline:
         The decision is made at once; the words (`because`, the receipt) when first read.
         `params_checked`: `params` comes from `check_params` (a batch checks them once).
         """
-        # `known`: every input has a value (parameters always do), so the generated
-        # straight-line decision applies (hgl.runtime.engine.Engine.decide)
+        # `known`: every input has a value (parameters always do), so the plain-Python
+        # conditions apply throughout (hgl.runtime.engine.Engine.run)
         out = self._fast(case) if type(case) is dict else None
         env, known = out if out is not None else self._with_known(case)
         if params_checked:
@@ -118,7 +118,7 @@ class Guideline:
         env = validate_case(self.inputs, case)
         env.update(validate_params(self.parameters, params))
         env["__options__"] = self.module.OPTIONS
-        self.module.derive(env)
+        self.engine.derive(env)
         env.pop("__options__")
         return {k: ("unknown" if isinstance(v, Unknown) else plain(v)) for k, v in env.items()}
 
@@ -127,7 +127,7 @@ class Guideline:
 
 # Part of every cache file name: bump it whenever the shape of generated modules changes, so
 # a module cached by an older compiler is never loaded by a newer runtime.
-CACHE_TAG = "m8"
+CACHE_TAG = "m9"
 _loaded: dict[str, Guideline] = {}
 
 

@@ -1,12 +1,13 @@
 """Evaluation: a validated case -> a Result, by the combination semantics of the guideline.
 
-Steps (SPEC section 3): consistency checks; definitions; phase-1 rules (they read the
-case); proposals merged, governing scenarios replacing the others' systemic options;
-phase-2 rules (they read the proposal); demotions, avoids and drops; then every
-undecided condition is tried as true, and it counts as missing data only if that would
-change the result.  A case with no missing value needs none of that: the module's generated
-`decide_known` (hgl.compiler.python.codegen_fast) makes the same decision in straight-line code, and
-`Engine.decide` uses it; `Engine.run` is the table-driven path for every case.
+This module is where rule combination is defined (the verifier encodes the same steps).
+Steps: definitions; consistency checks; phase-1 rules (they read the case); proposals merged
+(the strongest role wins; a governing scenario replaces the other sections' systemic options;
+`withhold` clears them); phase-2 rules (they read the proposal); then demotions, avoids and
+drops, in that order; then every undecided condition is tried as true, and it counts as
+missing data only if that would change the result.  A compiled module supplies the
+conditions and the tables; for a condition whose inputs are all present it may also supply a
+plain-Python variant (its KNOWN table), which gives the same answer faster.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 from itertools import product
 
 from .logic import Unknown, truth
-from .model import format_value, render_pieces
 
 ROLE_RANK_DEFAULT = ("avoid", "preferred", "alternative")
 _new = object.__new__
@@ -105,31 +105,6 @@ class Firing:
         return (frozenset(self.roles.items()), frozenset(self.flags), frozenset(self.requests))
 
 
-class KnownFiring:
-    """A Firing made by the generated decide_known: its parts as that function returned them.
-
-    Nothing is undecided in a case with no missing value; the proposal (read only by
-    explanations of phase-2 rules) is made when first read.
-    """
-
-    __slots__ = ("parts", "env", "views", "_proposal")
-    roles = property(lambda self: self.parts[0])  # the fields of Firing, in the order of decide_known
-    by = property(lambda self: self.parts[1])
-    proposed_by = property(lambda self: self.parts[2])  # option -> (rule ids): tuples, not lists
-    flags = property(lambda self: self.parts[3])
-    requests = property(lambda self: self.parts[4])
-    governing = property(lambda self: self.parts[5])
-    undecided = ()
-    decisive: dict = {}  # nothing undecided, so no rule was tried (read-only: shared by every instance)
-
-    @property
-    def proposal(self) -> Proposal:
-        p = self._proposal
-        if p is None:
-            p = self._proposal = Proposal(self.parts[6], self.views(self.env))
-        return p
-
-
 class Engine:
     """Evaluates one compiled guideline module."""
 
@@ -145,20 +120,23 @@ class Engine:
         self.option_order = {o: i for i, o in enumerate(module.OPTIONS)}
         self.input_order = {s.name: i for i, s in enumerate(module.INPUTS)}
         self.constraints = tuple(module.CONSTRAINTS)
+        known = getattr(module, "KNOWN", {})
+
+        def plain(fn):
+            return known.get(fn.__name__, fn) if fn is not None else None
+        # (name, three-valued function, plain variant, inputs read) per definition, in dependency order
+        self.defs = tuple((d.name, d.fn, plain(d.fn), d.reads) for d in module.DEFINITIONS)
         self.finite_domains = {s.name: _finite_domain(s) for s in module.INPUTS}
         self.case_names = tuple(s.name for s in module.INPUTS) + tuple(s.name for s in module.PARAMETERS)
-        self._templates: dict = {}  # (rule, branch) -> prepared `because` templates
         self.proposes = {(r.id, i): frozenset(o.option for o in b.outcomes if o.kind == "propose")
                          for r in module.RULES for i, b in enumerate(r.branches)}
-        self.fast = getattr(module, "derive_known", None) is not None and \
-            getattr(module, "phase1_known", None) is not None
-        self.mixed = self.fast and getattr(module, "derive_mixed", None) is not None and \
-            getattr(module, "phase1_mixed", None) is not None
         # an option that stands for nothing looks the same to every filter: one view for all cases
         self.static_views = {o: OptionView(opt, None) for o, opt in self.options.items() if opt.stands_for is None}
-        self.p1 = tuple((r, r.when, tuple((i, b.guard) for i, b in enumerate(r.branches))) for r in self.phase1)
-        # the generated straight-line decision for a case with no missing value (compiler/python/codegen_fast.py)
-        self.decide_known = getattr(module, "decide_known", None) if self.fast else None
+        # each rule with its conditions: three-valued, and plain for when no input it reads is missing
+        self.p1 = tuple((r, r.when, plain(r.when), tuple((i, b.guard, plain(b.guard)) for i, b in enumerate(r.branches)))
+                        for r in self.phase1)
+        self.p2 = tuple((r, r.when, plain(r.when), tuple((b.guard, plain(b.guard)) for b in r.branches))
+                        for r in self.phase2)
         options, static = self.options, self.static_views
 
         def views(env):
@@ -169,39 +147,26 @@ class Engine:
     def decide(self, env: dict, known: bool | None = None) -> tuple:
         """(status, firing, missing, inconsistent, violated) for a validated case merged with parameters.
 
-        `known`: whether every input has a value (the validator knows; None: look).  Such a case
-        goes through the generated decide_known, unless a consistency rule is violated.
+        `known`: whether every input has a value (the validator knows; None: look).
         """
-        if known is None:
-            known = self.fast and not any(type(v) is Unknown for v in env.values())
-        if known and self.decide_known is not None:
-            out = self.decide_known(env, self.views, Proposal)
-            if out is not None:
-                f = _new(KnownFiring)
-                f.parts, f.env, f.views, f._proposal = out, env, self.views, out[7]
-                if out[4]:  # with no missing value, only data requests make it needs_data
-                    order = self.input_order
-                    missing = sorted(out[4], key=lambda x: order.get(x, len(order)))
-                    return "needs_data", f, missing, (), ()
-                return "recommendation", f, [], (), ()
-        raw = self.run(env)
+        raw = self.run(env, known)
         return raw["status"], raw["firing"], raw["missing"], raw["inconsistent"], raw.get("violated", ())
 
-    def run(self, env: dict) -> dict:
-        """Evaluate a validated case merged with parameters; returns the raw result parts."""
-        m = self.m
-        # The generated fast paths: plain Python operators for a case with no missing value, and
-        # for the rules and definitions that read no missing input of the others.
-        U = {k for k, v in env.items() if type(v) is Unknown} if self.fast else None
-        known = self.fast and not U
-        mixed = self.mixed and not known
-        env["__options__"] = self.options
-        if known:
-            m.derive_known(env)
-        elif mixed:
-            m.derive_mixed(env, U)
+    def derive(self, env: dict, missing=None) -> dict:
+        """Add the definitions to env; `missing`: the inputs without a value (None: use three-valued code only)."""
+        if missing is None:
+            for name, fn, _plain, _reads in self.defs:
+                env[name] = fn(env)
         else:
-            m.derive(env)
+            for name, fn, plain, reads in self.defs:
+                env[name] = plain(env) if not missing or missing.isdisjoint(reads) else fn(env)
+        return env
+
+    def run(self, env: dict, known: bool | None = None) -> dict:
+        """Evaluate a validated case merged with parameters; returns the raw result parts."""
+        U = frozenset() if known else frozenset(k for k, v in env.items() if type(v) is Unknown)
+        env["__options__"] = self.options
+        self.derive(env, U)
         violated = [c for c in self.constraints if c.test(env, None) is True]
         if violated:
             names = []
@@ -209,14 +174,8 @@ class Engine:
                 names.extend(x for x in c.inputs if x not in names)
             return {"status": "inconsistent_data", "inconsistent": names, "violated": violated,
                     "firing": None, "missing": [], "env": env}
-        if known:
-            fired_rules, fired = m.phase1_known(env)
-            undecided = []
-        elif mixed:
-            fired_rules, fired, undecided = m.phase1_mixed(env, U)
-        else:
-            fired_rules, fired, undecided = self._phase1(env)
-        base = self._combine(env, fired_rules, fired, frozenset())
+        fired_rules, fired, undecided = self._phase1(env, U)
+        base = self._combine(env, fired_rules, fired, frozenset(), plain=not U)
         seen_inputs: set[str] = set()
         pending = undecided + base.undecided if undecided or base.undecided else ()
         sig = base.signature() if pending else None
@@ -267,7 +226,7 @@ class Engine:
         for values in product(*domains):
             trial = dict(base)
             trial.update(zip(names, values))
-            self.m.derive(trial)
+            self.derive(trial)
             if any(c.test(trial, None) is True for c in self.constraints):
                 continue
             v = rule.when(trial, None) if rule.when is not None else True
@@ -279,18 +238,25 @@ class Engine:
         return False
 
     # ------------------------------------------------------------------ phases
-    def _phase1(self, env):
+    def _phase1(self, env, missing):
         fired_rules = []
         fired = []
         undecided = []
-        for r, when, guards in self.p1:
-            v = when(env, None) if when is not None else True
+        for r, when, plain_when, guards in self.p1:
+            plain = not missing or missing.isdisjoint(r.reads)
+            if when is not None:
+                v = plain_when(env, None) if plain else when(env, None)
+            else:
+                v = True
             if v is False:
                 continue
             if v is True:
                 fired_rules.append(r)
-                for i, guard in guards:
-                    g = guard(env, None) if guard is not None else True
+                for i, guard, plain_guard in guards:
+                    if guard is None:
+                        g = True
+                    else:
+                        g = plain_guard(env, None) if plain else guard(env, None)
                     if g is True:
                         fired.append((r, i))
                     elif g is not False:
@@ -313,7 +279,8 @@ class Engine:
                 fired.append((self.rules[key[1]], key[2]))
         return fired_rules, fired
 
-    def _combine(self, env, fired_rules, fired, forced, undecided_phase1=()):
+    def _combine(self, env, fired_rules, fired, forced, undecided_phase1=(), plain=False):
+        """The combination (see the module docstring); `plain`: no input is missing, so plain conditions apply."""
         if forced:
             fired_rules, fired = self._forced_phase1(env, forced, fired_rules, fired)
         out = Firing()
@@ -337,17 +304,23 @@ class Engine:
         roles = {o: p[0] for o, p in proposals.items()}
         P = Proposal(roles, views)
         out.proposal = P
-        for r in self.phase2:
+        for r, when, plain_when, guards in self.p2:
             key = ("r", r.id)
-            v = True if key in forced else (r.when(env, P) if r.when is not None else True)
+            if key in forced or when is None:
+                v = True
+            else:
+                v = plain_when(env, P) if plain else when(env, P)
             if v is False:
                 continue
             if v is not True:
                 out.undecided.append((key, v))
                 continue
-            for i, b in enumerate(r.branches):
+            for i, (guard, plain_guard) in enumerate(guards):
                 bkey = ("b", r.id, i)
-                g = True if bkey in forced else (b.guard(env, P) if b.guard is not None else True)
+                if bkey in forced or guard is None:
+                    g = True
+                else:
+                    g = plain_guard(env, P) if plain else guard(env, P)
                 if g is True:
                     self._collect(r, i, out, proposals, restricts, gov_section)
                 elif g is not False:
@@ -427,66 +400,6 @@ class Engine:
         if sel.option is not None:
             return sel.option in view.ids
         return sel.test(env, view)
-
-    # ------------------------------------------------------------------ explanations
-    def because(self, env, rule_id: str, branch: int, proposal) -> list[str]:
-        """The conditions that held for a rule (and its branch), in words with the case's values."""
-        r = self.rules[rule_id]
-        b = r.branches[branch]
-        if r.because is not None and b.because is not None:  # compiled templates: no re-evaluation
-            items = self._templates.get((rule_id, branch))
-            if items is None:
-                items = self._templates[(rule_id, branch)] = _prepare(r.because + b.because)
-            return [t if type(t) is str else t[0].format(*[format_value(env[n], u) for n, u in t[1]])
-                    for t in items]
-        parts = []
-        if r.why is not None:
-            parts.extend(render_pieces(p) for p, v in r.why(env, proposal) if v is True)
-        b = r.branches[branch]
-        if b.why is not None:
-            parts.extend(render_pieces(p) for p, v in b.why(env, proposal) if v is True)
-        return parts
-
-    def why_not(self, env, option: str, proposal) -> list[dict]:
-        """For an option: each rule that could propose it, the conditions that held and those that did not.
-
-        A condition is given in words with the case's values, and as written in the guideline
-        (`as_written`) when the module carries it: "line of therapy is 4" alone hides the 2 it needed.
-        """
-        out = []
-        for r in self.m.RULES:
-            for i, b in enumerate(r.branches):
-                roles = [o.role for o in b.outcomes if o.kind == "propose" and o.option == option]
-                if not roles:
-                    continue
-                checks = list(r.why(env, proposal)) if r.why is not None else []
-                if b.why is not None:
-                    checks += list(b.why(env, proposal))
-                texts = None
-                if r.conditions is not None and b.conditions is not None:
-                    texts = r.conditions + b.conditions
-                failed = []
-                for k, (p, v) in enumerate(checks):
-                    if v is not True:
-                        entry = {"condition": render_pieces(p), "value": truth(v)}
-                        if texts is not None:
-                            entry["as_written"] = texts[k]
-                        failed.append(entry)
-                out.append({"rule": r.id, "role": roles[0],
-                            "held": [render_pieces(p) for p, v in checks if v is True], "failed": failed})
-        return out
-
-
-def _prepare(templates) -> list:
-    """`because` templates -> plain strings, or (format string, [(name, unit)]) for those with slots."""
-    out = []
-    for t in templates:
-        if all(type(p) is str for p in t):
-            out.append("".join(t))
-        else:
-            fmt = "".join(p.replace("{", "{{").replace("}", "}}") if type(p) is str else "{}" for p in t)
-            out.append((fmt, [p for p in t if type(p) is not str]))
-    return out
 
 
 def unknown_inputs(value) -> list[str]:

@@ -71,24 +71,22 @@ class Selector:
 
 @dataclass(frozen=True, slots=True)
 class Branch:
-    guard: Callable | None  # (env, proposal) -> bool | Unknown; None = always
+    """One path through a rule's outcome blocks: when `guard` holds (None: always), the outcomes apply."""
+
+    guard: Callable | None  # (env, proposal) -> bool | Unknown
     outcomes: tuple
-    why: Callable | None = None  # (env, proposal) -> [(pieces, truth)]
-    # the sentences of the guard's conjuncts as templates (text, or (input, unit) slots): when the
-    # branch fired they all held, so `because` renders them without evaluating anything again
-    because: tuple | None = None
-    conditions: tuple | None = None  # the guard's conjuncts as written (for `why not`)
 
 
 @dataclass(frozen=True)
 class Rule:
+    """A rule as the engine combines it (the guideline's semantics: hgl.runtime.engine)."""
+
     id: str
     title: str
     section: str
-    phase: int
+    phase: int  # 1: reads the case; 2: also reads the proposal
     governs: bool
-    when: Callable | None
-    why: Callable | None
+    when: Callable | None  # (env, proposal) -> bool | Unknown; None: always
     branches: tuple
     provenance: tuple = ()
     evidence: tuple = ()
@@ -96,8 +94,17 @@ class Rule:
     rationale: str | None = None
     line: int = 0
     column: int = 0
-    because: tuple | None = None  # templates of the `when` conjuncts (see Branch.because)
-    conditions: tuple | None = None  # the `when` conjuncts as written (for `why not`)
+    reads: frozenset = frozenset()  # the inputs its conditions depend on
+
+
+@dataclass(frozen=True, slots=True)
+class Definition:
+    """A derived value: `fn(env)` computes it from the inputs and the definitions before it."""
+
+    name: str
+    fn: Callable
+    reads: frozenset = frozenset()  # the inputs it depends on
+    line: int = 0
 
 
 @dataclass(frozen=True)

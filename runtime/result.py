@@ -145,8 +145,6 @@ class Result:
     def _because(self, rule_id: str, branch: int, words=False) -> list[str]:
         if words is False:
             words = self.words
-        if words is None:  # a module built before EXPLAIN: the engine's templates
-            return self._g.engine.because(self._env, rule_id, branch, self.firing.proposal)
         # only a phase-2 rule's conditions read the proposal (the checker sees to it), and a
         # firing may make its proposal only when asked: do not ask for phase-1 rules
         P = self.firing.proposal if self._g.engine.rules[rule_id].phase == 2 else None
@@ -230,11 +228,7 @@ class Result:
     def add_why_not(self, options) -> None:
         """For each named option: the rules that could propose it, what held and what failed."""
         P = self.firing.proposal if self.firing is not None else None
-        words = self.words
-        if words is None:
-            self.why_not = {o: self._g.engine.why_not(self._env, o, P) for o in options}
-        else:
-            self.why_not = {o: words.why_not(o, self) for o in options}
+        self.why_not = {o: self.words.why_not(o, self) for o in options}
 
 
 # ---------------------------------------------------------------- words: rendering EXPLAIN trees

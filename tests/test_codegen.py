@@ -91,7 +91,7 @@ PLACES = [
     ("section description", lambda m: m.SECTIONS[0].description),
     ("rule title", lambda m: m.RULES[0].title),
     ("rationale", lambda m: m.RULES[0].rationale),
-    ("definition label", lambda m: m.RULES[0].why({"d": True}, None)[0][0][0]),
+    ("definition label", lambda m: m.EXPLAIN["symbols"]["d"][0]),
 ]
 
 

@@ -77,7 +77,7 @@ def test_rules_responsible():
     ]),
 ])
 def test_editorial_diff(old, new, lines):
-    text = diff.editorial_diff(_compile(DATA / old).guideline, _compile(DATA / new).guideline)
+    text = diff.editorial_diff(_compile(DATA / old).program, _compile(DATA / new).program)
     for line in lines:
         assert line in text
     assert bool(text) == bool(lines)

@@ -1,4 +1,4 @@
-"""Differential test: the compiled module and the AST evaluator (compiler/interpret/evaluator.py) agree on random valid cases."""
+"""Differential test: the compiled module and the program evaluator (compiler/interpret/evaluator.py) agree on random valid cases."""
 
 from __future__ import annotations
 

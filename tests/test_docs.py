@@ -254,6 +254,34 @@ def test_flowchart_svg_is_well_formed_and_keeps_text(text):
     assert any(text[:20] in t for t in texts)
 
 
+def test_describer_visits_every_node_type():
+    from hgl.compiler.check import program
+    from hgl.compiler.docs.text import Describer
+
+    missing = [t.__name__ for t in program.NODE_TYPES if not hasattr(Describer, "visit_" + t.__name__)]
+    assert not missing
+
+
+def test_conditions_in_words_from_the_resolved_program():
+    """A rule card lists the top-level conjuncts (flattened), with nested or/and in parentheses."""
+    from hgl.compiler.docs.text import Describer
+    from hgl.compiler.front.source import Source
+    from hgl.compiler.pipeline import check_source
+
+    src = SAMPLE.read_text(encoding="utf-8").replace(
+        "when line = 1 and marker = positive\n",
+        "when (line = 1 and marker = positive) and not (score >= 3 or resectable and marker in {positive, negative})\n", 1)
+    result = check_source(Source("sample.hgl", src))
+    assert result.ok, result.diagnostics
+    rule = result.program.rule("first_a")
+    words = Describer(result.program)
+    assert words.conditions(rule.when) == [
+        "line of therapy = 1", "marker status = positive",
+        "not (performance score ≥ 3 or (resectable and marker status is one of {positive, negative}))"]
+    assert words.selector(result.program.rule("supportive_only").outcomes[1].selector) \
+        == "every option containing any of {alpha, beta}"
+
+
 @pytest.mark.parametrize("title, shown", [
     ("</title><script>x</script>", "‹/title›‹script›x‹/script›"),
     ('a & "b"', "a &amp; &quot;b&quot;"),

@@ -1,11 +1,10 @@
-"""The generated straight-line decision (decide_known) against the engine's tables and the AST evaluator.
+"""The fast path: the plain-Python conditions (a module's KNOWN) against the three-valued ones and the AST evaluator.
 
-A case with no missing value goes through the module's `decide_known` (compiler/python/codegen_fast.py)
-instead of the engine's generic combination; both must give the same firing (roles, which rule
-gave each role, who proposed each option, flags, requests, governing scenario, the proposal)
-and the same public result as the AST evaluator.  Cases: every combination of a synthetic
-guideline's inputs, and the HER2 vignettes completed and pushed to the thresholds the guideline
-compares with.
+Where every input a condition reads is present, the engine calls the condition's plain-Python
+variant; the decision must be the one the three-valued conditions give (roles, which rule gave
+each role, who proposed each option, flags, requests, governing scenario, the proposal), and
+the public result the AST evaluator's.  Cases: every combination of a synthetic guideline's
+inputs, and the HER2 vignettes completed and pushed to the thresholds the guideline compares with.
 """
 
 from __future__ import annotations
@@ -15,13 +14,15 @@ import itertools
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from hgl.compiler.front import nodes as n
+import types
+
+from hgl.compiler.check import program as p
 from hgl.compiler.interpret.evaluator import interpret_file
 from hgl.compiler.pipeline import compile_source
 from hgl.compiler.front.source import Source
 from hgl.runtime import load
 from hgl.runtime.api import Guideline, load_module_source
-from hgl.runtime.engine import KnownFiring
+from hgl.runtime.engine import Engine
 from hgl.runtime.schema import CaseError, validate_case
 
 from .conftest import GUIDELINE, ROOT
@@ -38,19 +39,38 @@ def _firing_parts(f):
             "proposal": f.proposal.roles if f.proposal is not None else None}
 
 
+_THREE_VALUED: dict = {}
+
+
+def three_valued(g: Guideline) -> Engine:
+    """An engine over the same module without its plain-Python variants."""
+    engine = _THREE_VALUED.get(id(g.module))
+    if engine is None:
+        module = types.SimpleNamespace(**{**vars(g.module), "KNOWN": {}})
+        engine = _THREE_VALUED[id(g.module)] = Engine(module)
+    return engine
+
+
 def same_decision(g: Guideline, case: dict, prm: dict | None = None) -> str:
-    """decide_known and the engine's own combination agree on a complete case; returns the status."""
+    """The plain conditions and the three-valued ones give the same decision on a complete case; returns the status."""
     env, known = g._validate.with_known(case)
     assert known, case
     env.update(g.check_params(prm))
     status, firing, missing, inconsistent, _ = g.engine.decide(dict(env), True)
-    raw = g.engine.run(dict(env))
+    raw = three_valued(g).run(dict(env))
     assert (status, missing, list(inconsistent)) == (raw["status"], raw["missing"], raw["inconsistent"])
     if status != "inconsistent_data":
-        assert isinstance(firing, KnownFiring)  # the fast path was taken
         assert _firing_parts(firing) == _firing_parts(raw["firing"])
         assert raw["firing"].undecided == []
     return status
+
+
+def test_every_condition_has_a_plain_variant():
+    g = load(GUIDELINE, use_cache=False)
+    m = g.module
+    named = [d.fn for d in m.DEFINITIONS] + [r.when for r in m.RULES if r.when is not None]
+    named += [b.guard for r in m.RULES for b in r.branches if b.guard is not None]
+    assert all(fn.__name__ in m.KNOWN for fn in named)
 
 
 def same_result(g: Guideline, ast: Guideline, case: dict, prm: dict | None = None) -> dict:
@@ -135,11 +155,11 @@ def _thresholds(path) -> list[float]:
     """Every number the guideline compares with."""
     result = compile_source(Source(str(path), path.read_text(encoding="utf-8")))
     values = set()
-    for node in _walk(result.guideline):
-        if isinstance(node, n.Quantity):
-            v = result.model.literals.get(id(node), node.value)
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
-                values.add(v)
+    for node in _walk(result.program.sections):
+        if isinstance(node, p.Num):
+            values.add(node.value)
+    for d in result.program.definitions:
+        values |= {x.value for x in p.walk(d.expr) if isinstance(x, p.Num)}
     return sorted(values)
 
 
@@ -253,7 +273,6 @@ def test_validator_knows_whether_every_input_has_a_value(change, known):
     env, k = g._validate.with_known(case)
     assert k is known
     assert env == g.validate(case)
-    assert isinstance(g.evaluate(case).firing, KnownFiring) is known
 
 
 @pytest.mark.parametrize("change, field", [

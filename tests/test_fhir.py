@@ -17,7 +17,7 @@ import pytest
 
 from hgl.compiler.fhir import export as fhir
 from hgl.compiler.cli import main
-from hgl.compiler.explain.words import unparse
+from hgl.compiler.explain.unparse import unparse
 from hgl.compiler.pipeline import compile_file, compile_source
 from hgl.compiler.front.source import Source
 
@@ -148,7 +148,7 @@ def test_rule_conditions_are_canonical_hgl(case):
         (cond,) = act["condition"]
         assert cond["kind"] == "applicability"
         expr = cond["expression"]
-        assert expr["language"] == "text/hgl" and expr["expression"] == unparse(r.when, result.model)
+        assert expr["language"] == "text/hgl" and expr["expression"] == unparse(result.program.rule(r.name.text).when)
         assert expr["description"]  # plain words (labels), besides the HGL text
         assert act.get("description", "") == (r.rationale or "")
 

@@ -1,5 +1,5 @@
 """The language server: real LSP JSON-RPC over a pipe to `python -m hgl.compiler.cli lsp`, plus
-table tests of the editor queries (compiler/lsp/analysis.py) in-process."""
+table tests of the editor queries (compiler/lsp/analysis.py, compiler/lsp/hover.py) in-process."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import pytest
 pytest.importorskip("pygls")
 
 from hgl.compiler.lsp import analysis as la  # noqa: E402
+from hgl.compiler.lsp import hover  # noqa: E402
 from hgl.compiler.pipeline import check_source  # noqa: E402
 from hgl.compiler.front.source import Source  # noqa: E402
 
@@ -454,6 +455,45 @@ def test_every_name_in_the_her2_guideline_resolves():
         assert line[o.span.column - 1:o.span.end_column - 1] == o.target.name or o.target.ns == "unit"
 
 
+def _analysis(text: str) -> la.Analysis:
+    return la.Analysis(check_source(Source("sample.hgl", text)))
+
+
+def _hover_at(a: la.Analysis, text: str, needle: str, offset: int = 1) -> str | None:
+    i = text.index(needle) + offset
+    line, col = text.count("\n", 0, i) + 1, i - text.rfind("\n", 0, i)
+    return a.hover(a.at(line, col).target)
+
+
+def test_names_resolve_through_the_program_even_with_errors():
+    text = SAMPLE.replace("and not early and drug_a not in prior", "and not erly and drug_a not in prior")
+    a = _analysis(text)
+    assert a.program is not None and any(d.code == "HGL201" for d in a.result.diagnostics)
+    targets = {(o.target.ns, o.target.name) for o in a.occurrences if not o.is_decl}
+    assert {("symbol", "her2_status"), ("enum:her2_status", "positive"), ("vocab:drug", "drug_a"),
+            ("symbol", "prior")} <= targets
+
+
+def test_a_hover_shows_what_the_checker_could_not_resolve_as_written():
+    text = SAMPLE.replace("months_since <= 6 months", "month_since <= 6 months")
+    assert "early = month_since ≤ 6 months" in _hover_at(_analysis(text), text, "define early", 8)
+
+
+def test_a_duplicated_rule_hovers_with_its_first_declaration():
+    text = SAMPLE + SAMPLE[SAMPLE.index("section first"):].replace("section first", "section second")
+    hover = _hover_at(_analysis(text), text, "rule first_b", 6)
+    assert "section `first`" in hover and "section `second`" not in hover
+
+
+def test_analysis_without_a_program():
+    import dataclasses
+
+    a = la.Analysis(dataclasses.replace(check_source(Source("sample.hgl", SAMPLE)), program=None))
+    assert a.declaration(la.Target("symbol", "early")) is not None
+    assert "early = months_since <= 6 months" in _hover_at(a, SAMPLE, "define early", 8)
+    assert la.complete(a, SAMPLE, 39, len("    when her2_status = ")) is not None
+
+
 @pytest.mark.parametrize("upto, block", [
     ("guideline sample", "guideline"),
     ("evidence trial_a", "evidence"),
@@ -482,7 +522,7 @@ def test_line_map(old, new, line, expected):
     ("# title\n- item", "\\# title\n\\- item"),
 ])
 def test_guideline_text_is_escaped_in_hovers(text, expected):
-    assert la._md(text) == expected
+    assert hover.md(text) == expected
 
 
 # ---------------------------------------------------------------- the VS Code grammar

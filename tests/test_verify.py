@@ -205,7 +205,7 @@ def _cases_for(result, search, rng, n, missing_rate):
 ])
 def test_encoding_agrees_with_runtime(path, three_valued, n):
     result = _compile(path)
-    search = Search(result.model, three_valued)
+    search = Search(result.program, three_valued)
     runner = _runner(result)
     rng = random.Random(6)
     checked = consistent = 0

@@ -1,13 +1,16 @@
-"""Checking: `nodes.Guideline` -> `types.Model` plus every diagnostic, collected in one pass."""
+"""Checking: `nodes.Guideline` -> the resolved `program.Program` plus every diagnostic, collected in one pass."""
 
 from __future__ import annotations
 
 from hgl.runtime import units
 
 from hgl.compiler.front import nodes as n
-from hgl.compiler.front.diagnostics import Diagnostic, did_you_mean
+from hgl.compiler.front.diagnostics import Diagnostic, closest, did_you_mean
 from hgl.compiler.check.exprcheck import ExprChecker
-from hgl.compiler.check.types import BOOL, Domain, Model, Symbol, T
+from hgl.compiler.check import program as p
+from hgl.compiler.check.types import BOOL, Domain, Model, Symbol, T, input_kind
+
+MAX_DEPTH = 20  # outcome groups nest at most this deep (a cycle is reported, HGL407, and cut here)
 
 META_REQUIRED = ("title", "version", "status", "source", "doi", "panel", "date", "disclaimer")
 META_OPTIONAL = ("pmid", "url", "description", "jurisdiction", "language")
@@ -44,11 +47,11 @@ class Checker:
             self.used.add((namespace, name.text))
             return True
         candidates = [k[1] for k in self.declared if k[0] == namespace]
-        hint = did_you_mean(name.text, candidates)
-        if hint:
-            suggested = hint.split("'")[1]
+        suggested = closest(name.text, candidates)
+        hint = None
+        if suggested:
             decl = self.declared[(namespace, suggested)]
-            hint = hint + f" (declared at line {decl.span.line})"
+            hint = f"did you mean '{suggested}'? (declared at line {decl.span.line})"
             # the misspelt use was meant for it: warning that it is unused would be a cascade
             self.used.add((namespace, suggested))
         elif candidates:  # nothing close: say what there is, when the list is short enough to read
@@ -57,22 +60,52 @@ class Checker:
         return False
 
     # ------------------------------------------------------------------ passes
-    def run(self) -> tuple[Model, list[Diagnostic]]:
+    def run(self) -> tuple[p.Program, list[Diagnostic]]:
         self.check_meta()
         self.declare_vocabularies()
         self.declare_symbols()
         ex = ExprChecker(self)
         self.expr = ex
         ex.check_definitions()
-        self.check_defaults()
+        defaults = self.check_defaults()
+        order = [d.name.text for d in self.g.inputs]
+        constraints = []
         for c in self.g.constraints:
-            ex.check_bool(c.expr, allow_proposal=False)
-            self.model.reads[f"constraint:{c.name.text}"] = ex.inputs_read(c.expr)
+            expr = ex.check_bool(c.expr, allow_proposal=False)
+            reads = ex.inputs_read(expr)
+            constraints.append(p.Constraint(c.name.text, c.label, expr, tuple(x for x in order if x in reads), c.span))
         self.check_groups()
-        self.check_sections()
+        sections = self.check_sections()
         self.check_combination()
         self.check_unused()
-        return self.model, self.diags
+        comb = self.g.combination
+        program = p.Program(
+            guideline=self.g, meta=self.g.meta,
+            inputs=tuple(self._input(d, defaults) for d in self.g.inputs if self._declared_symbol(d)),
+            parameters=tuple(self._input(d, defaults) for d in self.g.parameters if self._declared_symbol(d)),
+            definitions=tuple(ex.definitions), constraints=tuple(constraints), groups=dict(self.groups),
+            sections=sections,
+            role_order=tuple(x.text for x in comb.roles) if comb and comb.roles else ("avoid", "preferred", "alternative"),
+            governing_order=tuple(x.text for x in comb.governing_order) if comb else (),
+            symbols=self.model.symbols, domains=self.model.domains, options=self.model.options,
+            flags=self.model.flags)
+        program.rules_by_name.update((r.name, r) for s in sections for r in s.rules)
+        return program, self.diags
+
+    def _declared_symbol(self, d: n.InputDecl) -> bool:
+        sym = self.model.symbols.get(d.name.text)
+        return sym is not None and sym.decl is d
+
+    def _input(self, d: n.InputDecl, defaults: dict) -> p.Input:
+        sym = self.model.symbols[d.name.text]
+        t = sym.type
+        values = self.model.domains[t.domain].values if t.kind in ("elem", "set") and t.domain in self.model.domains \
+            else ()
+        num = d.type if isinstance(d.type, n.NumberType) else None
+        return p.Input(d.name.text, input_kind(t), t, sym.label, d.description, values,
+                       num.minimum if num else None, num.maximum if num else None,
+                       defaults.get(d.name.text), d.name.text in defaults, d.is_parameter,
+                       tuple(x.text for x in d.provenance), d, d.span)
 
     def check_meta(self):
         meta = self.g.meta
@@ -85,10 +118,11 @@ class Checker:
         for f in meta.fields:
             key = f.key.text
             if key not in META_REQUIRED + META_OPTIONAL:
-                hint = did_you_mean(key, META_REQUIRED + META_OPTIONAL)
-                self.error("HGL208", f"unknown guideline field '{key}'", f.key.span, hint)
-                if hint:  # a misspelt field is not also reported missing: one mistake, one error
-                    seen.add(hint.split("'")[1])
+                suggested = closest(key, META_REQUIRED + META_OPTIONAL)
+                self.error("HGL208", f"unknown guideline field '{key}'", f.key.span,
+                           f"did you mean '{suggested}'?" if suggested else None)
+                if suggested:  # a misspelt field is not also reported missing: one mistake, one error
+                    seen.add(suggested)
                 continue
             elif key in seen:
                 self.error("HGL202", f"guideline field '{key}' is given twice", f.key.span)
@@ -106,8 +140,8 @@ class Checker:
 
     def declare_vocabularies(self):
         m = self.model
-        for p in self.g.provenance:
-            self.declare("provenance tag", p.name, "provenance")
+        for tag in self.g.provenance:
+            self.declare("provenance tag", tag.name, "provenance")
         for s in self.g.strengths:
             self.declare("strength", s.name, "strength")
         for e in self.g.evidence:
@@ -183,9 +217,8 @@ class Checker:
             if self.declare(kind, d.name, "symbol"):
                 label = d.label or d.name.text.replace("_", " ")
                 m.symbols[d.name.text] = Symbol(kind, d.name.text, self.type_of_decl(d), label, d)
-                m.reads[d.name.text] = frozenset({d.name.text}) if kind == "input" else frozenset()
-            for p in d.provenance:
-                self.use("provenance", p, "provenance tag", "HGL204")
+            for tag in d.provenance:
+                self.use("provenance", tag, "provenance tag", "HGL204")
         for d in self.g.definitions:
             if self.declare("definition", d.name, "symbol"):
                 m.symbols[d.name.text] = Symbol("definition", d.name.text, T("error"),
@@ -213,7 +246,9 @@ class Checker:
             return
         self.used.add(("symbol", target.text))
 
-    def check_defaults(self):
+    def check_defaults(self) -> dict:
+        """Each default, checked; gives input -> default value in the input's unit."""
+        out = {}
         for d in self.g.inputs + self.g.parameters:
             sym = self.model.symbols.get(d.name.text)
             if sym is None:
@@ -223,13 +258,19 @@ class Checker:
                     self.error("HGL307", f"parameter '{d.name.text}' needs a default", d.name.span,
                                "add: default <value>")
                 continue
-            self.expr.check_literal(d.default, sym.type, d.type, what=f"default of '{d.name.text}'")
+            value = self.expr.check_literal(d.default, sym.type, d.type, what=f"default of '{d.name.text}'")
+            if value is not None:
+                out[d.name.text] = value
+        return out
 
     def check_groups(self):
         self._cycles: set[frozenset] = set()
+        self.groups: dict[str, p.Group] = {}
         for grp in self.g.groups:
             self._check_recursion(grp, [])
-            self.expr.check_outcomes(grp.outcomes, phase2=None, context=f"outcomes '{grp.name.text}'")
+            outcomes = self.expr.check_outcomes(grp.outcomes)
+            if self.model.groups.get(grp.name.text) is grp:
+                self.groups[grp.name.text] = p.Group(grp.name.text, grp.label, outcomes, grp.span)
 
     def _check_recursion(self, grp: n.OutcomeGroup, stack: list[str]):
         if grp.name.text in stack:
@@ -245,29 +286,35 @@ class Checker:
                 return True
         return False
 
-    def check_sections(self):
-        m = self.model
+    def check_sections(self) -> tuple[p.Section, ...]:
+        sections = []
         for s in self.g.sections:
             self.declare("section", s.name, "section")
-            for p in s.provenance:
-                self.use("provenance", p, "provenance tag", "HGL204")
+            for x in s.provenance:
+                self.use("provenance", x, "provenance tag", "HGL204")
             for e in s.evidence:
                 self.use("evidence", e, "evidence entry", "HGL205")
+            rules = []
             for r in s.rules:
-                self.declare("rule", r.name, "rule")
-                m.rule_section[r.name.text] = s.name.text
-                self.check_rule(s, r)
+                if self.declare("rule", r.name, "rule"):
+                    rules.append(self.check_rule(s, r))
+                else:
+                    self.check_rule(s, r)
+            sections.append(p.Section(s.name.text, s.title, s.spec, s.description,
+                                      tuple(x.text for x in s.provenance), tuple(x.text for x in s.evidence),
+                                      tuple(rules), s.exclusive, s.span))
+        return tuple(sections)
 
-    def check_rule(self, s: n.Section, r: n.Rule):
-        m = self.model
+    def check_rule(self, s: n.Section, r: n.Rule) -> p.Rule:
         ex = self.expr
-        reads_proposal = False
-        if r.when is not None:
-            ex.check_bool(r.when, allow_proposal=True)
-            reads_proposal = ex.reads_proposal(r.when)
-        reads_proposal = reads_proposal or any(ex.reads_proposal(c) for c in _guards(r.outcomes, m.groups))
-        m.phase[r.name.text] = 2 if reads_proposal else 1
-        ex.check_outcomes(r.outcomes, phase2=reads_proposal, context=f"rule '{r.name.text}'")
+        name = r.name.text
+        when = ex.check_bool(r.when, allow_proposal=True) if r.when is not None else None
+        outcomes = ex.check_outcomes(r.outcomes)
+        branches = flatten_outcomes(outcomes, self.groups)
+        guards = [g for b in branches for g in b.guards]
+        phase2 = (when is not None and p.reads_proposal(when)) or any(p.reads_proposal(g) for g in guards)
+        if phase2:
+            self._proposing_in_phase2(outcomes, f"rule '{name}'")
         if not r.outcomes:
             self.error("HGL405", f"rule '{r.name.text}' has no outcome", r.name.span,
                        "add prefer/alternative/avoid/demote/drop/flag/request lines, or remove the rule")
@@ -275,20 +322,36 @@ class Checker:
         if not prov:
             self.error("HGL406", f"rule '{r.name.text}' has no provenance", r.name.span,
                        "add 'provenance <tag>' to the rule or its section")
-        for p in r.provenance:
-            self.use("provenance", p, "provenance tag", "HGL204")
+        for tag in r.provenance:
+            self.use("provenance", tag, "provenance tag", "HGL204")
         for e in r.evidence:
             self.use("evidence", e, "evidence entry", "HGL205")
         if r.strength is not None:
             self.use("strength", r.strength, "strength", "HGL212")
-        m.rule_provenance[r.name.text] = tuple(p.text for p in prov)
-        m.rule_evidence[r.name.text] = tuple(dict.fromkeys(e.text for e in (r.evidence or s.evidence)))
         reads: set[str] = set()
-        if r.when is not None:
-            reads |= ex.inputs_read(r.when)
-        for c in _guards(r.outcomes, m.groups):
+        for c in ([when] if when is not None else []) + guards:
             reads |= ex.inputs_read(c)
-        m.reads[f"rule:{r.name.text}"] = frozenset(reads)
+        return p.Rule(name, r.title, s.name.text, when, outcomes, branches, r.governs, 2 if phase2 else 1,
+                      frozenset(reads), r.strength.text if r.strength else None,
+                      tuple(x.text for x in prov), tuple(dict.fromkeys(e.text for e in (r.evidence or s.evidence))),
+                      r.rationale, r.name.span, r.span, r)
+
+    def _proposing_in_phase2(self, outcomes, context: str):
+        """A rule that reads the proposal cannot propose options itself (directly or through a group)."""
+        for o in outcomes:
+            if isinstance(o, p.Propose):
+                self.error("HGL403", f"{context} asks what is proposed, so it cannot propose options itself",
+                           o.span, "split it: one rule proposes, another reads the proposal")
+            elif isinstance(o, p.Use):
+                grp = self.groups.get(o.group)
+                if grp is not None and any(isinstance(x, p.Propose) for b in flatten_outcomes(grp.outcomes, self.groups)
+                                           for x in b.outcomes):
+                    self.error("HGL403", f"{context} asks what is proposed, so it cannot use "
+                               f"'{o.group}', which proposes options", o.span)
+            elif isinstance(o, p.OutcomeIf):
+                for _c, outs in o.branches:
+                    self._proposing_in_phase2(outs, context)
+                self._proposing_in_phase2(o.otherwise, context)
 
     def check_combination(self):
         c = self.g.combination
@@ -345,20 +408,46 @@ def _uses(outcomes):
             yield from _uses(o.otherwise)
 
 
-def _guards(outcomes, groups, depth=0):
-    """Every condition inside outcome blocks, through used groups."""
-    if depth > 20:
-        return
-    for o in outcomes:
-        if isinstance(o, n.OutcomeIf):
-            for c, outs in o.branches:
-                yield c
-                yield from _guards(outs, groups, depth + 1)
-            yield from _guards(o.otherwise, groups, depth + 1)
-        elif isinstance(o, n.Use) and o.group.text in groups:
-            yield from _guards(groups[o.group.text].outcomes, groups, depth + 1)
+def flatten_outcomes(outcomes, groups: dict, guards: tuple = (), depth: int = 0) -> tuple[p.Branch, ...]:
+    """Resolved outcomes as written -> branches: one per distinct path through `if` blocks and `use`d groups.
+
+    A branch's guards are the conditions on its path (an `else` contributes the negations of
+    the conditions before it); its outcomes propose one option or raise one flag each.
+    """
+    order: list[tuple] = []
+    table: dict[tuple, list] = {}
+
+    def add(path, o):
+        if path not in table:
+            table[path] = []
+            order.append(path)
+        table[path].append(o)
+
+    def go(outs, path, depth):
+        for o in outs:
+            if isinstance(o, p.OutcomeIf):
+                negs: list = []
+                for cond, body in o.branches:
+                    go(body, path + tuple(negs) + (cond,), depth + 1)
+                    negs.append(p.Not(cond, cond.span))
+                go(o.otherwise, path + tuple(negs), depth + 1)
+            elif isinstance(o, p.Use):
+                grp = groups.get(o.group)
+                if grp is not None and depth < MAX_DEPTH:
+                    go(grp.outcomes, path, depth + 1)
+            elif isinstance(o, p.Propose):
+                for opt in o.options:
+                    add(path, p.Propose(o.role, (opt,), o.span))
+            elif isinstance(o, p.RaiseFlag):
+                for f in o.flags:
+                    add(path, p.RaiseFlag((f,), o.span))
+            else:
+                add(path, o)
+
+    go(outcomes, tuple(guards), depth)
+    return tuple(p.Branch(path, tuple(table[path])) for path in order)
 
 
-def check(guideline: n.Guideline) -> tuple[Model, list[Diagnostic]]:
-    """Check a parsed guideline; returns the model and all diagnostics (errors and warnings)."""
+def check(guideline: n.Guideline) -> tuple[p.Program, list[Diagnostic]]:
+    """Check a parsed guideline; returns the resolved program and all diagnostics (errors and warnings)."""
     return Checker(guideline).run()

@@ -1,96 +1,101 @@
-"""Expression checking: resolves names, infers types and units, checks outcomes (part of checks)."""
+"""Expression checking (part of checks): AST expressions -> resolved, typed `program` nodes, with diagnostics.
+
+Each `_<AstClass>` method takes an AST node and the type the context expects, reports what is
+wrong, and returns the resolved node (its `.type` says what it is; `ERROR` after a reported
+mistake, so one mistake gives one error).  Definitions are checked on first use, so each is
+typed before anything that reads it.
+"""
 
 from __future__ import annotations
 
-from hgl.runtime import units
-
-from hgl.compiler.front import nodes as n
-from hgl.compiler.front.diagnostics import did_you_mean
+from hgl.compiler.check import program as p
 from hgl.compiler.check.types import BOOL, ERROR, Domain, T, domains_compatible
+from hgl.compiler.front import nodes as n
+from hgl.compiler.front.diagnostics import closest, did_you_mean
+from hgl.runtime import units
 
 _OP_WORDS = {"=": "=", "!=": "≠", "<": "<", "<=": "≤", ">": ">", ">=": "≥"}
 
 
 class ExprChecker:
-    """Types expressions against the checker's symbols; records results in the model."""
+    """Types expressions against the checker's symbols; gives resolved nodes."""
 
     def __init__(self, checker):
         self.c = checker
         self.m = checker.model
         self._def_state: dict[str, str] = {}
+        self._def_stack: list[str] = []
+        self.definitions: list[p.Definition] = []  # in dependency order
+        self.reads: dict[str, frozenset[str]] = {}  # input or definition -> the inputs it depends on
 
     # ------------------------------------------------------------------ definitions
     def check_definitions(self):
-        defs = {d.name.text: d for d in self.c.g.definitions}
         for d in self.c.g.definitions:
-            self._definition(d, defs, [])
+            self._definition(d)
 
-    def _definition(self, d: n.Definition, defs, stack):
+    def _definition(self, d: n.Definition):
         name = d.name.text
         state = self._def_state.get(name)
         if state == "done":
             return
         if state == "busy":
+            stack = self._def_stack
             cycle = stack[stack.index(name):] + [name]
             self.c.error("HGL210", f"definition '{name}' depends on itself: {' -> '.join(cycle)}", d.name.span,
                          "break the cycle: a definition may only use names defined without it")
             return
+        sym = self.m.symbols.get(name)
+        if sym is None or sym.decl is not d:  # a duplicate declaration, already reported
+            self._def_state[name] = "done"
+            return
         self._def_state[name] = "busy"
-        for dep in sorted(self._refs_to_definitions(d.expr), key=lambda x: x):
-            if dep in defs:
-                self._definition(defs[dep], defs, stack + [name])
-        t = self.infer(d.expr)
-        if self.reads_proposal(d.expr):
+        self._def_stack.append(name)
+        expr = self.infer(d.expr)
+        self._def_stack.pop()
+        if p.reads_proposal(expr):
             self.c.error("HGL403", f"definition '{name}' reads the proposal", d.expr.span,
                          "only a rule's condition may ask what is proposed")
-        sym = self.m.symbols.get(name)
-        if sym is not None and sym.decl is d:
-            sym.type = t
-        self.m.reads[name] = frozenset(self.inputs_read(d.expr))
+        sym.type = expr.type
+        reads = self.inputs_read(expr)
+        self.reads[name] = reads
         self._def_state[name] = "done"
-        self.m.definition_order.append(d)
-
-    def _refs_to_definitions(self, expr):
-        out = set()
-        for node in walk(expr):
-            if isinstance(node, n.Ref):
-                out.add(node.name.text)
-        return out
+        self.definitions.append(p.Definition(name, sym.label, expr, d.description, reads, d.span))
 
     # ------------------------------------------------------------------ queries
-    def reads_proposal(self, expr) -> bool:
-        return any(isinstance(x, (n.HasRole, n.AnyOption)) for x in walk(expr))
-
     def inputs_read(self, expr) -> frozenset[str]:
         out: set[str] = set()
-        for node in walk(expr):
-            if isinstance(node, n.Ref):
-                kind, name = self.m.refs.get(id(node), ("", ""))
-                if kind in ("input", "definition"):
-                    out |= self.m.reads.get(name, frozenset())
+        for node in p.walk(expr):
+            if isinstance(node, p.Var):
+                if node.kind == "input":
+                    out.add(node.name)
+                elif node.kind == "definition":
+                    out |= self.reads.get(node.name, frozenset())
         return frozenset(out)
 
     # ------------------------------------------------------------------ literals in declarations
     def check_literal(self, lit: n.Literal, t: T, texpr, what: str):
+        """Check a default against its input's type; gives the value in the input's unit (None if wrong)."""
         err = self.c.error
         if t.kind == "bool":
             if lit.kind != "bool":
                 err("HGL307", f"{what} must be true or false", lit.span)
-        elif t.kind == "num":
+                return None
+            return lit.value
+        if t.kind == "num":
             if lit.kind != "number":
                 err("HGL307", f"{what} must be a number", lit.span)
-                return
+                return None
             value = lit.value
             if lit.unit is not None and t.unit is not None:
                 u = units.canonical(lit.unit.text)
                 if u is None:
                     err("HGL305", f"unknown unit '{lit.unit.text}'", lit.unit.span)
-                    return
+                    return None
                 try:
                     value = units.convert(value, u, t.unit)
                 except ValueError:
                     err("HGL302", f"{what} is in {u}, but the input is in {t.unit}", lit.unit.span)
-                    return
+                    return None
             elif lit.unit is not None and t.unit is None:
                 err("HGL302", f"{what} has a unit, but the input has none", lit.unit.span)
             if t.integer and isinstance(value, float) and not value.is_integer():
@@ -99,18 +104,21 @@ class ExprChecker:
             if (lo is not None and value < lo) or (hi is not None and value > hi):
                 err("HGL304", f"{what} {value} is outside {lo if lo is not None else '…'}–"
                     f"{hi if hi is not None else '…'}", lit.span)
-            self.m.literals[id(lit)] = value
-        elif t.kind == "elem":
+            return value
+        if t.kind == "elem":
             if lit.kind != "name":
                 err("HGL307", f"{what} must be one of the allowed values", lit.span)
-                return
+                return None
             self._value_in(lit.value, t.domain, what)
-        elif t.kind == "set":
+            return lit.value.text
+        if t.kind == "set":
             if lit.kind != "set":
                 err("HGL307", f"{what} must be a set, e.g. {{}} or {{a, b}}", lit.span)
-                return
+                return None
             for item in lit.value.items:
                 self._value_in(item, t.domain, what)
+            return frozenset(i.text for i in lit.value.items)
+        return None
 
     def _value_in(self, name: n.Name, domain: str, what: str) -> bool:
         dom = self.m.domains.get(domain)
@@ -124,37 +132,38 @@ class ExprChecker:
         return False
 
     # ------------------------------------------------------------------ expressions
-    def check_bool(self, expr, allow_proposal: bool) -> None:
-        t = self.infer(expr)
+    def check_bool(self, expr, allow_proposal: bool):
+        node = self.infer(expr)
+        t = node.type
         if t.kind not in ("bool", "error"):
             self.c.error("HGL301", f"a condition must be yes/no, but this is {t.describe(self.m.domains)}",
                          expr.span, "compare it, e.g. `x = value` or `x > 3`")
-        if not allow_proposal and self.reads_proposal(expr):
+        if not allow_proposal and p.reads_proposal(node):
             self.c.error("HGL403", "only a rule's condition may ask what is proposed", expr.span)
+        return node
 
-    def set_type(self, expr, t: T) -> T:
-        self.m.types[id(expr)] = t
-        return t
+    def infer(self, expr, expect: T | None = None):
+        return getattr(self, "_" + type(expr).__name__)(expr, expect)
 
-    def infer(self, expr, expect: T | None = None) -> T:
-        method = getattr(self, "_" + type(expr).__name__)
-        return self.set_type(expr, method(expr, expect))
+    @staticmethod
+    def _error(e):
+        """The node for an expression whose mistake was reported."""
+        return p.Var("?", "unknown", ERROR, e.span)
 
     def _Ref(self, e: n.Ref, expect):
         name = e.name.text
         if expect is not None and expect.kind in ("elem", "set") and expect.domain in self.m.domains:
             dom = self.m.domains[expect.domain]
             if name in dom.values and name not in self.m.symbols:
-                self.m.refs[id(e)] = ("value", name)
-                return T("elem", domain=expect.domain)
+                return p.Value(name, T("elem", domain=expect.domain), e.span)
             if expect.domain.startswith("optref") and name in self.m.options and name not in self.m.symbols:
-                self.m.refs[id(e)] = ("value", name)
-                return T("elem", domain="option")
+                return p.Value(name, T("elem", domain="option"), e.span)
         sym = self.m.symbols.get(name)
         if sym is not None:
-            self.m.refs[id(e)] = (sym.kind, name)
             self.c.used.add(("symbol", name))
-            return sym.type
+            if sym.kind == "definition":
+                self._definition(sym.decl)
+            return p.Var(name, sym.kind, sym.type, e.span)
         if expect is not None and expect.kind in ("elem", "set"):
             dom = self.m.domains.get(expect.domain)
             values = dom.values if dom else ()
@@ -162,28 +171,26 @@ class ExprChecker:
             label = dom.label if dom else "this set"
             self.c.error("HGL303", f"'{name}' is not a value of {label} nor a declared name", e.name.span,
                          hint or ("allowed: " + ", ".join(values[:12])))
-            return ERROR
+            return self._error(e)
         # a bare value with no context: find the one domain that has it
         found = [k for k, d in self.m.domains.items() if name in d.values and not k.startswith("optref")]
         if len(found) == 1:
-            self.m.refs[id(e)] = ("value", name)
-            return T("elem", domain=found[0])
+            return p.Value(name, T("elem", domain=found[0]), e.span)
         if len(found) > 1:
             labels = " and ".join(sorted(self.m.domains[k].label for k in found))
             self.c.error("HGL211", f"'{name}' is a value of several sets ({labels})",
                          e.name.span, "compare it with something of the set you mean, e.g. `x = value`")
-            return ERROR
-        hint = did_you_mean(name, self.m.symbols)
-        if hint:
-            suggested = hint.split("'")[1]
+            return self._error(e)
+        suggested = closest(name, self.m.symbols)
+        hint = None
+        if suggested:
             decl = self.m.symbols[suggested].decl
-            hint = hint + f" (declared at line {decl.name.span.line})"
+            hint = f"did you mean '{suggested}'? (declared at line {decl.name.span.line})"
             self.c.used.add(("symbol", suggested))  # no "never used" warning cascading from the typo
         self.c.error("HGL201", f"unknown name '{name}'", e.name.span, hint)
-        return ERROR
+        return self._error(e)
 
     def _Quantity(self, e: n.Quantity, expect):
-        value = e.value
         unit = None
         if e.unit is not None:
             unit = units.canonical(e.unit.text)
@@ -191,25 +198,24 @@ class ExprChecker:
                 self.c.error("HGL305", f"unknown unit '{e.unit.text}'", e.unit.span,
                              did_you_mean(e.unit.text, list(units.UNITS) + list(units.ALIASES))
                              or "units: " + ", ".join(units.UNITS))
-                return ERROR
-        self.m.literals[id(e)] = value
-        return T("num", unit, isinstance(value, int))
+                return self._error(e)
+        return p.Num(e.value, _written(e), T("num", unit, isinstance(e.value, int)), e.span)
 
     def _BoolLit(self, e, expect):
-        return BOOL
+        return p.Bool(e.value, BOOL, e.span)
 
     def _SetLit(self, e: n.SetLit, expect):
+        values = tuple(dict.fromkeys(i.text for i in e.items))
         if not e.items:
             if expect is not None and expect.kind in ("set", "elem"):
-                return T("set", domain=expect.domain)
-            return T("empty_set")
+                return p.SetOf((), T("set", domain=expect.domain), e.span)
+            return p.SetOf((), T("empty_set"), e.span)
         domain = expect.domain if expect is not None and expect.kind in ("set", "elem") else None
         if domain is None:
-            names = {i.text for i in e.items}
+            names = set(values)
             found = [k for k, d in self.m.domains.items()
                      if names <= set(d.values) and not k.startswith("optref")]
             if len(found) > 1 and all(k.startswith("enum:") for k in found):
-                values = tuple(dict.fromkeys(i.text for i in e.items))
                 domain = "values:" + ",".join(values)
                 self.m.domains[domain] = Domain(domain, "values " + ", ".join(values), values)
                 found = [domain]
@@ -223,7 +229,7 @@ class ExprChecker:
                                e.items[0])
                     self.c.error("HGL201", f"unknown value '{bad.text}' in a set", bad.span,
                                  did_you_mean(bad.text, [v for d in self.m.domains.values() for v in d.values]))
-                return ERROR
+                return p.SetOf(values, ERROR, e.span)
             domain = found[0]
         ok = True
         for item in e.items:
@@ -232,15 +238,19 @@ class ExprChecker:
             ok = self._value_in(item, domain, "") and ok
             if domain == "option":
                 self.c.used.add(("option", item.text))
-        self.m.literals[id(e)] = tuple(dict.fromkeys(i.text for i in e.items))
-        return T("set", domain=domain) if ok else ERROR
+        return p.SetOf(values, T("set", domain=domain) if ok else ERROR, e.span)
 
     def _If(self, e: n.If, expect):
         result = None
+        branches = []
         for cond, value in e.branches:
-            self.check_bool(cond, allow_proposal=True)
-            result = self._join(result, self.infer(value, expect), value)
-        return self._join(result, self.infer(e.otherwise, expect or result), e.otherwise) or ERROR
+            c = self.check_bool(cond, allow_proposal=True)
+            v = self.infer(value, expect)
+            result = self._join(result, v.type, value)
+            branches.append((c, v))
+        otherwise = self.infer(e.otherwise, expect or result)
+        t = self._join(result, otherwise.type, e.otherwise) or ERROR
+        return p.If(tuple(branches), otherwise, t, e.span)
 
     def _join(self, a: T | None, b: T, where) -> T:
         if a is None or a.kind == "error":
@@ -262,91 +272,95 @@ class ExprChecker:
             return ERROR
         return a
 
-    def _logic(self, e, expect):
-        for op in e.operands:
-            self.check_bool(op, allow_proposal=True)
-        return BOOL
+    def _And(self, e, expect):
+        return p.And(_flat(p.And, [self.check_bool(x, allow_proposal=True) for x in e.operands]), e.span)
 
-    _And = _logic
-    _Or = _logic
+    def _Or(self, e, expect):
+        return p.Or(_flat(p.Or, [self.check_bool(x, allow_proposal=True) for x in e.operands]), e.span)
 
     def _Not(self, e, expect):
-        self.check_bool(e.operand, allow_proposal=True)
-        return BOOL
+        return p.Not(self.check_bool(e.operand, allow_proposal=True), e.span)
 
     def _pair(self, left, right):
         """Infer two operands where a bare value on one side takes the other side's type."""
         if self._is_bare_value(left) and not self._is_bare_value(right):
-            tr = self.infer(right)
-            tl = self.infer(left, tr)
-        else:
-            tl = self.infer(left)
-            if tl.kind == "error" and self._is_bare_value(left) and self._is_bare_value(right):
-                return tl, self.set_type(right, ERROR)  # the left side was reported; the right would echo it
-            tr = self.infer(right, tl)
-        return tl, tr
+            r = self.infer(right)
+            return self.infer(left, r.type), r
+        ln = self.infer(left)
+        if ln.type.kind == "error" and self._is_bare_value(left) and self._is_bare_value(right):
+            return ln, self._error(right)  # the left side was reported; the right would echo it
+        return ln, self.infer(right, ln.type)
 
     def _is_bare_value(self, e) -> bool:
         return (isinstance(e, n.Ref) and e.name.text not in self.m.symbols) or isinstance(e, n.SetLit)
 
     def _Compare(self, e: n.Compare, expect):
-        types = []
+        nodes = []
         for i, op in enumerate(e.ops):
             left, right = e.operands[i], e.operands[i + 1]
             if i == 0:
-                tl, tr = self._pair(left, right)
-                types.append(tl)
+                ln, rn = self._pair(left, right)
+                nodes.append(ln)
             else:
-                tl = types[-1]
-                tr = self.infer(right, tl)
-            types.append(tr)
-            self._check_comparison(op, left, tl, right, tr)
-        return BOOL
+                ln = nodes[-1]
+                rn = self.infer(right, ln.type)
+            nodes.append(rn)
+            nodes[-2], nodes[-1] = self._check_comparison(op, left, ln, right, rn)
+        return p.Compare(tuple(nodes), e.ops, e.span)
 
-    def _check_comparison(self, op, left, tl: T, right, tr: T):
+    def _check_comparison(self, op, left, ln, right, rn):
+        """Report a comparison that cannot be made; gives the operands, a number converted to the other's unit."""
+        tl, tr = ln.type, rn.type
         if "error" in (tl.kind, tr.kind):
-            return
+            return ln, rn
         err = self.c.error
         if tl.kind == "num" and tr.kind == "num":
             if tl.unit != tr.unit:
-                lit, other, t_other = (right, left, tl) if isinstance(right, n.Quantity) else (left, right, tr)
+                lit_right = isinstance(right, n.Quantity)
+                lit, other, t_other = (right, left, tl) if lit_right else (left, right, tr)
                 if isinstance(lit, n.Quantity) and lit.unit is None:
                     err("HGL306", f"this number needs a unit: it is compared with {t_other.unit}",
                         lit.span, f"write `{lit.value} {t_other.unit}`")
                 elif isinstance(lit, n.Quantity) and t_other.unit and lit.unit is not None:
                     u = units.canonical(lit.unit.text)
                     try:
-                        self.m.literals[id(lit)] = units.convert(lit.value, u, t_other.unit)
+                        value = units.convert(lit.value, u, t_other.unit)
                     except ValueError:
                         err("HGL302", f"cannot compare {t_other.unit} with {u}", lit.span,
                             f"'{self._text(other)}' is measured in {t_other.unit}")
+                    else:
+                        lit_node = rn if lit_right else ln
+                        converted = p.Num(value, lit_node.written, T("num", t_other.unit, isinstance(value, int)),
+                                          lit_node.span)
+                        ln, rn = (ln, converted) if lit_right else (converted, rn)
                 else:
                     err("HGL302", f"cannot compare {tl.unit or 'a plain number'} with {tr.unit or 'a plain number'}",
                         right.span)
-                    return
-            self._check_in_range(left, right)
-            return
+                    return ln, rn
+            self._check_in_range(left, ln, right, rn)
+            return ln, rn
         if op not in ("=", "!="):
             err("HGL301", f"'{_OP_WORDS[op]}' compares numbers, not {tl.describe(self.m.domains)}", left.span,
                 "use = or ≠ for values, 'in' for sets")
-            return
+            return ln, rn
         if tl.kind == tr.kind == "elem" and domains_compatible(tl.domain, tr.domain, self.m.domains):
-            return
+            return ln, rn
         if tl.kind == tr.kind == "bool":
-            return
+            return ln, rn
         err("HGL301", f"cannot compare {tl.describe(self.m.domains)} with {tr.describe(self.m.domains)}",
             right.span)
+        return ln, rn
 
-    def _check_in_range(self, left, right):
+    def _check_in_range(self, left, ln, right, rn):
         """A constant outside an input's declared range makes the comparison always true or false."""
-        for ref, lit in ((left, right), (right, left)):
-            if not (isinstance(ref, n.Ref) and isinstance(lit, n.Quantity)):
+        for ref, lit, num in ((left, right, rn), (right, left, ln)):
+            if not (isinstance(ref, n.Ref) and isinstance(lit, n.Quantity) and isinstance(num, p.Num)):
                 continue
             sym = self.m.symbols.get(ref.name.text)
             decl_type = getattr(sym.decl, "type", None) if sym is not None and sym.kind != "definition" else None
             if not isinstance(decl_type, n.NumberType):
                 continue
-            value = self.m.literals.get(id(lit), lit.value)
+            value = num.value
             lo, hi = decl_type.minimum, decl_type.maximum
             if (lo is not None and value < lo) or (hi is not None and value > hi):
                 unit = f" {sym.type.unit}" if sym.type.unit else ""
@@ -361,41 +375,42 @@ class ExprChecker:
         return e.name.text if isinstance(e, n.Ref) else "this"
 
     def _IsMissing(self, e: n.IsMissing, expect):
-        if not (isinstance(e.operand, n.Ref) and self.m.symbols.get(e.operand.name.text, None)
-                and self.m.symbols[e.operand.name.text].kind == "input"):
-            t = self.infer(e.operand)
-            if t.kind != "error":  # an unknown name was already reported: one mistake, one error
-                self.c.error("HGL301", "'is missing' applies to an input", e.operand.span,
-                             "definitions are never missing: they are unknown when an input they read is missing")
-            return BOOL
-        self.infer(e.operand)
-        return BOOL
+        operand = self.infer(e.operand)
+        if not (isinstance(operand, p.Var) and operand.kind == "input") and operand.type.kind != "error":
+            # an unknown name was already reported: one mistake, one error
+            self.c.error("HGL301", "'is missing' applies to an input", e.operand.span,
+                         "definitions are never missing: they are unknown when an input they read is missing")
+        return p.IsMissing(operand, e.negated, e.span)
 
     def _IsEmpty(self, e: n.IsEmpty, expect):
-        t = self.infer(e.operand)
+        operand = self.infer(e.operand)
+        t = operand.type
         if t.kind not in ("set", "error"):
             self.c.error("HGL301", f"'is empty' applies to a set, not {t.describe(self.m.domains)}", e.operand.span)
-        return BOOL
+        return p.IsEmpty(operand, e.negated, e.span)
 
     def _Member(self, e: n.Member, expect):
         if isinstance(e.collection, n.SetLit):
-            te = self.infer(e.element)
-            tc = self.infer(e.collection, te)
+            el = self.infer(e.element)
+            coll = self.infer(e.collection, el.type)
         else:
-            tc = self.infer(e.collection)
-            te = self.infer(e.element, tc)
+            coll = self.infer(e.collection)
+            el = self.infer(e.element, coll.type)
+        te, tc = el.type, coll.type
+        node = p.Member(el, coll, e.negated, e.span)
         if "error" in (te.kind, tc.kind):
-            return BOOL
+            return node
         if tc.kind != "set":
             self.c.error("HGL301", f"'in' needs a set on the right, not {tc.describe(self.m.domains)}",
                          e.collection.span)
         elif te.kind != "elem" or not domains_compatible(te.domain, tc.domain, self.m.domains):
             self.c.error("HGL301", f"{te.describe(self.m.domains)} cannot be in a "
                          f"{tc.describe(self.m.domains)}", e.element.span)
-        return BOOL
+        return node
 
     def _SetTest(self, e: n.SetTest, expect):
-        tl, tr = self._pair(e.left, e.right)
+        ln, rn = self._pair(e.left, e.right)
+        tl, tr = ln.type, rn.type
         for side, t in ((e.left, tl), (e.right, tr)):
             if t.kind not in ("set", "empty_set", "error"):
                 self.c.error("HGL301", f"'has {e.quantifier} of' compares sets, not "
@@ -403,10 +418,13 @@ class ExprChecker:
         if tl.kind == tr.kind == "set" and not domains_compatible(tl.domain, tr.domain, self.m.domains):
             self.c.error("HGL301", f"cannot compare {tl.describe(self.m.domains)} with "
                          f"{tr.describe(self.m.domains)}", e.right.span)
-        return BOOL
+        return p.SetTest(ln, e.quantifier, rn, e.span)
 
     def _Binary(self, e: n.Binary, expect):
-        tl, tr = self._pair(e.left, e.right)
+        ln, rn = self._pair(e.left, e.right)
+        return p.Binary(e.op, ln, rn, self._binary_type(e, ln.type, rn.type), e.span)
+
+    def _binary_type(self, e: n.Binary, tl: T, tr: T) -> T:
         if "error" in (tl.kind, tr.kind):
             return ERROR
         if e.op == "union":
@@ -428,25 +446,26 @@ class ExprChecker:
         return ERROR
 
     def _DrugsOf(self, e: n.DrugsOf, expect):
-        t = self.infer(e.operand)
+        operand = self.infer(e.operand)
+        t = operand.type
         if t.kind == "error":
-            return ERROR
+            return p.DrugsOf(operand, ERROR, e.span)
         if not (t.kind == "elem" and t.domain.startswith("optref")):
             self.c.error("HGL301", f"'drugs of' applies to an option input, not {t.describe(self.m.domains)}",
                          e.operand.span)
-            return ERROR
-        return T("set", domain="vocab:drug")
+            return p.DrugsOf(operand, ERROR, e.span)
+        return p.DrugsOf(operand, T("set", domain="vocab:drug"), e.span)
 
     def _HasRole(self, e: n.HasRole, expect):
         self.c.use("option", e.option, "option", "HGL206")
-        return BOOL
+        return p.HasRole(e.option.text, e.role, e.span)
 
     def _AnyOption(self, e: n.AnyOption, expect):
-        self.check_filters(e.filters)
-        return BOOL
+        return p.AnyOption(e.role, self.check_filters(e.filters), e.span)
 
     # ------------------------------------------------------------------ selectors and outcomes
-    def check_filters(self, filters):
+    def check_filters(self, filters) -> tuple:
+        out = []
         for f in filters:
             if isinstance(f, n.Containing):
                 want = T("set", domain="vocab:drug") if f.any_of else T("elem", domain="vocab:drug")
@@ -454,8 +473,15 @@ class ExprChecker:
                 want = T("set", domain="vocab:drug")
             else:
                 want = T("set", domain="option")
-            t = self.infer(f.value, want)
-            if self.reads_proposal(f.value):
+            value = self.infer(f.value, want)
+            t = value.type
+            if isinstance(f, n.Containing):
+                out.append(p.Containing(value, f.any_of, f.span))
+            elif isinstance(f, n.AllDrugsIn):
+                out.append(p.AllDrugsIn(value, f.span))
+            else:
+                out.append(p.OptionIn(value, f.span))
+            if p.reads_proposal(value):
                 self.c.error("HGL403", "a filter cannot ask what is proposed", f.value.span)
             if t.kind == "error":
                 continue
@@ -466,27 +492,32 @@ class ExprChecker:
             elif not ok and not (t.kind == "empty_set"):
                 self.c.error("HGL301", f"expected {want.describe(self.m.domains)}, found "
                              f"{t.describe(self.m.domains)}", f.value.span)
+        return tuple(out)
 
-    def check_outcomes(self, outcomes, phase2: bool | None, context: str):
+    def check_outcomes(self, outcomes) -> tuple:
+        """Outcomes as written -> resolved outcomes as written (if blocks and `use` kept)."""
         c = self.c
+        out = []
         for o in outcomes:
             if isinstance(o, n.Propose):
                 for name in o.options:
                     c.use("option", name, "option", "HGL206")
-                if phase2:
-                    c.error("HGL403", f"{context} asks what is proposed, so it cannot propose options itself",
-                            o.span, "split it: one rule proposes, another reads the proposal")
+                out.append(p.Propose(o.role, tuple(x.text for x in o.options), o.span))
             elif isinstance(o, n.Restrict):
                 sel = o.selector
                 if isinstance(sel, n.SelectOption):
                     c.use("option", sel.option, "option", "HGL206")
+                    selector = p.SelectOption(sel.option.text, sel.span)
                 else:
-                    self.check_filters(sel.filters)
+                    filters = self.check_filters(sel.filters)
                     for x in sel.except_:
                         c.use("option", x, "option", "HGL206")
+                    selector = p.SelectEvery(filters, tuple(x.text for x in sel.except_), sel.span)
+                out.append(p.Restrict(o.action, selector, o.span))
             elif isinstance(o, n.RaiseFlag):
                 for f in o.flags:
                     c.use("flag", f, "flag", "HGL207")
+                out.append(p.RaiseFlag(tuple(f.text for f in o.flags), o.span))
             elif isinstance(o, n.Request):
                 sym = self.m.symbols.get(o.input.text)
                 if sym is None or sym.kind != "input":
@@ -497,51 +528,27 @@ class ExprChecker:
                     c.used.add(("symbol", o.input.text))
                 if o.flag is not None:
                     c.use("flag", o.flag, "flag", "HGL207")
+                out.append(p.Request(o.input.text, o.flag.text if o.flag else None, o.span))
+            elif isinstance(o, n.Withhold):
+                out.append(p.Withhold(o.span))
             elif isinstance(o, n.Use):
-                if c.use("group", o.group, "outcome group"):
-                    grp = self.m.groups[o.group.text]
-                    if phase2 and any(isinstance(x, n.Propose) for x in walk_outcomes(grp.outcomes, self.m.groups)):
-                        c.error("HGL403", f"{context} asks what is proposed, so it cannot use "
-                                f"'{o.group.text}', which proposes options", o.span)
+                c.use("group", o.group, "outcome group")
+                out.append(p.Use(o.group.text, o.span))
             elif isinstance(o, n.OutcomeIf):
-                for cond, outs in o.branches:
-                    self.check_bool(cond, allow_proposal=True)
-                    self.check_outcomes(outs, phase2, context)
-                self.check_outcomes(o.otherwise, phase2, context)
+                branches = tuple((self.check_bool(cond, allow_proposal=True), self.check_outcomes(outs))
+                                 for cond, outs in o.branches)
+                out.append(p.OutcomeIf(branches, self.check_outcomes(o.otherwise), o.span))
+        return tuple(out)
 
 
-def walk(expr):
-    """Every expression node below (and including) expr, with filters' values."""
-    stack = [expr]
-    while stack:
-        e = stack.pop()
-        yield e
-        if isinstance(e, (n.And, n.Or)):
-            stack.extend(e.operands)
-        elif isinstance(e, n.Not):
-            stack.append(e.operand)
-        elif isinstance(e, n.Compare):
-            stack.extend(e.operands)
-        elif isinstance(e, (n.IsMissing, n.IsEmpty, n.DrugsOf)):
-            stack.append(e.operand)
-        elif isinstance(e, n.Member):
-            stack.extend((e.element, e.collection))
-        elif isinstance(e, (n.SetTest, n.Binary)):
-            stack.extend((e.left, e.right))
-        elif isinstance(e, n.If):
-            for c, v in e.branches:
-                stack.extend((c, v))
-            stack.append(e.otherwise)
-        elif isinstance(e, n.AnyOption):
-            stack.extend(f.value for f in e.filters)
+def _flat(cls, operands) -> tuple:
+    out = []
+    for x in operands:
+        out.extend(x.operands if isinstance(x, cls) else (x,))
+    return tuple(out)
 
 
-def walk_outcomes(outcomes, groups, depth=0):
-    for o in outcomes:
-        yield o
-        if isinstance(o, n.OutcomeIf) and depth < 20:
-            for _c, outs in o.branches:
-                yield from walk_outcomes(outs, groups, depth + 1)
-            yield from walk_outcomes(o.otherwise, groups, depth + 1)
-        elif isinstance(o, n.Use) and o.group.text in groups and depth < 20:
-            yield from walk_outcomes(groups[o.group.text].outcomes, groups, depth + 1)
+def _written(e: n.Quantity) -> str:
+    if e.unit is None:
+        return str(e.value)
+    return f"{e.value} %" if e.unit.text == "%" else f"{e.value} {e.unit.text}"

@@ -1,4 +1,4 @@
-"""The checker's types and the symbol table it builds; codegen, docgen and verify read them."""
+"""The checker's static types, value domains and symbols."""
 
 from __future__ import annotations
 
@@ -81,27 +81,11 @@ class Symbol:
 
 @dataclass
 class Model:
-    """Everything the checker learned about a guideline, for the later stages."""
+    """The checker's symbol tables, filled while checking (the resolved program is what it gives)."""
 
     guideline: n.Guideline
     symbols: dict[str, Symbol] = field(default_factory=dict)
     domains: dict[str, Domain] = field(default_factory=dict)
-    refs: dict[int, tuple[str, str]] = field(default_factory=dict)  # id(Ref) -> (kind, name|value)
-    types: dict[int, T] = field(default_factory=dict)  # id(expr) -> type
-    literals: dict[int, object] = field(default_factory=dict)  # id(Quantity|SetLit) -> value
-    definition_order: list[n.Definition] = field(default_factory=list)
-    reads: dict[str, frozenset[str]] = field(default_factory=dict)  # symbol/rule/constraint -> inputs
-    phase: dict[str, int] = field(default_factory=dict)  # rule -> 1 or 2
-    rule_provenance: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    rule_evidence: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    rule_section: dict[str, str] = field(default_factory=dict)
     options: dict[str, n.OptionDecl] = field(default_factory=dict)
     flags: dict[str, n.FlagDecl] = field(default_factory=dict)
     groups: dict[str, n.OutcomeGroup] = field(default_factory=dict)
-
-    def type_of(self, expr) -> T:
-        return self.types.get(id(expr), ERROR)
-
-    def label(self, name: str) -> str:
-        sym = self.symbols.get(name)
-        return sym.label if sym else name.replace("_", " ")

@@ -1,7 +1,10 @@
-"""Docs generation, model stage: a checked guideline (AST + Model) -> the plain data every page template reads.
+"""Docs generation, page-data stage: the resolved program (check/program.py) -> the plain data every page template reads.
 
 Nothing here escapes or formats Markdown: values are plain text and names; the templates
-and the Jinja environment (docgen.make_env) do the escaping, links and layout.
+and the Jinja environment (site.make_env) do the escaping, links and layout.  Rules,
+definitions, constraints and outcomes come resolved from the `Program`; declarations shown
+as written (metadata, vocabularies, evidence, provenance tags, strengths, an input's type
+and default) come from `program.guideline`.
 """
 
 from __future__ import annotations
@@ -9,11 +12,12 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass, field
 
-from hgl.compiler.front import nodes as n
-from hgl.compiler.docs.text import Describer, Md, anchor, code, esc, options_in, outcome_items
-from hgl.compiler.explain.words import conjuncts, unparse
-from hgl.compiler.check.exprcheck import walk
+from hgl.compiler.check import program as p
+from hgl.compiler.check.program import Program, conjuncts, walk
 from hgl.compiler.docs.flowchart import Box, tree
+from hgl.compiler.docs.text import Describer, Md, anchor, code, esc, options_in, outcome_items
+from hgl.compiler.explain.unparse import unparse
+from hgl.compiler.front import nodes as n
 
 # Charts by a key symbol, drawn when the guideline declares that symbol: (symbol, title).
 # Any guideline gets the governing-order chart and the chart of every rule by section.
@@ -37,8 +41,8 @@ class Page:
 class Links:
     """Markdown links from one page to the anchors of a guideline's pages."""
 
-    def __init__(self, gid: str, page: str, model, rule_section: dict[str, str]):
-        self.gid, self.page, self.m, self.rule_section = gid, page, model, rule_section
+    def __init__(self, gid: str, page: str, program: Program):
+        self.gid, self.page, self.program = gid, page, program
 
     def url(self, target: str, frag: str | None = None, html: bool = False) -> str:
         rel = posixpath.relpath(f"{self.gid}/{target}", posixpath.dirname(self.page) or ".")
@@ -49,36 +53,40 @@ class Links:
     def _md(self, label, target, frag=None) -> Md:
         return Md(f"[{esc(label)}]({self.url(target, frag)})")
 
+    def _section_of(self, rid: str) -> str:
+        rule = self.program.rules_by_name.get(rid)
+        return rule.section if rule is not None else ""
+
     def rule(self, rid: str, label: str | None = None) -> Md:
-        sec = self.rule_section.get(rid, "")
-        return self._md(label or rid, f"sections/{sec}.md", anchor("rule", rid))
+        return self._md(label or rid, f"sections/{self._section_of(rid)}.md", anchor("rule", rid))
 
     def rule_url(self, rid: str, html: bool = True) -> str:
-        return self.url(f"sections/{self.rule_section.get(rid, '')}.md", anchor("rule", rid), html)
+        return self.url(f"sections/{self._section_of(rid)}.md", anchor("rule", rid), html)
 
     def section(self, sid: str, label: str | None = None) -> Md:
         return self._md(label or sid, f"sections/{sid}.md")
 
     def option(self, oid: str, label: bool = True) -> Md:
-        opt = self.m.options.get(oid)
+        opt = self.program.options.get(oid)
         text = opt.label if (opt and label) else oid
         return self._md(text, "vocabulary.md", anchor("option", oid))
 
     def flag(self, fid: str) -> Md:
-        f = self.m.flags.get(fid)
+        f = self.program.flags.get(fid)
         return self._md(f.label if f else fid, "vocabulary.md", anchor("flag", fid))
 
     def input(self, name: str) -> Md:
-        sym = self.m.symbols.get(name)
+        prog = self.program
+        sym = prog.symbols.get(name)
         if sym is not None and sym.kind == "parameter":
-            return self._md(self.m.label(name), "parameters.md", anchor("parameter", name))
+            return self._md(prog.label(name), "parameters.md", anchor("parameter", name))
         if sym is not None and sym.kind == "definition":
-            return self._md(self.m.label(name), "vocabulary.md", anchor("term", name))
-        return self._md(self.m.label(name), "data.md", anchor("input", name))
+            return self._md(prog.label(name), "vocabulary.md", anchor("term", name))
+        return self._md(prog.label(name), "data.md", anchor("input", name))
 
-    def evidence(self, eid: str, guideline: n.Guideline | None = None) -> Md:
+    def evidence(self, eid: str) -> Md:
         label = eid
-        for e in (guideline.evidence if guideline else ()):
+        for e in self.program.guideline.evidence:
             if e.name.text == eid and e.get("trial"):
                 label = str(e.get("trial"))
         return self._md(label, "evidence.md", anchor("evidence", eid))
@@ -94,6 +102,7 @@ class Links:
 
 
 def literal_text(lit: n.Literal | None) -> str:
+    """A literal of a declaration (metadata, evidence field, default) as written."""
     if lit is None:
         return ""
     if lit.kind == "set":
@@ -108,69 +117,63 @@ def literal_text(lit: n.Literal | None) -> str:
     return str(lit.value)
 
 
-def type_facts(decl: n.InputDecl, g: n.Guideline) -> dict:
-    """Type, unit and allowed values of an input or parameter, in words."""
-    t = decl.type
-    if isinstance(t, n.BoolType):
+def type_facts(d: p.Input, program: Program) -> dict:
+    """Type, unit and allowed values of an input or parameter, in words (numbers and units as declared)."""
+    if d.kind == "bool":
         return {"type": "yes/no", "unit": "", "allowed": ["yes", "no"], "range": ""}
-    if isinstance(t, n.NumberType):
+    if d.kind in ("int", "number"):
         fmt = (lambda x: str(int(x)) if float(x).is_integer() else str(x))
-        if t.minimum is not None and t.maximum is not None:
-            rng = f"{fmt(t.minimum)} to {fmt(t.maximum)}"
-        elif t.minimum is not None:
-            rng = f"at least {fmt(t.minimum)}"
-        elif t.maximum is not None:
-            rng = f"at most {fmt(t.maximum)}"
+        if d.minimum is not None and d.maximum is not None:
+            rng = f"{fmt(d.minimum)} to {fmt(d.maximum)}"
+        elif d.minimum is not None:
+            rng = f"at least {fmt(d.minimum)}"
+        elif d.maximum is not None:
+            rng = f"at most {fmt(d.maximum)}"
         else:
             rng = ""
-        return {"type": "integer" if t.integer else "number", "unit": t.unit.text if t.unit else "",
+        unit = d.decl.type.unit  # the author's unit word, not its canonical name
+        return {"type": "integer" if d.kind == "int" else "number", "unit": unit.text if unit else "",
                 "allowed": [], "range": rng}
-    if isinstance(t, n.EnumType):
-        return {"type": "one of", "unit": "", "allowed": [v.text for v in t.values], "range": ""}
-    if isinstance(t, n.SetType):
-        voc = next((v for v in g.vocabularies if v.name.text == t.vocabulary.text), None)
-        return {"type": f"set of {voc.label if voc and voc.label else t.vocabulary.text}", "unit": "",
-                "allowed": [e.text for e, _ in voc.entries] if voc else [], "range": ""}
-    opts = [o.name.text for o in g.options if o.kind == t.kind]
-    return {"type": f"{t.kind} option or none", "unit": "", "allowed": opts + ["none"], "range": ""}
+    if d.kind == "enum":
+        return {"type": "one of", "unit": "", "allowed": list(d.values), "range": ""}
+    if d.kind == "set":
+        domain = program.domains.get(d.type.domain or "")
+        return {"type": f"set of {domain.label if domain else d.type.domain}", "unit": "",
+                "allowed": list(d.values), "range": ""}
+    kind = d.decl.type.kind  # an option input: any option of its kind, or none
+    opts = [name for name, o in program.options.items() if o.kind == kind]
+    return {"type": f"{kind} option or none", "unit": "", "allowed": opts + ["none"], "range": ""}
 
 
-def _symbol_closure(model) -> dict[str, frozenset]:
+def _names(e) -> set[str]:
+    """The inputs, parameters and definitions an expression names directly."""
+    return {x.name for x in walk(e) if isinstance(x, p.Var)}
+
+
+def _symbol_closure(program: Program) -> dict[str, frozenset]:
     """Every symbol -> the symbols it reads, transitively, itself included."""
-    direct: dict[str, set] = {}
-    for name, sym in model.symbols.items():
-        deps = set()
-        if sym.kind == "definition":
-            for x in walk(sym.decl.expr):
-                if isinstance(x, n.Ref):
-                    kind, ref = model.refs.get(id(x), ("", ""))
-                    if kind in ("input", "parameter", "definition"):
-                        deps.add(ref)
-        direct[name] = deps
+    direct = {d.name: _names(d.expr) for d in program.definitions}
     closure: dict[str, frozenset] = {}
 
     def visit(name, stack=()):
         if name in closure:
             return closure[name]
         out = {name}
-        for d in direct.get(name, ()):
-            if d not in stack:
-                out |= visit(d, stack + (name,))
+        for dep in direct.get(name, ()):
+            if dep not in stack:
+                out |= visit(dep, stack + (name,))
         closure[name] = frozenset(out)
         return closure[name]
 
-    for name in model.symbols:
+    for name in program.symbols:
         visit(name)
     return closure
 
 
-def _reads(expr, model, closure) -> set:
+def _reads(expr, closure) -> set:
     out = set()
-    for x in walk(expr):
-        if isinstance(x, n.Ref):
-            kind, ref = model.refs.get(id(x), ("", ""))
-            if kind in ("input", "parameter", "definition"):
-                out |= closure.get(ref, {ref})
+    for name in _names(expr):
+        out |= closure.get(name, {name})
     return out
 
 
@@ -178,44 +181,41 @@ def _reads(expr, model, closure) -> set:
 
 
 class GuidelineDocs:
-    """All pages of one guideline, from its CompileResult."""
+    """All pages of one guideline, from its CompileResult (its resolved program and source)."""
 
     def __init__(self, result, display: str, *, cases: list[dict] | None = None, schema: dict | None = None,
                  verification: dict | None = None):
-        self.r, self.g, self.m = result, result.guideline, result.model
+        self.r, self.program = result, result.program
+        self.g = self.program.guideline  # declarations as written
         self.display = display
-        self.gid = self.g.meta.id.text
-        self.describe = Describer(self.m)
+        self.gid = self.program.meta.id.text
+        self.describe = Describer(self.program)
         self.cases = cases or []
         self.schema = schema
         self.verification = verification or {"available": False, "findings": []}
-        self.rule_section = {r.name.text: s.name.text for s, r in self.g.rules()}
-        self.caution = {p.name.text for p in self.g.provenance if p.caution}
-        self.rules = {r.name.text: self._rule(s, r) for s, r in self.g.rules()}
+        self.caution = {t.name.text for t in self.g.provenance if t.caution}
+        self.rules = {r.name: self._rule(r) for r in self.program.rules}
 
     def links(self, page: str) -> Links:
-        return Links(self.gid, page, self.m, self.rule_section)
+        return Links(self.gid, page, self.program)
 
     @property
     def title(self) -> str:
-        return str(self.g.meta.get("title") or self.gid)
+        return str(self.program.meta.get("title") or self.gid)
 
     # ------------------------------------------------------------ rules
-    def _rule(self, s: n.Section, r: n.Rule) -> dict:
-        rid = r.name.text
-        items = outcome_items(r.outcomes, self.m, self.describe)
-        prov = list(self.m.rule_provenance.get(rid, ()))
-        strength = r.strength.text if r.strength else None
-        meaning = next((d.meaning for d in self.g.strengths if strength and d.name.text == strength), "")
+    def _rule(self, r: p.Rule) -> dict:
+        items = outcome_items(r.outcomes, self.program, self.describe)
+        meaning = next((d.meaning for d in self.g.strengths if r.strength and d.name.text == r.strength), "")
         return {
-            "id": rid, "title": r.title or rid, "section": s.name.text, "governs": r.governs,
+            "id": r.name, "title": r.title or r.name, "section": r.section, "governs": r.governs,
             "conditions": self.describe.conditions(r.when) if r.when is not None else [],
-            "hgl": unparse(r.when, self.m) if r.when is not None else "",
+            "hgl": unparse(r.when) if r.when is not None else "",
             "outcomes": items, "options": options_in(items), "summary": self._summary(items),
-            "strength": strength, "strength_meaning": meaning, "provenance": prov,
-            "caution": [p for p in prov if p in self.caution],
-            "evidence": list(self.m.rule_evidence.get(rid, ())), "rationale": r.rationale or "",
-            "where": f"{self.display}:{r.span.line}", "phase": self.m.phase.get(rid, 1),
+            "strength": r.strength, "strength_meaning": meaning, "provenance": list(r.provenance),
+            "caution": [t for t in r.provenance if t in self.caution],
+            "evidence": list(r.evidence), "rationale": r.rationale or "",
+            "where": f"{self.display}:{r.span.line}", "phase": r.phase,
         }
 
     def _summary(self, items, depth=0) -> list[str]:
@@ -243,15 +243,15 @@ class GuidelineDocs:
         return out
 
     def _olabel(self, oid: str) -> str:
-        opt = self.m.options.get(oid)
+        opt = self.program.options.get(oid)
         return opt.label if opt else oid
 
     def provenance_counts(self) -> list[dict]:
         rows = []
-        for p in self.g.provenance:
-            tag = p.name.text
+        for t in self.g.provenance:
+            tag = t.name.text
             rules = [rid for rid, r in self.rules.items() if tag in r["provenance"]]
-            rows.append({"tag": tag, "meaning": p.meaning, "caution": p.caution, "count": len(rules)})
+            rows.append({"tag": tag, "meaning": t.meaning, "caution": t.caution, "count": len(rules)})
         return rows
 
     # ------------------------------------------------------------ charts
@@ -262,52 +262,52 @@ class GuidelineDocs:
         return Box(title, r["summary"][:4], self.links(page).rule_url(rid), kind,
                    tooltip=f"rule {rid} ({r['where']})")
 
+    def _section_box(self, s: p.Section, page: str, lines: list[str], kind: str) -> Box:
+        return Box(s.title or s.name, lines, self.links(page).url(f"sections/{s.name}.md", html=True), kind)
+
     def charts(self, page: str) -> list[dict]:
         """The flowcharts: by each key symbol declared, the governing order, every rule by section."""
+        prog = self.program
         out = []
-        closure = _symbol_closure(self.m)
+        closure = _symbol_closure(prog)
         for key, title in CHART_KEYS:
-            if key not in self.m.symbols:
+            if key not in prog.symbols:
                 continue
             branches: dict[str, list[str]] = {}
-            for s, r in self.g.rules():
+            for r in prog.rules:
                 if r.when is None:
                     continue
                 for c in conjuncts(r.when):
-                    if key in _reads(c, self.m, closure):
-                        branches.setdefault(self.describe.text(c), []).append(r.name.text)
+                    if key in _reads(c, closure):
+                        branches.setdefault(self.describe.text(c), []).append(r.name)
                         break
             if not branches:
                 continue
             groups = [(Box(text, kind="branch"), [self._leaf(rid, page) for rid in rids])
                       for text, rids in branches.items()]
-            root = Box(self.m.label(key), ["(each branch: the condition on it)"], kind="root")
+            root = Box(prog.label(key), ["(each branch: the condition on it)"], kind="root")
             out.append({"title": title, "svg": Md(tree(title, root, groups)),
-                        "note": f"Rules whose condition reads {self.m.label(key)}, grouped by that condition."})
-        comb = self.g.combination
-        if comb and comb.governing_order:
+                        "note": f"Rules whose condition reads {prog.label(key)}, grouped by that condition."})
+        if prog.governing_order:
+            sections = {s.name: s for s in prog.sections}
             groups = []
-            for i, sname in enumerate(comb.governing_order, 1):
-                sec = next((s for s in self.g.sections if s.name.text == sname.text), None)
+            for i, sname in enumerate(prog.governing_order, 1):
+                sec = sections.get(sname)
                 if sec is None:
                     continue
-                head = Box(f"{i}. {sec.title or sec.name.text}", [], self.links(page).url(
-                    f"sections/{sec.name.text}.md", html=True), "section")
-                groups.append((head, [self._leaf(r.name.text, page) for r in sec.rules if r.governs]))
-            governing = {x.text for x in comb.governing_order}
-            rest = [s for s in self.g.sections if s.name.text not in governing]
+                head = Box(f"{i}. {sec.title or sec.name}", [], self.links(page).url(
+                    f"sections/{sec.name}.md", html=True), "section")
+                groups.append((head, [self._leaf(r.name, page) for r in sec.rules if r.governs]))
+            rest = [s for s in prog.sections if s.name not in prog.governing_order]
             groups.append((Box("No governing scenario fired", ["the line algorithm and the additions decide"],
                                kind="rest"),
-                           [Box(s.title or s.name.text, [], self.links(page).url(f"sections/{s.name.text}.md",
-                                                                                 html=True), "rest")
-                            for s in rest]))
+                           [self._section_box(s, page, [], "rest") for s in rest]))
             title = "Governing scenarios: the first that fires decides systemic therapy"
             out.append({"title": title, "svg": Md(tree(title, None, groups, chain=True, chain_label="else")),
                         "note": "Read from top to bottom: a scenario's governing rules replace the systemic "
                                 "options of every section below it."})
-        groups = [(Box(s.title or s.name.text, [f"{len(s.rules)} rule(s)"],
-                       self.links(page).url(f"sections/{s.name.text}.md", html=True), "section"),
-                   [self._leaf(r.name.text, page) for r in s.rules]) for s in self.g.sections]
+        groups = [(self._section_box(s, page, [f"{len(s.rules)} rule(s)"], "section"),
+                   [self._leaf(r.name, page) for r in s.rules]) for s in prog.sections]
         title = "Every rule, by section"
         out.append({"title": title, "svg": Md(tree(title, None, groups)),
                     "note": "Each box links to its rule card."})
@@ -315,19 +315,18 @@ class GuidelineDocs:
 
     # ------------------------------------------------------------ pages
     def pages(self) -> list[Page]:
-        g, gid = self.g, self.gid
-        meta = [(f.key.text, literal_text(f.value)) for f in g.meta.fields]
-        sections = [{"id": s.name.text, "title": s.title or s.name.text, "spec": s.spec,
-                     "description": s.description or "", "provenance": [p.text for p in s.provenance],
-                     "evidence": [e.text for e in s.evidence],
-                     "governing_rank": self._governing_rank(s.name.text),
-                     "rules": [self.rules[r.name.text] for r in s.rules]} for s in g.sections]
+        prog, gid = self.program, self.gid
+        meta = [(f.key.text, literal_text(f.value)) for f in prog.meta.fields]
+        sections = [{"id": s.name, "title": s.title or s.name, "spec": s.spec,
+                     "description": s.description or "", "provenance": list(s.provenance),
+                     "evidence": list(s.evidence), "governing_rank": self._governing_rank(s.name),
+                     "rules": [self.rules[r.name] for r in s.rules]} for s in prog.sections]
         common = {"gid": gid, "title": self.title, "source": self.display, "sha256": self.r.source.sha256,
-                  "caution": sorted(self.caution), "guideline": g}
+                  "caution": sorted(self.caution)}
         pages = [
             Page(f"{gid}/index.md", "Overview", "overview.md.j2",
-                 {"meta": meta, "doi": g.meta.get("doi"), "disclaimer": DISCLAIMER,
-                  "guideline_disclaimer": g.meta.get("disclaimer"), "provenance": self.provenance_counts(),
+                 {"meta": meta, "doi": prog.meta.get("doi"), "disclaimer": DISCLAIMER,
+                  "guideline_disclaimer": prog.meta.get("disclaimer"), "provenance": self.provenance_counts(),
                   "sections": sections, "n_rules": len(self.rules), "n_cases": len(self.cases)}),
             Page(f"{gid}/flowcharts.md", "At a glance", "flowcharts.md.j2", {}),
         ]
@@ -335,37 +334,36 @@ class GuidelineDocs:
             pages.append(Page(f"{gid}/sections/{s['id']}.md", s["title"], "section.md.j2", {"section": s}))
         pages += [
             Page(f"{gid}/data.md", "Data dictionary", "data.md.j2",
-                 {"inputs": [self._decl(d) for d in g.inputs]}),
+                 {"inputs": [self._decl(d) for d in prog.inputs]}),
             Page(f"{gid}/parameters.md", "Parameters", "parameters.md.j2",
-                 {"parameters": [self._decl(d) for d in g.parameters]}),
+                 {"parameters": [self._decl(d) for d in prog.parameters]}),
             Page(f"{gid}/vocabulary.md", "Options, flags and terms", "vocabulary.md.j2", self._vocabulary()),
             Page(f"{gid}/evidence.md", "Evidence", "evidence.md.j2", {"evidence": self._evidence()}),
             Page(f"{gid}/cases.md", "Worked cases", "cases.md.j2", {"files": self.cases}),
             Page(f"{gid}/verification.md", "Verification", "verification.md.j2",
                  {"verification": self.verification}),
         ]
-        for p in pages:
-            p.data = {**common, **p.data, "page": p.path, "L": self.links(p.path)}
-        for p in pages:
-            if p.template == "flowcharts.md.j2":
-                p.data["charts"] = self.charts(p.path)
+        for page in pages:
+            page.data = {**common, **page.data, "page": page.path, "L": self.links(page.path)}
+        for page in pages:
+            if page.template == "flowcharts.md.j2":
+                page.data["charts"] = self.charts(page.path)
         return pages
 
     def _governing_rank(self, sid: str):
-        comb = self.g.combination
-        order = [x.text for x in comb.governing_order] if comb else []
+        order = self.program.governing_order
         return order.index(sid) + 1 if sid in order else None
 
-    def _decl(self, d: n.InputDecl) -> dict:
-        facts = type_facts(d, self.g)
-        uses = [rid for rid in self.rules if d.name.text in self.m.reads.get(f"rule:{rid}", ())]
-        return {"name": d.name.text, "label": d.label or d.name.text, "description": d.description or "",
-                "default": literal_text(d.default) if d.default is not None else None,
-                "provenance": [p.text for p in d.provenance], "where": f"{self.display}:{d.span.line}",
-                "used_by": uses, **facts}
+    def _decl(self, d: p.Input) -> dict:
+        uses = [r.name for r in self.program.rules if d.name in r.reads]
+        decl = d.decl  # the label, default and provenance as written
+        return {"name": d.name, "label": decl.label or d.name, "description": d.description or "",
+                "default": literal_text(decl.default) if decl.default is not None else None,
+                "provenance": list(d.provenance), "where": f"{self.display}:{d.span.line}",
+                "used_by": uses, **type_facts(d, self.program)}
 
     def _vocabulary(self) -> dict:
-        g, m = self.g, self.m
+        prog = self.program
         proposed: dict[str, list[str]] = {}
         flagged: dict[str, list[str]] = {}
         for rid, r in self.rules.items():
@@ -373,29 +371,32 @@ class GuidelineDocs:
                 proposed.setdefault(o, []).append(rid)
             for f in _flags_in(r["outcomes"]):
                 flagged.setdefault(f, []).append(rid)
-        options = [{"id": o.name.text, "kind": o.kind, "label": o.label, "drugs": [d.text for d in o.drugs],
+        options = [{"id": name, "kind": o.kind, "label": o.label, "drugs": [x.text for x in o.drugs],
                     "stands_for": o.stands_for.text if o.stands_for else None,
-                    "rules": proposed.get(o.name.text, [])} for o in g.options]
-        flags = [{"id": f.name.text, "label": f.label, "rules": flagged.get(f.name.text, [])} for f in g.flags]
+                    "rules": proposed.get(name, [])} for name, o in prog.options.items()]
+        flags = [{"id": name, "label": f.label, "rules": flagged.get(name, [])} for name, f in prog.flags.items()]
         vocabs = [{"id": v.name.text, "label": v.label or v.name.text,
-                   "entries": [(e.text, label or "") for e, label in v.entries]} for v in g.vocabularies]
-        terms = [{"id": d.name.text, "label": d.label or d.name.text, "hgl": unparse(d.expr, m),
-                  "plain": self.describe.text(d.expr), "description": d.description or ""}
-                 for d in g.definitions]
-        constraints = [{"id": c.name.text, "label": c.label or c.name.text, "plain": self.describe.text(c.expr),
-                        "hgl": unparse(c.expr, m)} for c in g.constraints]
-        groups = [{"id": gr.name.text, "label": gr.label or gr.name.text,
-                   "outcomes": outcome_items(gr.outcomes, m, self.describe)} for gr in g.groups]
+                   "entries": [(e.text, label or "") for e, label in v.entries]} for v in self.g.vocabularies]
+        terms = []
+        for decl in self.g.definitions:  # in the order written; the program has them in dependency order
+            d = prog.definition(decl.name.text)
+            if d is not None:
+                terms.append({"id": d.name, "label": decl.label or d.name, "hgl": unparse(d.expr),
+                              "plain": self.describe.text(d.expr), "description": d.description or ""})
+        constraints = [{"id": c.name, "label": c.label or c.name, "plain": self.describe.text(c.expr),
+                        "hgl": unparse(c.expr)} for c in prog.constraints]
+        groups = [{"id": gr.name, "label": gr.label or gr.name,
+                   "outcomes": outcome_items(gr.outcomes, prog, self.describe)} for gr in prog.groups.values()]
         return {"options": options, "flags": flags, "vocabularies": vocabs, "terms": terms,
                 "constraints": constraints, "groups": groups,
-                "strengths": [(s.name.text, s.meaning) for s in g.strengths]}
+                "strengths": [(s.name.text, s.meaning) for s in self.g.strengths]}
 
     def _evidence(self) -> list[dict]:
         out = []
         for e in self.g.evidence:
             eid = e.name.text
             cited = [rid for rid, r in self.rules.items() if eid in r["evidence"]]
-            sections = [s.name.text for s in self.g.sections if eid in {x.text for x in s.evidence}]
+            sections = [s.name for s in self.program.sections if eid in s.evidence]
             out.append({"id": eid, "trial": str(e.get("trial") or eid),
                         "fields": [(f.key.text, literal_text(f.value)) for f in e.fields if f.key.text != "trial"],
                         "rules": cited, "sections": sections})

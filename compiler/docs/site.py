@@ -1,18 +1,18 @@
-"""Docs generation, driver stage: compiled guidelines -> Markdown (Jinja2) -> a static site (mkdocs), and `hgl docs`.
+"""Docs generation, driver stage: compiled guidelines (CompileResult) -> Markdown (Jinja2) -> a static site (mkdocs), and `hgl docs`.
 
-The pages come from the same CompileResult the tests run, and the worked cases are run
-through hgl.runtime during the build, so text, diagrams and behaviour cannot disagree.
-Guideline text is escaped by default: the Jinja environment escapes every string it
-prints unless it is a trusted `Md` fragment built by docgen_text.
+The pages come from the same CompileResult the tests run (its resolved program, see
+pages.py), and the worked cases are run through hgl.runtime during the build, so text,
+diagrams and behaviour cannot disagree.  Guideline text is escaped by default: the Jinja
+environment escapes every string it prints unless it is a trusted `Md` fragment built by
+docs/text.py.
 """
 
 from __future__ import annotations
 
-import importlib
-
 import functools
 import hashlib
 import http.server
+import importlib
 import json
 import os
 import re
@@ -158,8 +158,8 @@ def _schema(result) -> dict:
 def run_verification(result, verifier=None) -> dict:
     """Findings of hgl.compiler.verify.search for the page; `available` False when there is no verifier.
 
-    The default verifier's findings are cached by the hash of the source and of the
-    verifier's own code, since a solver run can take longer than the rest of the build.
+    The default verifier's findings are cached by the hash of the source and of the code
+    they depend on, since a solver run can take longer than the rest of the build.
     """
     if verifier is False:
         return {"available": False, "reason": "verification was not run for this build", "findings": []}
@@ -167,10 +167,12 @@ def run_verification(result, verifier=None) -> dict:
     if verifier is None:
         try:
             # import_module consults sys.modules, so a blocked or absent verifier is seen as such
-            verify_module = importlib.import_module(f"{__package__}.verify")
-        except ImportError:
+            verify_module = importlib.import_module("hgl.compiler.verify.search")
+        except ModuleNotFoundError:  # the verifier or its solver (z3) is not installed
             return {"available": False, "reason": "verification not available in this installation",
                     "findings": []}
+        except ImportError as exc:  # installed but broken: shown, never hidden
+            return {"available": False, "reason": f"verification failed: ImportError: {exc}", "findings": []}
         verifier = verify_module.verify
         cache = _verification_cache(result, verify_module)
         if cache is not None and cache.exists():
@@ -189,7 +191,7 @@ def run_verification(result, verifier=None) -> dict:
     for d in diags:
         data = d.data if isinstance(d.data, dict) else {}
         witness = data.get("witness", data.get("case", data or None))
-        rule = next((r.name.text for _s, r in result.guideline.rules()
+        rule = next((r.name for r in result.program.rules
                      if r.span.line <= d.span.line <= max(r.span.end_line, r.span.line)), None)
         findings.append({"code": d.code, "severity": d.severity, "rule": rule, "title": CODES.get(d.code, ("", ""))[1],
                          "message": d.message, "where": f"{result.source.name}:{d.span.line}:{d.span.column}",
@@ -207,8 +209,13 @@ def run_verification(result, verifier=None) -> dict:
 
 
 def _verification_cache(result, module) -> Path | None:
+    """The cache file of a guideline's findings, keyed by its source and the code the findings depend on:
+    the verifier's package, the checker that resolves the program, and the runtime it replays witnesses on."""
     try:
-        code = Path(module.__file__).read_bytes()
+        here = Path(module.__file__).resolve().parent
+        runtime = Path(importlib.import_module("hgl.runtime").__file__).resolve().parent
+        folders = (here, here.parent / "check", runtime)
+        code = b"".join(p.read_bytes() for folder in folders for p in sorted(folder.glob("*.py")))
     except (OSError, TypeError):
         return None
     key = hashlib.sha256(result.source.text.encode("utf-8") + b"\0" + code).hexdigest()
@@ -248,7 +255,7 @@ def guideline_pages(path: Path, *, verifier=None, extra_cases: dict | None = Non
     result = compile_source(read_source(path, shown))
     if not result.ok:
         raise DocsError(f"{shown} does not compile:\n" + render_all(result.source, result.errors))
-    gid = result.guideline.meta.id.text
+    gid = result.program.meta.id.text
     cases = run_cases(result, _case_files(Path(path), gid, extra_cases), display_root)
     docs = GuidelineDocs(result, shown, cases=cases, schema=_schema(result),
                          verification=run_verification(result, verifier))
@@ -287,7 +294,7 @@ def write_markdown(paths, docs_dir, *, pages_dir: Path | None = SITE / "pages", 
         (docs_dir / docs.gid / f"{docs.gid}.schema.json").write_text(
             json.dumps(docs.schema, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         nav.append({_nav_title(docs.title): gnav})
-        guidelines.append({"id": docs.gid, "title": docs.title, "version": docs.g.meta.get("version")})
+        guidelines.append({"id": docs.gid, "title": docs.title, "version": docs.program.meta.get("version")})
     hand = {p.name: p for p in sorted(Path(pages_dir).glob("*.md"))} if pages_dir and Path(pages_dir).exists() else {}
     for name, p in hand.items():
         shutil.copyfile(p, docs_dir / name)

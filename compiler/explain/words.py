@@ -1,170 +1,16 @@
-"""Plain words for expressions: canonical HGL text, sentence templates, and explanation trees.
+"""Explanations: conditions in words, as written (`unparse`) and as trees the runtime renders per case.
 
-Shared by codegen and the interpreter (the EXPLAIN table every `because`, `why not` and
-missing-data reason is rendered from; see `Words`) and docgen (rule cards, `unparse`).  The
-older flat templates (`sentence`: literal text, or ("value", symbol name) slots) still feed
-the modules' `why` functions, which the engine uses for modules built without EXPLAIN.
+One explanation system: `Words` builds, for every rule and branch, a tree per condition (see
+the tags below); the generated module carries them as its EXPLAIN table and hgl.runtime.result
+renders them with the patient's values.  The docs show the same conditions as written.
 """
 
 from __future__ import annotations
 
-from hgl.compiler.front import nodes as n
-from hgl.compiler.check.types import Model
-
-_OPS = {"=": "=", "!=": "≠", "<": "<", "<=": "≤", ">": ">", ">=": "≥"}
-_PREC = {n.Or: 1, n.And: 2, n.Not: 3}
-
-
-def unparse(e, model: Model | None = None) -> str:
-    """Canonical HGL text of an expression (names as written)."""
-    return _Unparser(model).go(e, 0)
-
-
-class _Unparser:
-    def __init__(self, model):
-        self.m = model
-
-    def go(self, e, prec: int) -> str:
-        text, p = self._text(e)
-        return f"({text})" if p < prec else text
-
-    def _text(self, e):
-        if isinstance(e, n.Ref):
-            return e.name.text, 9
-        if isinstance(e, n.Quantity):
-            v = e.value
-            num = str(v)
-            if e.unit is None:
-                return num, 9
-            return (f"{num} %" if e.unit.text == "%" else f"{num} {e.unit.text}"), 9
-        if isinstance(e, n.BoolLit):
-            return ("true" if e.value else "false"), 9
-        if isinstance(e, n.SetLit):
-            return "{" + ", ".join(i.text for i in e.items) + "}", 9
-        if isinstance(e, n.Or):
-            return " or ".join(self.go(x, 2) for x in e.operands), 1
-        if isinstance(e, n.And):
-            return " and ".join(self.go(x, 3) for x in e.operands), 2
-        if isinstance(e, n.Not):
-            return "not " + self.go(e.operand, 4), 3
-        if isinstance(e, n.Compare):
-            parts = [self.go(e.operands[0], 5)]
-            for op, x in zip(e.ops, e.operands[1:]):
-                parts += [_OPS[op], self.go(x, 5)]
-            return " ".join(parts), 4
-        if isinstance(e, n.IsMissing):
-            return f"{self.go(e.operand, 5)} is {'not ' if e.negated else ''}missing", 4
-        if isinstance(e, n.IsEmpty):
-            return f"{self.go(e.operand, 5)} is {'not ' if e.negated else ''}empty", 4
-        if isinstance(e, n.Member):
-            return f"{self.go(e.element, 5)} {'not in' if e.negated else 'in'} {self.go(e.collection, 5)}", 4
-        if isinstance(e, n.SetTest):
-            return f"{self.go(e.left, 5)} has {e.quantifier} of {self.go(e.right, 5)}", 4
-        if isinstance(e, n.Binary):
-            return f"{self.go(e.left, 5)} {e.op} {self.go(e.right, 6)}", 5
-        if isinstance(e, n.DrugsOf):
-            return f"drugs of {self.go(e.operand, 9)}", 9
-        if isinstance(e, n.HasRole):
-            return f"{e.option.text} is {e.role}", 4
-        if isinstance(e, n.AnyOption):
-            return f"any {e.role} option" + "".join(" " + filter_text(f, self.m) for f in e.filters), 9
-        if isinstance(e, n.If):
-            parts = []
-            for i, (c, v) in enumerate(e.branches):
-                parts.append(("if " if i == 0 else "else if ") + self.go(c, 0) + " then " + self.go(v, 1))
-            return " ".join(parts) + " else " + self.go(e.otherwise, 1), 0
-        return "?", 9  # pragma: no cover
-
-
-def filter_text(f, model=None) -> str:
-    if isinstance(f, n.Containing):
-        return ("containing any of " if f.any_of else "containing ") + unparse(f.value, model)
-    if isinstance(f, n.AllDrugsIn):
-        return "with all drugs in " + unparse(f.value, model)
-    return "in " + unparse(f.value, model)
-
-
-def selector_text(sel, model=None) -> str:
-    if isinstance(sel, n.SelectOption):
-        return sel.option.text
-    text = "every option" + "".join(" " + filter_text(f, model) for f in sel.filters)
-    if sel.except_:
-        text += " except " + ", ".join(x.text for x in sel.except_)
-    return text
-
-
-def conjuncts(e) -> list:
-    """Top-level conjuncts of a condition: the parts a `because` lists one by one."""
-    if isinstance(e, n.And):
-        out = []
-        for x in e.operands:
-            out.extend(conjuncts(x))
-        return out
-    return [e]
-
-
-def sentence(e, model: Model) -> list:
-    """A template for one conjunct: text pieces and ("value", name) slots."""
-    label = model.label
-
-    def sym(x):
-        if isinstance(x, n.Ref):
-            kind, name = model.refs.get(id(x), ("", ""))
-            if kind in ("input", "parameter", "definition"):
-                return name
-        return None
-
-    def rhs(x):
-        return unparse(x, model).replace("_", " ") if isinstance(x, (n.Ref, n.SetLit)) else unparse(x, model)
-
-    if isinstance(e, n.Ref) and sym(e):
-        name = sym(e)
-        if model.symbols[name].type.kind == "bool":
-            return [label(name)]
-        return [f"{label(name)} is ", ("value", name)]
-    if isinstance(e, n.Not) and isinstance(e.operand, n.Ref) and sym(e.operand):
-        return [f"not: {label(sym(e.operand))}"]
-    if isinstance(e, n.Compare) and len(e.ops) == 1 and sym(e.operands[0]):
-        name, op, right = sym(e.operands[0]), e.ops[0], e.operands[1]
-        if sym(right):
-            return [f"{label(name)} is ", ("value", name), f" ({_OPS[op]} {label(sym(right))}, ",
-                    ("value", sym(right)), ")"]
-        if op == "=":
-            return [f"{label(name)} is ", ("value", name)]
-        return [f"{label(name)} is ", ("value", name), f" ({_OPS[op]} {rhs(right)})"]
-    if isinstance(e, n.Compare) and len(e.ops) == 2 and sym(e.operands[1]):
-        name = sym(e.operands[1])
-        return [f"{label(name)} is ", ("value", name),
-                f" ({unparse(e.operands[0], model)} {_OPS[e.ops[0]]} … {_OPS[e.ops[1]]} "
-                f"{unparse(e.operands[2], model)})"]
-    if isinstance(e, n.Member) and sym(e.element):
-        name = sym(e.element)
-        return [f"{label(name)} is ", ("value", name),
-                f" ({'not ' if e.negated else ''}one of {rhs(e.collection)})"]
-    if isinstance(e, n.Member) and sym(e.collection) and not sym(e.element):
-        return [f"{unparse(e.element, model)} {'not ' if e.negated else ''}in {label(sym(e.collection))}"]
-    if isinstance(e, n.IsMissing) and sym(e.operand):
-        return [f"{label(sym(e.operand))} is {'recorded' if e.negated else 'missing'}"]
-    if isinstance(e, n.IsEmpty) and sym(e.operand):
-        return [f"{label(sym(e.operand))} is {'not ' if e.negated else ''}empty"]
-    # fallback: the condition as written, then the values it reads
-    pieces: list = [unparse(e, model)]
-    names = []
-    for x in _refs(e):
-        s = sym(x)
-        if s and s not in names:
-            names.append(s)
-    for i, s in enumerate(names[:4]):
-        pieces += [" (" if i == 0 else ", ", f"{label(s)} ", ("value", s)]
-    if names:
-        pieces.append(")")
-    return pieces
-
-
-def _refs(e):
-    from hgl.compiler.check.exprcheck import walk
-
-    return [x for x in walk(e) if isinstance(x, n.Ref)][::-1]
+from hgl.compiler.check import program as p
+from hgl.compiler.check.program import Program, Visitor, conjuncts
+from hgl.compiler.explain.unparse import OPS as _OPS
+from hgl.compiler.explain.unparse import unparse
 
 
 # ---------------------------------------------------------------- explanation trees
@@ -211,33 +57,31 @@ def _cap_off(label: str) -> str:
 class Words:
     """Builds the explanation trees of one checked guideline."""
 
-    def __init__(self, model: Model):
-        self.m = model
-        g = model.guideline
+    def __init__(self, program: Program):
+        self.m = program
         self.value_labels: dict[str, dict[str, str]] = {}
-        for v in g.vocabularies:
+        for v in program.guideline.vocabularies:
             self.value_labels[f"vocab:{v.name.text}"] = {x.text: label or x.text.replace("_", " ")
                                                         for x, label in v.entries}
-        options = {o.name.text: _cap_off(o.label) for o in g.options}
-        for key in model.domains:
+        options = {name: _cap_off(o.label) for name, o in program.options.items()}
+        for key in program.domains:
             if key == "option" or key.startswith("optref"):
                 self.value_labels[key] = {**options, "none": "none"}
 
-        # the definitions that have facts behind them (the others need no REASON node)
-        self.reasoned = {d.name.text for d in model.definition_order}
-        self.reasoned = {d.name.text for d in model.definition_order if self.reason(d.expr) is not None}
+        # the definitions that have facts behind them (the others need no REASON node); a
+        # definition's REASON may name others, so all count as reasoned while the set is made
+        self._plain = PlainWords(self)
+        self.reasoned = {d.name for d in program.definitions}
+        self.reasoned = {d.name for d in program.definitions if self.reason(d.expr) is not None}
 
     def rn(self, name: str, prefix: str, suffix: str) -> tuple:
         """The REASON node of a symbol, as a 0- or 1-tuple to splice into a phrase."""
         return ((REASON, name, prefix, suffix),) if name in self.reasoned else ()
 
     # ------------------------------------------------------------------ names and constants
-    def sym(self, x) -> str | None:
-        if isinstance(x, n.Ref):
-            kind, name = self.m.refs.get(id(x), ("", ""))
-            if kind in ("input", "parameter", "definition"):
-                return name
-        return None
+    @staticmethod
+    def sym(x) -> str | None:
+        return x.name if isinstance(x, p.Var) else None
 
     def label(self, name: str) -> str:
         return self.m.label(name)
@@ -247,15 +91,15 @@ class Words:
 
     def const(self, x) -> str | None:
         """Words for a constant: a value by its label, a quantity with its unit, a set as 'a or b'."""
-        if isinstance(x, n.Ref) and self.m.refs.get(id(x), ("",))[0] == "value":
-            return self.value_word(x.name.text, self.m.type_of(x).domain)
-        if isinstance(x, n.Quantity):
-            return unparse(x, self.m)
-        if isinstance(x, n.BoolLit):
+        if isinstance(x, p.Value):
+            return self.value_word(x.value, x.type.domain)
+        if isinstance(x, p.Num):
+            return x.written
+        if isinstance(x, p.Bool):
             return "yes" if x.value else "no"
-        if isinstance(x, n.SetLit):
-            dom = self.m.type_of(x).domain
-            words = [self.value_word(i.text, dom) for i in x.items]
+        if isinstance(x, p.SetOf):
+            dom = x.type.domain
+            words = [self.value_word(i, dom) for i in x.values]
             return " or ".join(words) if words else "none"
         return None
 
@@ -264,34 +108,7 @@ class Words:
 
     def words(self, e) -> str:
         """A condition or value in words, without the case's values (fallback and selectors)."""
-        c = self.const(e)
-        if c is not None:
-            return c
-        s = self.sym(e)
-        if s:
-            return self.label(s)
-        if isinstance(e, n.Not):
-            return "not " + self.words(e.operand)
-        if isinstance(e, (n.And, n.Or)):
-            sep = " and " if isinstance(e, n.And) else " or "
-            return sep.join(self.words(x) for x in e.operands)
-        if isinstance(e, n.Compare):
-            parts = [self.words(e.operands[0])]
-            for op, x in zip(e.ops, e.operands[1:]):
-                parts += [_OPS[op], self.words(x)]
-            return " ".join(parts)
-        if isinstance(e, n.Member):
-            return f"{self.words(e.element)} {'not ' if e.negated else ''}among {self.words(e.collection)}"
-        if isinstance(e, n.DrugsOf):
-            return f"the drugs of {self.words(e.operand)}"
-        if isinstance(e, n.HasRole):
-            return f"{self.option_word(e.option.text)} is {e.role}"
-        if isinstance(e, n.AnyOption):
-            return f"a {e.role} option" + "".join(" " + self.filter_words(f) for f in e.filters)
-        if isinstance(e, n.Binary):
-            op = {"+": "+", "-": "−", "union": "and"}[e.op]
-            return f"{self.words(e.left)} {op} {self.words(e.right)}"
-        return unparse(e, self.m).replace("_", " ")
+        return self._plain.visit(e)
 
     def option_word(self, oid: str) -> str:
         return self.value_labels.get("option", {}).get(oid, oid.replace("_", " "))
@@ -299,7 +116,7 @@ class Words:
     def set_words(self, x) -> tuple:
         """A set in a selector or filter: its label, and its value when it depends on the case."""
         s = self.sym(x)
-        if s and self.m.symbols[s].type.kind == "set" and self.m.reads.get(s):
+        if s and self.m.symbols[s].type.kind == "set" and self.m.reads_of(s):
             return (self.label(s) + " (", (VALUE, s), ")")
         return (self.words(x),)
 
@@ -307,9 +124,9 @@ class Words:
         return "".join(p for p in self.filter_phrase(f) if type(p) is str)
 
     def filter_phrase(self, f) -> tuple:
-        if isinstance(f, n.Containing):
+        if isinstance(f, p.Containing):
             return ("containing one of the " if f.any_of else "containing ",) + self.set_words(f.value)
-        if isinstance(f, n.AllDrugsIn):
+        if isinstance(f, p.AllDrugsIn):
             return ("with all its drugs among ",) + self.set_words(f.value)
         return ("among ",) + self.set_words(f.value)
 
@@ -317,11 +134,11 @@ class Words:
         """What follows the names of the options an `any ... option` test found: ' is preferred and contains …'."""
         out: tuple = (f" {'are' if many else 'is'} {e.role}",)
         for f in e.filters:
-            if isinstance(f, n.Containing):
+            if isinstance(f, p.Containing):
                 # a named set reads as a plural noun ('one of the HER2 antibodies'); a literal as 'a or b'
-                named = f.any_of and not isinstance(f.value, n.SetLit)
+                named = f.any_of and not isinstance(f.value, p.SetOf)
                 verb = ("contain " if many else "contains ") + ("one of the " if named else "")
-            elif isinstance(f, n.AllDrugsIn):
+            elif isinstance(f, p.AllDrugsIn):
                 verb = "have all their drugs among " if many else "has all its drugs among "
             else:
                 verb = "are among " if many else "is among "
@@ -330,23 +147,23 @@ class Words:
 
     def selector(self, sel) -> tuple:
         """A restriction's selector in words: 'every option containing trastuzumab deruxtecan (T-DXd)'."""
-        if isinstance(sel, n.SelectOption):
-            return (self.option_word(sel.option.text),)
+        if isinstance(sel, p.SelectOption):
+            return (self.option_word(sel.option),)
         out: tuple = ("every option",)
         for f in sel.filters:
             out += (" ",) + self.filter_phrase(f)
         if sel.except_:
-            out += (", except " + ", ".join(self.option_word(x.text) for x in sel.except_),)
+            out += (", except " + ", ".join(self.option_word(x) for x in sel.except_),)
         return out
 
     # ------------------------------------------------------------------ conditions
     def fact(self, e) -> tuple:
         """The node of one condition: held, failed and unknown phrases."""
-        if isinstance(e, (n.And, n.Or)):
+        if isinstance(e, (p.And, p.Or)):
             return self.match(e, " and ")
-        if isinstance(e, n.If):
+        if isinstance(e, p.If):
             return self.if_fact(e)
-        if isinstance(e, n.Not):
+        if isinstance(e, p.Not):
             inner = self.fact(e.operand)
             if inner[0] == FACT:
                 return (FACT, Test(e), inner[3], inner[2], inner[4])
@@ -356,7 +173,7 @@ class Words:
 
     def match(self, e, sep: str) -> tuple:
         """And/Or: the operands whose truth decided it (all that held, or those that failed)."""
-        items = tuple((Test(x), (self.fact(x),)) for x in _flat(e, type(e)))
+        items = tuple((Test(x), (self.fact(x),)) for x in e.operands)
         return (MATCH, Test(e), sep, items)
 
     def if_fact(self, e) -> tuple:
@@ -377,19 +194,19 @@ class Words:
 
     def _phrases(self, e):
         s = self.sym
-        if isinstance(e, n.Ref) and s(e) and self.m.symbols[s(e)].type.kind == "bool":
+        if s(e) and e.type.kind == "bool":
             name = s(e)
             lab = self.label(name)
             held = (lab, *self.rn(name, " (", ")"))
             return held, (lab + ": ", (VALUE, name), *self.rn(name, " (", ")")), (lab + ": ", (VALUE, name),
                                                                                  *self.rn(name, " (", ")"))
-        if isinstance(e, n.Compare) and len(e.ops) == 1:
+        if isinstance(e, p.Compare) and len(e.ops) == 1:
             left, op, right = e.operands[0], e.ops[0], e.operands[1]
             if not s(left) and s(right):
                 left, right, op = right, left, _FLIP[op]
             if s(left):
                 return self._compare(e, s(left), op, right)
-        if isinstance(e, n.Compare) and len(e.ops) == 2 and s(e.operands[1]) and not s(e.operands[0]) \
+        if isinstance(e, p.Compare) and len(e.ops) == 2 and s(e.operands[1]) and not s(e.operands[0]) \
                 and not s(e.operands[2]):
             name = s(e.operands[1])
             lo, hi = self.words(e.operands[0]), self.words(e.operands[2])
@@ -400,9 +217,9 @@ class Words:
             lab, v, unknown = self._subject(name)
             return ((lab + " is ", v, f" ({rng}", *self.rn(name, "; ", ""), ")"),
                     (lab + " is ", v, f", not {rng}", *self.rn(name, " (", ")")), unknown)
-        if isinstance(e, n.Member):
+        if isinstance(e, p.Member):
             return self._member(e)
-        if isinstance(e, n.SetTest) and s(e.left):
+        if isinstance(e, p.SetTest) and s(e.left):
             name = s(e.left)
             lab = self.label(name)
             right = self.words(e.right)
@@ -410,21 +227,21 @@ class Words:
             base = (lab + " (", (VALUE, name), ")")
             return (base + (f" include {word} {right}",), base + (f" do not include {word} {right}",),
                     (lab + (" is unknown" if self.is_def(name) else " is missing"),))
-        if isinstance(e, n.IsMissing) and s(e.operand):
+        if isinstance(e, p.IsMissing) and s(e.operand):
             name = s(e.operand)
             lab = self.label(name)
             present = (lab + " is ", (VALUE, name))
             missing = (lab + " is missing",)
             return (present, missing, missing) if e.negated else (missing, present, missing)
-        if isinstance(e, n.IsEmpty) and s(e.operand):
+        if isinstance(e, p.IsEmpty) and s(e.operand):
             name = s(e.operand)
             lab = self.label(name)
             full, empty = (lab + ": ", (VALUE, name)), (lab + ": none",)
             return (full, empty, full) if e.negated else (empty, full, full)
-        if isinstance(e, n.HasRole):
-            opt = self.option_word(e.option.text)
+        if isinstance(e, p.HasRole):
+            opt = self.option_word(e.option)
             return (f"{opt} is {e.role}",), (f"{opt} is not {e.role}",), (f"{opt} is {e.role}: unknown",)
-        if isinstance(e, n.AnyOption):
+        if isinstance(e, p.AnyOption):
             filters = "".join(" " + self.filter_words(f) for f in e.filters)
             held = (f"a {e.role} option{filters}",)
             return (((WHICH, Test(e), self.option_clause(e, False), self.option_clause(e, True), held),),
@@ -475,7 +292,7 @@ class Words:
         """Any other condition: in words, then the values it reads."""
         text = self.words(e)
         names = []
-        for x in _refs(e):
+        for x in reversed(list(p.walk(e))):
             name = self.sym(x)
             if name and name not in names:
                 names.append(name)
@@ -489,25 +306,25 @@ class Words:
     # ------------------------------------------------------------------ definitions
     def reason(self, e):
         """The facts behind a definition's value (one level), or None when its value says it all."""
-        t = self.m.type_of(e)
-        if isinstance(e, n.Not):
+        t = e.type
+        if isinstance(e, p.Not):
             return self.reason(e.operand)
         if t.kind == "bool":
-            if isinstance(e, (n.And, n.Or)):
+            if isinstance(e, (p.And, p.Or)):
                 return (self.match(e, "; "),)
-            if isinstance(e, n.If):
+            if isinstance(e, p.If):
                 return (self.if_fact(e),)
-            if isinstance(e, n.Ref):
+            if isinstance(e, p.Var):
                 return None
             return (self.fact(e),)
-        if t.kind == "num" and isinstance(e, (n.Binary, n.If)):
+        if t.kind == "num" and isinstance(e, (p.Binary, p.If)):
             return ((SUM, tuple(self._terms(e, "+"))),)
-        if t.kind == "elem" and isinstance(e, n.If):
+        if t.kind == "elem" and isinstance(e, p.If):
             return (self._choice(e),)
         return None
 
     def _terms(self, e, op):
-        if isinstance(e, n.Binary) and e.op in "+-":
+        if isinstance(e, p.Binary) and e.op in "+-":
             return self._terms(e.left, op) + self._terms(e.right, e.op)
         return [(op, self._term(e))]
 
@@ -515,14 +332,14 @@ class Words:
         s = self.sym(e)
         if s:
             return (f"{self.label(s)} ", (VALUE, s))
-        if isinstance(e, n.If):
+        if isinstance(e, p.If):
             return (self._choice(e, for_sum=True),)
         return (self.words(e),)
 
     def _choice(self, e, for_sum=False) -> tuple:
         """An if-valued term: the value of the branch that applied, and why (nothing for a 0 term)."""
         def value(v, cond):
-            if for_sum and isinstance(v, n.Quantity) and v.value == 0:
+            if for_sum and isinstance(v, p.Num) and v.value == 0:
                 return ()
             word = (self.words(v),) if not self.sym(v) else ((VALUE, self.sym(v)),)
             return word + ((" for ", self.fact(cond)) if cond is not None else ())
@@ -530,44 +347,88 @@ class Words:
         return (FIRST, items, value(e.otherwise, None))
 
     # ------------------------------------------------------------------ the table
-    def table(self, branches_of) -> dict:
-        """The EXPLAIN table of a module; `branches_of(rule)` gives [(guards, outcomes)] as codegen flattens them."""
+    def table(self) -> dict:
+        """The EXPLAIN table of a module."""
         m = self.m
         symbols = {}
         for name, sym in m.symbols.items():
             t = sym.type
             symbols[name] = (sym.label, sym.kind, t.unit, t.domain if t.kind in ("elem", "set") else None)
         defs = {}
-        for d in m.definition_order:
+        for d in m.definitions:
             r = self.reason(d.expr)
             if r is not None:
-                defs[d.name.text] = r
+                defs[d.name] = r
         rules = {}
-        for _s, r in m.guideline.rules():
+        for r in m.rules:
             when = self.entries([r.when] if r.when is not None else [])
             branches = []
-            for guards, outs in branches_of(r):
-                words = tuple(self.selector(o.selector) if isinstance(o, n.Restrict) else None for o in outs)
-                branches.append((self.entries(list(guards)), words))
-            rules[r.name.text] = (when, tuple(branches))
+            for b in r.branches:
+                words = tuple(self.selector(o.selector) if isinstance(o, p.Restrict) else None for o in b.outcomes)
+                branches.append((self.entries(list(b.guards)), words))
+            rules[r.name] = (when, tuple(branches))
         labels = {k: v for k, v in sorted(self.value_labels.items())}
         return {"symbols": symbols, "labels": labels, "defs": defs, "rules": rules}
 
     def entries(self, exprs) -> tuple:
         """(test, fact, as written) for each conjunct, aligned with the module's `conditions`."""
-        return tuple((Test(x), self.fact(x), unparse(x, self.m)) for c in exprs for x in conjuncts(c))
+        return tuple((Test(x), self.fact(x), unparse(x)) for c in exprs for x in conjuncts(c))
 
 
-def _flat(e, cls):
-    out = []
-    for x in e.operands:
-        out.extend(_flat(x, cls) if isinstance(x, cls) else [x])
-    return out
+class PlainWords(Visitor):
+    """An expression in words with no case values: labels for names, words for operators."""
+
+    def __init__(self, words: Words):
+        self.w = words
+
+    def visit_Var(self, e):
+        return self.w.label(e.name)
+
+    def visit_Value(self, e):
+        return self.w.const(e)
+
+    visit_Num = visit_Bool = visit_SetOf = visit_Value
+
+    def visit_Not(self, e):
+        return "not " + self.visit(e.operand)
+
+    def visit_And(self, e):
+        return " and ".join(self.visit(x) for x in e.operands)
+
+    def visit_Or(self, e):
+        return " or ".join(self.visit(x) for x in e.operands)
+
+    def visit_Compare(self, e):
+        parts = [self.visit(e.operands[0])]
+        for op, x in zip(e.ops, e.operands[1:]):
+            parts += [_OPS[op], self.visit(x)]
+        return " ".join(parts)
+
+    def visit_Member(self, e):
+        return f"{self.visit(e.element)} {'not ' if e.negated else ''}among {self.visit(e.collection)}"
+
+    def visit_DrugsOf(self, e):
+        return f"the drugs of {self.visit(e.operand)}"
+
+    def visit_HasRole(self, e):
+        return f"{self.w.option_word(e.option)} is {e.role}"
+
+    def visit_AnyOption(self, e):
+        return f"a {e.role} option" + "".join(" " + self.w.filter_words(f) for f in e.filters)
+
+    def visit_Binary(self, e):
+        op = {"+": "+", "-": "−", "union": "and"}[e.op]
+        return f"{self.visit(e.left)} {op} {self.visit(e.right)}"
+
+    def _as_written(self, e):
+        return unparse(e).replace("_", " ")
+
+    visit_If = visit_IsMissing = visit_IsEmpty = visit_SetTest = _as_written
 
 
-def explanation_table(model: Model, branches_of) -> dict:
+def explanation_table(program: Program) -> dict:
     """The trees every `because` and `why not` of a guideline is rendered from (see Words)."""
-    return Words(model).table(branches_of)
+    return Words(program).table()
 
 
 def map_tests(tree, fn):

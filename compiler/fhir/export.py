@@ -1,4 +1,4 @@
-"""FHIR export stage: a checked guideline -> a FHIR R4 Bundle (PlanDefinition, Library, ActivityDefinitions).
+"""FHIR export stage: a compiled guideline's resolved program (check/program.py) -> a FHIR R4 Bundle (PlanDefinition, Library, ActivityDefinitions).
 
 The Bundle (type "collection") lets FHIR-based decision-support platforms catalogue a
 guideline the way the HL7 CPG implementation guide shares one: a PlanDefinition of type
@@ -20,9 +20,10 @@ import sys
 import uuid
 from pathlib import Path
 
-from hgl.compiler.front import nodes as n
+from hgl.compiler.check import program as p
 from hgl.compiler.docs.text import Describer
-from hgl.compiler.explain.words import selector_text, unparse
+from hgl.compiler.explain.unparse import unparse
+from hgl.compiler.front import nodes as n
 from hgl.compiler.front.source import NO_SPAN
 
 EXT = "urn:hgl:fhir:"  # extension urls: logical names, no invented web domain
@@ -60,19 +61,19 @@ def fhir_name(text: str) -> str:
 
 
 class _Exporter:
-    """Builds the resources of one checked guideline."""
+    """Builds the resources of one compiled guideline from its program (declarations as written from program.guideline)."""
 
     def __init__(self, result):
         self.src = result.source
-        self.m = result.model
-        self.g = result.guideline
-        meta = self.g.meta
+        self.program = result.program
+        self.g = self.program.guideline
+        meta = self.program.meta
         self.gid = meta.id.text
         self.meta = meta
         self.version = str(meta.get("version") or "")
         self.status = STATUS.get(str(meta.get("status")), "unknown")
         self.url = f"urn:hgl:{self.gid}"
-        self.words = Describer(self.m)
+        self.words = Describer(self.program)
         self.caution = {p.name.text for p in self.g.provenance if p.caution}
         self.tags = {p.name.text: p for p in self.g.provenance}
         self.strengths = {s.name.text: s.meaning for s in self.g.strengths}
@@ -120,7 +121,7 @@ class _Exporter:
     def _condition(self, expr) -> dict:
         return {"kind": "applicability", "expression": {
             "description": "; ".join(self.words.conditions(expr)),
-            "language": HGL_LANGUAGE, "expression": unparse(expr, self.m)}}
+            "language": HGL_LANGUAGE, "expression": unparse(expr)}}
 
     # ------------------------------------------------------------ activity definitions
     def option_activity(self, o: n.OptionDecl) -> dict:
@@ -151,13 +152,13 @@ class _Exporter:
         return {"url": EXT_ROLE, "valueCode": role}
 
     def _option_action(self, name: str, role: str) -> dict:
-        opt = self.m.options.get(name)
+        opt = self.program.options.get(name)
         label = opt.label if opt else name
         return {"title": label, "extension": [self._role(role)],
                 "definitionCanonical": f"{self.url}:option:{name}"}
 
     def _flag_action(self, name: str) -> dict:
-        flag = self.m.flags.get(name)
+        flag = self.program.flags.get(name)
         return {"title": flag.label if flag else name, "extension": [self._role("flag")],
                 "definitionCanonical": f"{self.url}:flag:{name}"}
 
@@ -165,50 +166,49 @@ class _Exporter:
         """Sub-actions of a rule: one per option, flag, request; `if` outcomes nest with their condition."""
         out: list[dict] = []
         for o in outcomes:
-            if isinstance(o, n.Propose):
-                out += [self._option_action(x.text, o.role) for x in o.options]
-            elif isinstance(o, n.Restrict):
-                if isinstance(o.selector, n.SelectOption):
-                    out.append(self._option_action(o.selector.option.text, o.action))
+            if isinstance(o, p.Propose):
+                out += [self._option_action(x, o.role) for x in o.options]
+            elif isinstance(o, p.Restrict):
+                if isinstance(o.selector, p.SelectOption):
+                    out.append(self._option_action(o.selector.option, o.action))
                 else:
                     out.append({"title": f"{o.action}: {self.words.selector(o.selector)}",
                                 "extension": [self._role(o.action),
-                                              {"url": EXT_SELECTOR, "valueString": selector_text(o.selector, self.m)}]})
-            elif isinstance(o, n.RaiseFlag):
-                out += [self._flag_action(x.text) for x in o.flags]
-            elif isinstance(o, n.Request):
-                act = {"title": f"Request: {self.m.label(o.input.text)}",
-                       "extension": [self._role("request"), {"url": EXT_REQUEST, "valueCode": o.input.text}]}
+                                              {"url": EXT_SELECTOR, "valueString": unparse(o.selector)}]})
+            elif isinstance(o, p.RaiseFlag):
+                out += [self._flag_action(x) for x in o.flags]
+            elif isinstance(o, p.Request):
+                act = {"title": f"Request: {self.program.label(o.input)}",
+                       "extension": [self._role("request"), {"url": EXT_REQUEST, "valueCode": o.input}]}
                 if o.flag is not None:
-                    act["definitionCanonical"] = f"{self.url}:flag:{o.flag.text}"
+                    act["definitionCanonical"] = f"{self.url}:flag:{o.flag}"
                 out.append(act)
-            elif isinstance(o, n.Withhold):
+            elif isinstance(o, p.Withhold):
                 out.append({"title": "Withhold options: no option is shown", "extension": [self._role("withhold")]})
-            elif isinstance(o, n.Use):
-                group = self.m.groups.get(o.group.text)
+            elif isinstance(o, p.Use):
+                group = self.program.groups.get(o.group)
                 if group is not None and depth < 10:
-                    out.append({"title": group.label or o.group.text,
+                    out.append({"title": group.label or o.group,
                                 "action": self.outcome_actions(group.outcomes, depth + 1)})
-            elif isinstance(o, n.OutcomeIf):
+            elif isinstance(o, p.OutcomeIf):
                 for cond, outs in o.branches:
                     out.append({"title": "If " + self.words.text(cond), "condition": [self._condition(cond)],
                                 "action": self.outcome_actions(outs, depth + 1)})
                 if o.otherwise:
                     # the otherwise branch applies when no branch's condition holds: said in HGL too
-                    none_held = n.And(tuple(n.Not(c, NO_SPAN) for c, _ in o.branches), NO_SPAN)
                     cond = {"kind": "applicability", "expression": {
                         "description": "none of the conditions above holds",
-                        "language": HGL_LANGUAGE, "expression": unparse(none_held, self.m)}}
+                        "language": HGL_LANGUAGE, "expression": unparse(_none_held(o))}}
                     out.append({"title": "Otherwise", "condition": [cond],
                                 "action": self.outcome_actions(o.otherwise, depth + 1)})
         return [a for a in out if a.get("action", True)]
 
-    def rule_action(self, r: n.Rule) -> dict:
-        rid = r.name.text
+    def rule_action(self, r: p.Rule) -> dict:
+        rid = r.name
         act: dict = {"id": fhir_id("rule-" + rid), "title": r.title or rid}
-        ext = self._provenance(self.m.rule_provenance.get(rid, tuple(t.text for t in r.provenance)))
+        ext = self._provenance(r.provenance)
         if r.strength is not None:
-            code = r.strength.text
+            code = r.strength
             ext.append({"url": EXT_STRENGTH, "valueCodeableConcept": {
                 "coding": [{"system": self._system("strength"), "code": code,
                             "display": self.strengths.get(code, code)}],
@@ -218,7 +218,7 @@ class _Exporter:
         if r.rationale:
             act["description"] = r.rationale
         act["code"] = [{"coding": [{"system": self._system("rule"), "code": rid}]}]
-        docs = [self._evidence_artifact(e) for e in self.m.rule_evidence.get(rid, tuple(e.text for e in r.evidence))]
+        docs = [self._evidence_artifact(e) for e in r.evidence]
         if docs:
             act["documentation"] = docs
         if r.when is not None:
@@ -228,14 +228,14 @@ class _Exporter:
             act["action"] = subs
         return act
 
-    def section_action(self, s: n.Section) -> dict:
-        act: dict = {"id": fhir_id("section-" + s.name.text), "title": s.title or s.name.text}
+    def section_action(self, s: p.Section) -> dict:
+        act: dict = {"id": fhir_id("section-" + s.name), "title": s.title or s.name}
         ext = self._provenance(s.provenance)
         if ext:
             act["extension"] = ext
         if s.description:
             act["description"] = s.description
-        coding = {"system": self._system("section"), "code": s.name.text}
+        coding = {"system": self._system("section"), "code": s.name}
         act["code"] = [{"coding": [coding], **({"text": f"SPEC {s.spec}"} if s.spec else {})}]
         docs = [self._evidence_artifact(e) for e in s.evidence]
         if docs:
@@ -269,15 +269,14 @@ class _Exporter:
         if related:
             pd["relatedArtifact"] = related
         pd["library"] = [library_url]
-        pd["action"] = [self.section_action(s) for s in self.g.sections]
+        pd["action"] = [self.section_action(s) for s in self.program.sections]
         return pd
 
-    def _parameter(self, d: n.InputDecl) -> dict:
-        t = self.m.symbols[d.name.text].type if d.name.text in self.m.symbols else None
-        kind = t.kind if t else "elem"
-        ftype = {"bool": "boolean", "num": "integer" if t and t.integer else "decimal"}.get(kind, "code")
-        param = {"name": d.name.text, "use": "in", "min": 0, "max": "*" if kind == "set" else "1"}
-        doc = d.label or d.name.text
+    def _parameter(self, d: p.Input) -> dict:
+        t = d.type
+        ftype = {"bool": "boolean", "num": "integer" if t.integer else "decimal"}.get(t.kind, "code")
+        param = {"name": d.name, "use": "in", "min": 0, "max": "*" if t.kind == "set" else "1"}
+        doc = d.decl.label or d.name  # the label as written
         if d.description:
             doc += ": " + d.description
         if d.is_parameter:
@@ -285,10 +284,10 @@ class _Exporter:
         param["documentation"] = doc
         param["type"] = ftype
         ext = [{"url": EXT_KIND, "valueCode": "parameter" if d.is_parameter else "input"}]
-        if t is not None and t.unit:
+        if t.unit:
             ext.append({"url": EXT + "unit", "valueString": t.unit})
-        if d.default is not None:
-            ext.append({"url": EXT_DEFAULT, "valueString": _literal_text(d.default)})
+        if d.decl.default is not None:  # as written, in the author's unit
+            ext.append({"url": EXT_DEFAULT, "valueString": _literal_text(d.decl.default)})
         param["extension"] = ext
         return param
 
@@ -300,7 +299,7 @@ class _Exporter:
         lib["identifier"] = [{"system": "urn:hgl:source-sha256", "value": self.src.sha256}]
         lib["type"] = {"coding": [{"system": LIBRARY_TYPE, "code": "logic-library", "display": "Logic Library"}]}
         lib["description"] = f"The HGL source of {self.gid} and its inputs and policy parameters."
-        lib["parameter"] = [self._parameter(d) for d in (*self.g.inputs, *self.g.parameters)]
+        lib["parameter"] = [self._parameter(d) for d in (*self.program.inputs, *self.program.parameters)]
         lib["content"] = [{"contentType": HGL_MIME, "data": base64.b64encode(text).decode("ascii"),
                            "size": len(text),
                            # Attachment.hash is base64 SHA-1 in R4; the sha256 is the identifier
@@ -311,12 +310,18 @@ class _Exporter:
     def bundle(self) -> dict:
         lib = self.library()
         resources = [self.plan(lib["url"]), lib]
-        resources += [self.option_activity(o) for o in self.g.options]
-        resources += [self.flag_activity(f) for f in self.g.flags]
+        resources += [self.option_activity(o) for o in self.program.options.values()]
+        resources += [self.flag_activity(f) for f in self.program.flags.values()]
         entries = [{"fullUrl": "urn:uuid:" + str(uuid.uuid5(_NS, r["url"])), "resource": r} for r in resources]
         ident = {"system": "urn:hgl:bundle", "value": f"{self.gid}|{self.version}"}
         return {"resourceType": "Bundle", "id": fhir_id(f"{self.gid}-{self.version}"),
                 "identifier": ident, "type": "collection", "entry": entries}
+
+
+def _none_held(o: p.OutcomeIf):
+    """The condition of an `otherwise` block: no branch's condition holds."""
+    negated = tuple(p.Not(c, NO_SPAN) for c, _ in o.branches)
+    return negated[0] if len(negated) == 1 else p.And(negated, NO_SPAN)
 
 
 def _literal_text(lit: n.Literal) -> str:
@@ -332,7 +337,7 @@ def _literal_text(lit: n.Literal) -> str:
 
 def export_bundle(compile_result) -> dict:
     """The FHIR R4 Bundle (a JSON-ready dict) of a compiled guideline without errors."""
-    if not compile_result.ok or compile_result.model is None or compile_result.guideline.meta is None:
+    if not compile_result.ok or compile_result.program is None or compile_result.program.meta is None:
         raise ValueError("only a guideline that compiles without errors can be exported")
     return _Exporter(compile_result).bundle()
 

@@ -142,9 +142,15 @@ def dumps(source: Source, diagnostics: list[Diagnostic]) -> str:
     return json.dumps(to_json(source, diagnostics), indent=2, ensure_ascii=False)
 
 
-def did_you_mean(name: str, candidates) -> str | None:
-    """The closest candidate by edit similarity, phrased as a hint."""
+def closest(name: str, candidates) -> str | None:
+    """The candidate closest to `name` by edit similarity, if any is close enough."""
     import difflib
 
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return f"did you mean '{close[0]}'?" if close else None
+    return close[0] if close else None
+
+
+def did_you_mean(name: str, candidates) -> str | None:
+    """The closest candidate, phrased as a hint."""
+    found = closest(name, candidates)
+    return f"did you mean '{found}'?" if found else None

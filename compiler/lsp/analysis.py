@@ -1,7 +1,9 @@
-"""Editor queries: a checked `CompileResult` -> names, hovers, completions and an outline for the language server.
+"""Editor queries (language server): a checked `CompileResult` -> names, hovers, completions and an outline.
 
-Plain Python with no LSP types: positions are the compiler's 1-based code-point spans;
-compiler/lsp/server.py converts them to the protocol's units.
+Declarations and the names written in them come from the syntax tree (`result.guideline`); what
+a name in an expression stands for comes from the resolved program (`result.program`), matched
+to the written name by its span.  Plain Python with no LSP types: positions are the compiler's
+1-based code-point spans; compiler/lsp/server.py converts them to the protocol's units.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import difflib
 import re
 from dataclasses import dataclass
 
+from hgl.compiler.check import program as p
 from hgl.compiler.front import nodes as n
 from hgl.compiler.front.source import Span
+from hgl.compiler.lsp.hover import hover_text, type_text
 
 
 # ---------------------------------------------------------------- names and what they stand for
@@ -53,6 +57,8 @@ _USES = {
     ("Quantity", "unit"): "unit", ("NumberType", "unit"): "unit", ("Literal", "unit"): "unit",
 }
 _SKIP = {("Field", "key"), ("Combination", "roles")}
+# (node class, field) of the names in expressions: what they stand for is in the resolved program
+_RESOLVED = (("Ref", "name"), ("SetLit", "items"))
 # the order a bare word is looked up in when its position gives no context
 _LOOKUP_ORDER = ("symbol", "option", "flag", "evidence", "provenance", "strength", "section", "rule",
                  "group", "vocabulary", "constraint", "vocab:", "enum:", "guideline")
@@ -64,7 +70,8 @@ class Analysis:
     def __init__(self, result):
         self.result = result
         self.guideline: n.Guideline | None = result.guideline
-        self.model = result.model
+        self.program: p.Program | None = result.program
+        self.resolved = ResolvedNames(self.program).by_span
         self.decls: dict[Target, tuple[n.Name, object]] = {}
         self.occurrences: list[Occurrence] = []
         if self.guideline is not None:
@@ -113,20 +120,17 @@ class Analysis:
             return Target(f"enum:{owner.name.text}", name.text), True
         if key == ("Vocabulary", "entries"):
             return Target(f"vocab:{parent.name.text}", name.text), True
-        if key == ("Ref", "name"):
-            ref = self.model.refs.get(id(parent)) if self.model else None
-            if ref is not None and ref[0] != "value":
+        if key in _RESOLVED:
+            meaning, domain = self.resolved.get(parent.span, (None, None))
+            if meaning == "symbol":
                 return Target("symbol", name.text), False
-            t = self.model.types.get(id(parent)) if self.model else None
-            if ref is None and t is None and self.model and name.text in self.model.symbols:
-                return Target("symbol", name.text), False
-            return self._value(t.domain if t is not None else None, name.text), False
-        if key == ("SetLit", "items"):
-            t = self.model.types.get(id(parent)) if self.model else None
-            domain = t.domain if t is not None and t.kind in ("set", "elem") else _owner_domain(owner, self.model)
+            if meaning is None and key[0] == "Ref" and self.program and name.text in self.program.symbols:
+                return Target("symbol", name.text), False  # not resolved (an error nearby): still a symbol
+            if domain is None and key[0] == "SetLit":
+                domain = _owner_domain(owner, self.program)
             return self._value(domain, name.text), False
         if key == ("Literal", "value") and isinstance(owner, n.InputDecl):
-            return self._value(_owner_domain(owner, self.model), name.text), False
+            return self._value(_owner_domain(owner, self.program), name.text), False
         return None, False
 
     def _value(self, domain: str | None, name: str) -> Target:
@@ -169,18 +173,81 @@ class Analysis:
                 if t.ns == ns_prefix or (ns_prefix.endswith(":") and t.ns.startswith(ns_prefix))]
 
     def values_of(self, domain: str) -> list[str]:
-        dom = self.model.domains.get(domain) if self.model else None
+        dom = self.program.domains.get(domain) if self.program else None
         return list(dom.values) if dom else []
 
     def hover(self, target: Target) -> str | None:
         """Markdown for a name: what it is, its label, type, default, description, line."""
-        return _hover(self, target)
+        return hover_text(self, target)
 
 
-def _owner_domain(owner, model) -> str | None:
+class ResolvedNames(p.Visitor):
+    """`by_span`: span of a name or set as written -> ("symbol" | "value" | "set", the domain of its values).
+
+    Walks every expression of the program (rules' conditions and outcomes as written, outcome
+    groups, definitions, constraints); a name the checker could not resolve is left out.
+    """
+
+    def __init__(self, program: p.Program | None):
+        self.by_span: dict[Span, tuple[str, str | None]] = {}
+        if program is None:
+            return
+        for rule in program.rules:
+            if rule.when is not None:
+                self.expr(rule.when)
+            self.outcomes(rule.outcomes)
+        for group in program.groups.values():
+            self.outcomes(group.outcomes)
+        for d in program.definitions:
+            self.expr(d.expr)
+        for c in program.constraints:
+            self.expr(c.expr)
+
+    def expr(self, e) -> None:
+        for node in p.walk(e):
+            self.visit(node)
+
+    def outcomes(self, outcomes) -> None:
+        for o in outcomes:
+            self.visit(o)
+
+    # the nodes that stand for a name as written
+    def visit_Var(self, e):
+        if e.kind != "unknown":
+            self.by_span[e.span] = ("symbol", None)
+
+    def visit_Value(self, e):
+        self.by_span[e.span] = ("value", e.type.domain)
+
+    def visit_SetOf(self, e):
+        self.by_span[e.span] = ("set", e.type.domain if e.type.kind in ("set", "elem") else None)
+
+    # the rest: keywords, numbers and the names the syntax tree places by itself (p.walk visits the parts)
+    def _parts_only(self, node):
+        pass
+
+    visit_Num = visit_Bool = visit_If = visit_And = visit_Or = visit_Not = visit_Compare = _parts_only
+    visit_IsMissing = visit_IsEmpty = visit_Member = visit_SetTest = visit_Binary = visit_DrugsOf = _parts_only
+    visit_HasRole = visit_AnyOption = _parts_only
+    visit_Containing = visit_AllDrugsIn = visit_OptionIn = visit_SelectOption = visit_SelectEvery = _parts_only
+
+    # outcomes as written
+    def visit_OutcomeIf(self, o):
+        for cond, body in o.branches:
+            self.expr(cond)
+            self.outcomes(body)
+        self.outcomes(o.otherwise)
+
+    def visit_Restrict(self, o):
+        self.expr(o.selector)
+
+    visit_Propose = visit_RaiseFlag = visit_Request = visit_Withhold = visit_Use = _parts_only
+
+
+def _owner_domain(owner, program) -> str | None:
     if not isinstance(owner, n.InputDecl):
         return None
-    sym = model.symbols.get(owner.name.text) if model else None
+    sym = program.symbols.get(owner.name.text) if program else None
     if sym is not None and sym.type.domain:
         return sym.type.domain
     if isinstance(owner.type, n.EnumType):
@@ -188,158 +255,6 @@ def _owner_domain(owner, model) -> str | None:
     if isinstance(owner.type, n.SetType):
         return f"vocab:{owner.type.vocabulary.text}"
     return None
-
-
-# ---------------------------------------------------------------- hover text
-
-
-def _md(text) -> str:
-    """Guideline text shown as Markdown text, never as markup."""
-    text = re.sub(r"([\\`*_\[\]<>|~])", r"\\\1", str(text))
-    return re.sub(r"^(\s*)([#+-])", r"\1\\\2", text, flags=re.M)
-
-
-def _codes(names) -> str:
-    return ", ".join(f"`{x}`" for x in names)
-
-
-def _num(x) -> str:
-    return str(int(x)) if isinstance(x, float) and x.is_integer() else str(x)
-
-
-def type_text(t) -> str:
-    """An input's declared type in the words of the language."""
-    if isinstance(t, n.BoolType):
-        return "yes/no"
-    if isinstance(t, n.NumberType):
-        out = ("integer" if t.integer else "number") + (f" in {t.unit.text}" if t.unit else "")
-        if t.minimum is not None and t.maximum is not None:
-            return out + f" from {_num(t.minimum)} to {_num(t.maximum)}"
-        if t.minimum is not None:
-            return out + f" at least {_num(t.minimum)}"
-        return out + (f" at most {_num(t.maximum)}" if t.maximum is not None else "")
-    if isinstance(t, n.EnumType):
-        return "one of " + ", ".join(v.text for v in t.values)
-    if isinstance(t, n.SetType):
-        return f"set of {t.vocabulary.text}"
-    if isinstance(t, n.OptionRefType):
-        return f"{t.kind} option or none"
-    return "?"
-
-
-def literal_text(lit: n.Literal) -> str:
-    if lit.kind == "string":
-        return '"' + str(lit.value) + '"'
-    if lit.kind == "number":
-        return _num(lit.value) + (f" {lit.unit.text}" if lit.unit else "")
-    if lit.kind == "bool":
-        return "true" if lit.value else "false"
-    if lit.kind == "name":
-        return lit.value.text
-    if lit.kind == "set":
-        return "{" + ", ".join(i.text for i in lit.value.items) + "}"
-    return str(lit.value)
-
-
-def _hover(a: Analysis, target: Target) -> str | None:
-    from hgl.compiler.explain.words import unparse
-
-    ns, name = target.ns, target.name
-    if ns == "unit":
-        from hgl.runtime import units
-
-        unit = units.canonical(name)
-        return f"unit `{name}`" + (f": {units.dimension(unit)}" if unit else " (unknown)")
-    entry = a.decls.get(target)
-    if entry is None:
-        if ns.startswith("optref:"):
-            return f"`none`: no {ns.split(':')[1]} option"
-        return None
-    decl_name, node = entry
-    line = f"*{_kind_word(target, node)} `{name}`, line {decl_name.span.line}*"
-    parts: list[str] = []
-    m = a.model
-    if isinstance(node, n.InputDecl):
-        parts.append(f"**{_md(node.label or name.replace('_', ' '))}**")
-        parts.append(f"type: {_md(type_text(node.type))}")
-        if node.default is not None:
-            parts.append(f"default: `{literal_text(node.default)}`")
-        if node.description:
-            parts.append(_md(node.description))
-        if node.provenance:
-            parts.append("provenance: " + _codes(p.text for p in node.provenance))
-    elif isinstance(node, n.Definition):
-        sym = m.symbols.get(name) if m else None
-        parts.append(f"**{_md(node.label or name.replace('_', ' '))}**")
-        if sym is not None and sym.type.kind != "error":
-            parts.append(f"type: {_md(sym.type.describe(m.domains))}")
-        parts.append("```hgl\n" + name + " = " + unparse(node.expr, m) + "\n```")
-        if node.description:
-            parts.append(_md(node.description))
-    elif isinstance(node, n.OptionDecl):
-        parts.append(f"**{_md(node.label)}**")
-        if node.drugs:
-            parts.append("drugs: " + _codes(d.text for d in node.drugs))
-        if node.stands_for is not None:
-            parts.append(f"stands for the value of `{node.stands_for.text}`")
-    elif isinstance(node, (n.FlagDecl,)):
-        parts.append(f"**{_md(node.label)}**")
-    elif isinstance(node, (n.ProvenanceTag, n.StrengthDecl)):
-        parts.append(_md(node.meaning) + (" (**caution**)" if getattr(node, "caution", False) else ""))
-    elif isinstance(node, (n.EvidenceEntry, n.GuidelineMeta)):
-        parts.extend(f"{f.key.text}: {_md(literal_text(f.value).strip(chr(34)))}" for f in node.fields)
-    elif isinstance(node, n.Section):
-        if node.title:
-            parts.append(f"**{_md(node.title)}**")
-        parts.append(f"{len(node.rules)} rule(s)" + (f"; SPEC {_md(node.spec)}" if node.spec else ""))
-        if node.provenance:
-            parts.append("provenance: " + _codes(p.text for p in node.provenance))
-    elif isinstance(node, n.Rule):
-        if node.title:
-            parts.append(f"**{_md(node.title)}**")
-        facts = [f"section `{m.rule_section[name]}`"] if m and name in m.rule_section else []
-        if node.governs:
-            facts.append("governs")
-        if node.strength is not None:
-            facts.append(f"strength {node.strength.text}")
-        parts.append("; ".join(facts))
-        prov = m.rule_provenance.get(name) if m else None
-        if prov:
-            parts.append("provenance: " + _codes(prov))
-        ev = m.rule_evidence.get(name) if m else None
-        if ev:
-            parts.append("evidence: " + _codes(ev))
-        if node.rationale:
-            parts.append(_md(node.rationale))
-    elif isinstance(node, (n.OutcomeGroup, n.Constraint)):
-        if node.label:
-            parts.append(f"**{_md(node.label)}**")
-        if isinstance(node, n.Constraint):
-            parts.append("```hgl\nwhen " + unparse(node.expr, m) + "\n```")
-    elif isinstance(node, n.Vocabulary):
-        if target.ns == "vocabulary":
-            parts.append(f"**{_md(node.label or name)}**: {len(node.entries)} entries")
-        else:
-            label = next((lab for e, lab in node.entries if e.text == name), None)
-            parts.append(f"**{_md(label or name)}**" + f" (value of vocabulary `{node.name.text}`)")
-    elif isinstance(node, n.EnumType):
-        owner = ns.split(":", 1)[1]
-        sym = m.symbols.get(owner) if m else None
-        parts.append(f"value of **{_md(sym.label if sym else owner)}** (`{owner}`)")
-    return "\n\n".join([line] + [p for p in parts if p])
-
-
-def _kind_word(target: Target, node) -> str:
-    if isinstance(node, n.InputDecl):
-        return "parameter" if node.is_parameter else "input"
-    if isinstance(node, n.OptionDecl):
-        return f"{node.kind} option"
-    if isinstance(node, n.Definition):
-        return "definition"
-    if target.ns.startswith(("enum:", "vocab:")):
-        return "value"
-    return {"group": "outcome group", "provenance": "provenance tag", "evidence": "evidence entry"}.get(
-        target.ns, target.ns)
 
 
 # ---------------------------------------------------------------- stale analyses
@@ -492,21 +407,22 @@ def _value_context(a: Analysis, lines, line, head) -> list | None:
     """Values of an enum or set after `=`, `in`, `has any of` or `default` of a typed input."""
     m = re.search(rf"({_ID})\s*(=|!=|≠|\bnot\s+in|\bin|\bhas\s+(?:any|all)\s+of)\s*(\{{{_LIST})?$", head)
     domain = None
-    if m and a.model and m.group(1) in a.model.symbols:
-        t = a.model.symbols[m.group(1)].type
+    prog = a.program
+    if m and prog and m.group(1) in prog.symbols:
+        t = prog.symbols[m.group(1)].type
         domain = t.domain if t.kind in ("elem", "set") else None
     elif re.search(rf"\bdefault\s+(\{{{_LIST})?$", head):
         for raw in reversed(lines[: line + 1]):
             d = re.match(rf"\s*(input|parameter)\s+({_ID})\s*:\s*(one\s+of\s+([\w\s,]*))?", raw)
             if d:
-                sym = a.model.symbols.get(d.group(2)) if a.model else None
+                sym = prog.symbols.get(d.group(2)) if prog else None
                 domain = sym.type.domain if sym is not None else None
                 if sym is None and d.group(4):  # declared since the last text that parsed
                     return [(v, "value", "value") for v in re.findall(r"\w+", d.group(4))]
                 break
     if domain is None:
         return None
-    label = a.model.domains[domain].label if domain in a.model.domains else domain
+    label = prog.domains[domain].label if prog and domain in prog.domains else domain
     return [(v, "value", f"value of {label}") for v in a.values_of(domain)]
 
 

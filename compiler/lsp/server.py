@@ -1,9 +1,9 @@
-"""Editor support: the `hgl lsp` language server, serving the checker's results over stdio.
+"""The language server (`hgl lsp`): LSP requests over stdio -> diagnostics and the editor queries' answers.
 
 Diagnostics on open and change, hover, go to definition, references, highlights, completion
-and the document outline.  The queries live in lsp_analysis.py (compiler spans: 1-based code
-points); this module converts to the protocol's 0-based lines and negotiated character units.
-pygls is imported only when the server is built, so `hgl --help` stays fast.
+and the document outline.  The queries live in compiler/lsp/analysis.py and hover.py (compiler
+spans: 1-based code points); this module converts to the protocol's 0-based lines and
+negotiated character units.  pygls is imported only when the server is built, so `hgl --help` stays fast.
 """
 
 from __future__ import annotations

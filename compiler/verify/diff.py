@@ -1,6 +1,6 @@
-"""Verification stage, versions: the behavioural and editorial difference between two guideline versions.
+"""Verification stage, versions: two compiled guidelines (CompileResults) -> their behavioural and editorial diff.
 
-Both versions are encoded over one set of case variables (compiler/verify/encode.py); z3
+Both versions are encoded over one set of case variables (compiler/verify/encode.py, combine.py); z3
 finds, for each option, flag and status, the kinds of patient whose result differs, and each
 witness is re-run through both compiled versions before it is reported.
 """
@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 
 import z3
 
+from hgl.compiler.check.program import Program
+from hgl.compiler.verify.combine import Encoder
+from hgl.compiler.verify.encode import Space, _and, _not, _or
 from hgl.compiler.verify.search import Search, reference_case
-from hgl.compiler.verify.encode import Encoder, Space, _and, _not, _or
 from hgl.compiler.verify.replay import ABSENT, Runner, describe_differences, differences, minimise
 
 ROLES = ("preferred", "alternative", "avoid", "absent")
@@ -63,9 +65,9 @@ class DiffReport:
 
 def diff_results(old, new, cap: int = DIFF_CAP) -> DiffReport:
     """The behavioural and editorial diff of two compiled guidelines (CompileResults with code)."""
-    report = DiffReport(editorial=editorial_diff(old.guideline, new.guideline))
+    report = DiffReport(editorial=editorial_diff(old.program, new.program))
     space = Space(False)  # shared: both versions read the same case variables
-    searches = [Search(old.model, False, space), Search(new.model, False, space)]
+    searches = [Search(old.program, False, space), Search(new.program, False, space)]
     a, b = searches[0].enc, searches[1].enc
     solver = z3.Solver()
     solver.add(*a.domain, *b.domain)
@@ -182,8 +184,9 @@ def _observe(kind, subject, runners, cases):
 
 
 # ---------------------------------------------------------------- editorial diff
-def _texts(g) -> dict:
-    """Every piece of human text in a guideline, keyed by where it lives."""
+def _texts(program: Program) -> dict:
+    """Every piece of human text in a guideline as written (its declarations), keyed by where it lives."""
+    g = program.guideline
     out = {}
     if g.meta is not None:
         for f in g.meta.fields:
@@ -214,8 +217,8 @@ def _texts(g) -> dict:
     return out
 
 
-def editorial_diff(old, new) -> list[str]:
-    """Unified-diff lines of the guideline's text (metadata, labels, titles, rationales)."""
+def editorial_diff(old: Program, new: Program) -> list[str]:
+    """Unified-diff lines of two programs' text (metadata, labels, titles, rationales)."""
     a, b = _texts(old), _texts(new)
     lines_a = [f"{k}: {v}" for k, v in sorted(a.items())]
     lines_b = [f"{k}: {v}" for k, v in sorted(b.items())]

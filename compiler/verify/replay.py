@@ -1,4 +1,8 @@
-"""Verification stage, confirmation: run witness cases through the real runtime (hgl.runtime)."""
+"""Verification stage, confirmation: a compiled module and witness cases -> the real runtime's results for them.
+
+Runs witnesses exactly as `hgl run` would (hgl.runtime); also simplifies a witness towards a
+reference case, keeping each change the runtime still reproduces (`minimise`).
+"""
 
 from __future__ import annotations
 

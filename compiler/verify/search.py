@@ -1,7 +1,9 @@
-"""Verification stage: search every valid case with z3 for gaps, conflicts, dead rules and unreachable requests.
+"""Verification stage, search: a compiled guideline (CompileResult) -> findings with witness cases.
 
-Each finding carries a witness case and is reported only when the real runtime, run on that
-witness, reproduces it (see site/pages/verification.md for what is encoded and what is not).
+Every valid case is searched with z3 (compiler/verify/encode.py, combine.py) for gaps, conflicts,
+dead rules and unreachable requests.  Each finding carries a witness case and is reported only
+when the real runtime, run on that witness, reproduces it (see site/pages/verification.md for
+what is encoded and what is not).
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from pathlib import Path
 
 import z3
 
-from hgl.compiler.front import nodes as n
+from hgl.compiler.check import program as p
 from hgl.compiler.front.diagnostics import Diagnostic
-from hgl.compiler.verify.encode import FALSE, Encoder, Space, _and, _not, _or, model_value
+from hgl.compiler.verify.combine import Encoder
+from hgl.compiler.verify.encode import FALSE, Space, _and, _not, _or, model_value
 from hgl.compiler.verify.replay import ABSENT, Runner, describe_differences, differences, minimise
 
 GAP_CAP = 20  # distinct gap regions reported before stopping
@@ -52,7 +55,7 @@ def verify_report(result, gap_cap: int = GAP_CAP, gap_kind: str = "silent") -> R
 
     gap_kind: "silent" (SPEC.md 3: no option of any role and no flag) or "no_preferred".
     """
-    if result.model is None or result.code is None:
+    if result.program is None or result.code is None:
         raise ValueError("verify needs a compiled guideline (compile_source without errors)")
     start = time.perf_counter()
     v = _Verifier(result, gap_cap, gap_kind)
@@ -65,9 +68,10 @@ def verify_report(result, gap_cap: int = GAP_CAP, gap_kind: str = "silent") -> R
 class Search:
     """One space (two- or three-valued) with its encoder and a solver holding validity."""
 
-    def __init__(self, model, three_valued: bool, space: Space | None = None):
+    def __init__(self, program: p.Program, three_valued: bool, space: Space | None = None):
+        self.program = program
         self.space = space if space is not None else Space(three_valued)
-        self.enc = Encoder(model, self.space)
+        self.enc = Encoder(program, self.space)
         self.solver = z3.Solver()
         self.solver.add(*self.enc.domain)
 
@@ -84,16 +88,14 @@ class Search:
 
     def pin(self, case: dict, params: dict) -> list:
         """Constraints fixing the variables to one case (None = missing); for agreement tests and diff."""
-        g = self.enc.g
         out = []
         given = dict(params)
         given.update(case)
-        for d in list(g.inputs) + list(g.parameters):
-            name = d.name.text
-            kind = _kind(d.type)
+        for d in self.program.inputs + self.program.parameters:
+            name, kind = d.name, d.kind
             x = self.space.vars[(name, kind)]
             # as the runtime reads a case: absent -> the default, or missing without one
-            value = given[name] if name in given else _default(d) if d.default is not None else None
+            value = given[name] if name in given else _default(d) if d.has_default else None
             present = self.space.present.get(name)
             if value is None:
                 out.append(_not(present) if present is not None else FALSE)
@@ -112,18 +114,16 @@ class Search:
 
     def witness(self, zmodel) -> tuple[dict, dict]:
         """The case and parameters of a z3 model, as `hgl run` reads them (None = missing)."""
-        g = self.enc.g
         case, params = {}, {}
-        for d in list(g.inputs) + list(g.parameters):
-            name, t = d.name.text, d.type
-            kind = _kind(t)
+        for d in self.program.inputs + self.program.parameters:
+            name, kind = d.name, d.kind
             x = self.space.vars[(name, kind)]
             present = self.space.present.get(name)
             if present is not None and not z3.is_true(zmodel.eval(present, model_completion=True)):
                 value = None
             else:
                 value = model_value(zmodel, x, kind, self.space.enum_values.get(f"{name}:{kind}", ()))
-            if d.default is not None and value == _default_json(d):
+            if d.has_default and value == _default(d):
                 continue  # the runtime reads an absent input as its default: shorter, same case
             (params if d.is_parameter else case)[name] = value
         return case, params
@@ -133,11 +133,11 @@ class _Verifier:
     def __init__(self, result, gap_cap, gap_kind):
         self.result = result
         self.gap_kind = gap_kind
-        self.model = result.model
+        self.program = result.program
         self.report = Report()
         self.gap_cap = gap_cap
-        self.two = Search(self.model, False)
-        self.three = Search(self.model, True)
+        self.two = Search(self.program, False)
+        self.three = Search(self.program, True)
         self.runner = Runner(result.code, result.source.sha256)
         self.rules = {x.name: x for x in self.two.enc.rules}
         self.queries = 0
@@ -182,8 +182,7 @@ class _Verifier:
     # ------------------------------------------------------------------ dead rules (503, 504, 505)
     def _dead_rules(self):
         for name, x in self.rules.items():
-            rule = x.rule
-            missing_branch = _reads_missing(rule.when) or _has_request(x.branches)
+            missing_branch = _reads_missing(x.rule.when) or _has_request(x.branches)
             search = self.three if missing_branch else self.two
             x3 = next(r for r in search.enc.rules if r.name == name)
             zm = self._find(search, search.enc.fired[name])
@@ -204,7 +203,7 @@ class _Verifier:
         zm = self._find(search, search.enc.fired[x.name], consistent=False)
         if zm is None:
             self._add(code, f"{what}: its condition contradicts itself or the input ranges",
-                      x.rule.name.span, None, None,
+                      x.rule.name_span, None, None,
                       hint="no case, valid or not, satisfies the condition")
             return
         case, params = search.witness(zm)
@@ -218,17 +217,17 @@ class _Verifier:
         res = self.runner.evaluate(case, params)
         violated = ", ".join(v["constraint"] for v in res.violated)
         self._add(code, f"{what}: it holds only for cases the data checks reject ({violated})",
-                  x.rule.name.span, case, params,
+                  x.rule.name_span, case, params,
                   hint="the witness satisfies the condition but is rejected as inconsistent_data",
                   violated=[v["constraint"] for v in res.violated])
 
     def _dead_branches(self, search, x):
-        for i, (guards, outs) in enumerate(x.branches):
-            if not guards:
+        for i, b in enumerate(x.branches):
+            if not b.guards:
                 continue
             if self._find(search, search.enc.branch_fired[(x.name, i)]) is not None:
                 continue
-            missing = _has_request([(guards, outs)]) or any(_reads_missing(g) for g in guards)
+            missing = _has_request([b]) or any(_reads_missing(g) for g in b.guards)
             code = "HGL505" if missing else "HGL503"
             zm = self._find(search, search.enc.fired[x.name])
             case, params = search.witness(zm)
@@ -236,7 +235,7 @@ class _Verifier:
                 self.report.unconfirmed.append(("branch", x.name, case))
                 continue
             case, params = self._simplify(case, params, lambda c, p: self.runner.rule_fires(c, p, x.name))
-            span = _outcome_span(outs) or x.rule.name.span
+            span = _outcome_span(b.outcomes) or x.rule.name_span
             self._add(code, f"this branch of rule '{x.name}' is never taken when the rule fires",
                       span, case, params, hint="the witness is one case where the rule fires without it",
                       branch=i)
@@ -248,8 +247,7 @@ class _Verifier:
             return
         zm = self._find(self.two, enc.fired[x.name])
         case, params = self.two.witness(zm)
-        own = {opt for (_, outs) in x.branches for o in outs if isinstance(o, n.Propose)
-               for opt in [o.options[0].text]}
+        own = {o.options[0] for b in x.branches for o in b.outcomes if isinstance(o, p.Propose)}
 
         def reproduces(c, p):
             raw = self.runner.raw(c, p)
@@ -261,7 +259,7 @@ class _Verifier:
             return
         case, params = self._simplify(case, params, reproduces)
         self._add("HGL504", f"rule '{x.name}' fires, but every outcome of it is always overridden",
-                  x.rule.name.span, case, params,
+                  x.rule.name_span, case, params,
                   hint="another section governs, or its options are dropped, whenever it fires")
 
     # ------------------------------------------------------------------ conflicts (502)
@@ -293,7 +291,7 @@ class _Verifier:
             opt, case, params, preferring = found[0]
             names = ", ".join(o for o, *_ in found)
             self._add("HGL502", f"rule '{rule}' avoids options other rules prefer for the same case: {names}",
-                      self.rules[rule].rule.name.span, case, params,
+                      self.rules[rule].rule.name_span, case, params,
                       hint=f"in the witness '{opt}' is preferred by {', '.join(preferring)} and avoided here; "
                            "the runtime shows it as avoid",
                       options=[o for o, *_ in found],
@@ -318,16 +316,16 @@ class _Verifier:
         systemic regimen is given with it, not instead of it.
         """
         enc = self.two.enc
-        for s in self.result.guideline.sections:
+        for s in self.program.sections:
             if not s.exclusive:
                 continue
             prefs: dict[str, dict] = {}  # rule -> {option: condition}, in source order
             for r in s.rules:
                 for (opt, role), hits in enc.contrib.items():
                     if role == "preferred":
-                        cond = _or([c for rule, _, c in hits if rule == r.name.text])
+                        cond = _or([c for rule, _, c in hits if rule == r.name])
                         if not z3.is_false(cond):
-                            prefs.setdefault(r.name.text, {})[opt] = cond
+                            prefs.setdefault(r.name, {})[opt] = cond
             rules = list(prefs)
             for i, r1 in enumerate(rules):
                 for r2 in rules[i:]:
@@ -341,11 +339,11 @@ class _Verifier:
         if not pairs:
             return
         # clearer witnesses: no data request, and the section's other rules silent
-        others = _and([_not(enc.fired[r.name.text]) for r in section.rules if r.name.text not in (r1, r2)])
+        others = _and([_not(enc.fired[r.name]) for r in section.rules if r.name not in (r1, r2)])
         zm = self._find_nice(self.two, [_or([c for *_, c in pairs])], [_not(enc.any_request), others])
         if zm is None:
             return
-        o1, o2, _ = next(p for p in pairs if z3.is_true(zm.eval(p[2], model_completion=True)))
+        o1, o2, _ = next(q for q in pairs if z3.is_true(zm.eval(q[2], model_completion=True)))
         case, params = self.two.witness(zm)
 
         def reproduces(c, p):
@@ -356,11 +354,11 @@ class _Verifier:
             self.report.unconfirmed.append(("exclusive", r2, case))
             return
         case, params = self._simplify(case, params, reproduces)
-        name = section.name.text
+        name = section.name
         who = f"rule '{r1}' of exclusive section '{name}' prefers" if r1 == r2 else \
             f"rules '{r1}' and '{r2}' of exclusive section '{name}' prefer"
         self._add("HGL506", f"{who} two options for the same case: {o1}, {o2}",
-                  self.rules[r2].rule.name.span, case, params,
+                  self.rules[r2].rule.name_span, case, params,
                   hint=f"in the witness '{o1}' ({r1}) and '{o2}' ({r2}) are both preferred; make the conditions "
                        f"exclusive, or remove 'exclusive' from section '{name}'",
                   section=name, rules=[r1, r2], options=[o1, o2])
@@ -403,7 +401,7 @@ class _Verifier:
                 self.report.diagnostics[-1] = _with_note(
                     self.report.diagnostics[-1], f"more gap regions exist: the search stopped after {self.gap_cap}")
                 return
-            span = self.rules[firing[0]].rule.name.span if firing else self.result.guideline.meta.span
+            span = self.rules[firing[0]].rule.name_span if firing else self.program.meta.span
             shown = [f"{o['id']} ({o['role']})" for o in res.options]
             what = "no option, no flag and no request" if self.gap_kind == "silent" else \
                 "no preferred option, no flag and no request"
@@ -431,25 +429,25 @@ def reference_case(result, space: Space) -> tuple[list, dict]:
     the `base` of the guideline's case file (<file stem or id>.cases.yaml next to it), else the first
     allowed value, the range minimum, false or the empty set.
     """
-    g = result.guideline
+    program = result.program
     base = _case_file_base(result)
     order, ref = [], {}
-    for d in list(g.inputs) + list(g.parameters):
-        name, t = d.name.text, d.type
+    for d in program.inputs + program.parameters:
+        name, kind = d.name, d.kind
         order.append((name, d.is_parameter))
-        if d.default is not None:
+        if d.has_default:
             ref[name] = ABSENT
         elif not d.is_parameter and name in base:
             ref[name] = base[name]
-        elif isinstance(t, (n.EnumType, n.OptionRefType)):
-            ref[name] = space.enum_values[f"{name}:{_kind(t)}"][0]
-        elif isinstance(t, n.BoolType):
+        elif kind in ("enum", "option"):
+            ref[name] = space.enum_values[f"{name}:{kind}"][0]
+        elif kind == "bool":
             ref[name] = False
-        elif isinstance(t, n.SetType):
+        elif kind == "set":
             ref[name] = []
         else:
-            low = t.minimum if t.minimum is not None else min(0, t.maximum) if t.maximum is not None else 0
-            ref[name] = int(low) if t.integer or float(low).is_integer() else low
+            low = d.minimum if d.minimum is not None else min(0, d.maximum) if d.maximum is not None else 0
+            ref[name] = int(low) if kind == "int" or float(low).is_integer() else low
     return order, ref
 
 
@@ -458,7 +456,7 @@ def _case_file_base(result) -> dict:
     path = Path(result.source.name)
     if not path.is_file():  # a guideline given as text (tests, the docs' examples): no case file
         return {}
-    meta = result.guideline.meta
+    meta = result.program.meta
     names = [path.stem] + ([meta.id.text] if meta is not None else [])
     for stem in dict.fromkeys(names):
         candidate = path.parent / f"{stem}.cases.yaml"
@@ -474,22 +472,9 @@ def _case_file_base(result) -> dict:
     return {}
 
 
-def _kind(t) -> str:
-    return {n.BoolType: "bool", n.EnumType: "enum", n.OptionRefType: "option",
-            n.SetType: "set"}.get(type(t)) or ("int" if t.integer else "number")
-
-
-def _default(d):
-    """A declared default as a case value."""
-    lit = d.default
-    if lit.kind == "set":
-        return [i.text for i in lit.value.items]
-    return lit.value.text if hasattr(lit.value, "text") else str(lit.value) if lit.kind == "name" else lit.value
-
-
-def _default_json(d):
-    v = _default(d)
-    return sorted(v) if isinstance(v, list) else v
+def _default(d: p.Input):
+    """A declared default as a case value (as a witness gives it: a set as a sorted list)."""
+    return sorted(d.default) if d.kind == "set" else d.default
 
 
 def _with_note(d: Diagnostic, note: str) -> Diagnostic:
@@ -498,27 +483,11 @@ def _with_note(d: Diagnostic, note: str) -> Diagnostic:
 
 def _reads_missing(e) -> bool:
     """Whether an expression contains `is missing` / `is not missing`."""
-    if e is None:
-        return False
-    if isinstance(e, n.IsMissing):
-        return True
-    for value in vars(e).values():
-        items = value if isinstance(value, tuple) else (value,)
-        for item in items:
-            if isinstance(item, tuple):
-                if any(_reads_missing(x) for x in item if _is_expr(x)):
-                    return True
-            elif _is_expr(item) and _reads_missing(item):
-                return True
-    return False
-
-
-def _is_expr(x) -> bool:
-    return type(x).__module__ == n.__name__ and hasattr(x, "span") and not isinstance(x, (n.Name,))
+    return e is not None and any(isinstance(x, p.IsMissing) for x in p.walk(e))
 
 
 def _has_request(branches) -> bool:
-    return any(isinstance(o, n.Request) for _, outs in branches for o in outs)
+    return any(isinstance(o, p.Request) for b in branches for o in b.outcomes)
 
 
 def _outcome_span(outs):

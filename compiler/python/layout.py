@@ -1,0 +1,159 @@
+"""Layout of generated Python: small documents (calls, chains, literals) printed within 120 columns.
+
+A document prints on one line when it fits, else it breaks at its own level with its parts
+indented by four, the way a person formats a long call; literals go through `repr`, and a
+long string is split into adjacent string literals.
+"""
+
+from __future__ import annotations
+
+WIDTH = 120
+INDENT = 4
+
+
+class Call:
+    """`fn(arg, ...)`; an argument may be a `Kw`."""
+
+    __slots__ = ("fn", "args")
+
+    def __init__(self, fn: str, args):
+        self.fn, self.args = fn, list(args)
+
+
+class Kw:
+    """`name=value` inside a call."""
+
+    __slots__ = ("name", "value")
+
+    def __init__(self, name: str, value):
+        self.name, self.value = name, value
+
+
+class Chain:
+    """Parenthesised parts joined by operators: `(a and b)`; parts are (operator, doc), the first operator ''."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, parts):
+        self.parts = list(parts)
+
+
+class Lam:
+    """`lambda args: body`."""
+
+    __slots__ = ("head", "body")
+
+    def __init__(self, args: str, body):
+        self.head, self.body = f"lambda {args}: ", body
+
+
+class Seq:
+    """A tuple, set or dict display: `(a, b)`, `{a: b}`; items are docs or (key, value) pairs."""
+
+    __slots__ = ("open", "close", "items")
+
+    def __init__(self, open_: str, close: str, items):
+        self.open, self.close, self.items = open_, close, list(items)
+
+
+class Lit:
+    """A Python value written with `repr` (long strings split into adjacent literals)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+
+def tuple_of(items) -> Seq:
+    items = list(items)
+    return Seq("(", ",)" if len(items) == 1 else ")", items)
+
+
+def dict_of(pairs) -> Seq:
+    return Seq("{", "}", list(pairs))
+
+
+def flat(d) -> str:
+    if isinstance(d, str):
+        return d
+    if isinstance(d, Lit):
+        return repr(d.value)
+    if isinstance(d, Call):
+        return d.fn + "(" + ", ".join(flat(a) for a in d.args) + ")"
+    if isinstance(d, Kw):
+        return d.name + "=" + flat(d.value)
+    if isinstance(d, Chain):
+        return "(" + "".join(op + flat(x) for op, x in d.parts) + ")"
+    if isinstance(d, Lam):
+        return d.head + flat(d.body)
+    if isinstance(d, tuple):  # a (key, value) pair of a dict display
+        return flat(d[0]) + ": " + flat(d[1])
+    return d.open + ", ".join(flat(x) for x in d.items) + d.close
+
+
+def render(d, indent: int = 0, used: int | None = None) -> str:
+    """The document at `indent`, starting `used` columns into the line (default: at the indent)."""
+    used = indent if used is None else used
+    text = flat(d)
+    if used + len(text) < WIDTH or isinstance(d, str):  # one column kept for a trailing comma
+        return text
+    inner = indent + INDENT
+    pad = " " * inner
+    end = "\n" + " " * indent
+    if isinstance(d, Lit):
+        if isinstance(d.value, str) and len(d.value) > 20:
+            return "(" + "".join("\n" + pad + repr(x) for x in _chunks(d.value, WIDTH - inner - 3)) + end + ")"
+        if isinstance(d.value, tuple):
+            return render(tuple_of(Lit(x) for x in d.value), indent, used)
+        return text
+    if isinstance(d, Kw):
+        return d.name + "=" + render(d.value, indent, used + len(d.name) + 1)
+    if isinstance(d, Lam):
+        return d.head + render(d.body, indent, used + len(d.head))
+    if isinstance(d, tuple):
+        key = render(d[0], indent, used)
+        return key + ": " + render(d[1], indent, used + len(key) + 2)
+    if isinstance(d, Call):
+        return d.fn + "(\n" + _fill(d.args, inner) + end + ")"
+    if isinstance(d, Chain):
+        lines = []
+        for op, x in d.parts:
+            op = op.lstrip()
+            lines.append(pad + op + render(x, inner, inner + len(op)))
+        return "(\n" + "\n".join(lines) + end + ")"
+    return d.open + "\n" + _fill(d.items, inner) + end + d.close.lstrip(",")
+
+
+def _fill(items, indent: int) -> str:
+    """Items with a comma after each, as many on a line as fit; one that does not fit flat gets lines of its own."""
+    pad = " " * indent
+    lines: list[str] = []
+    line = ""
+    for x in items:
+        text = flat(x) + ","
+        if line and len(pad) + len(line) + 1 + len(text) <= WIDTH and not isinstance(x, (Lam, tuple)):
+            line += " " + text
+            continue
+        if line:
+            lines.append(pad + line)
+        if len(pad) + len(text) <= WIDTH:
+            line = text
+        else:
+            lines.append(pad + render(x, indent) + ",")
+            line = ""
+    if line:
+        lines.append(pad + line)
+    return "\n".join(lines)
+
+
+def _chunks(text: str, size: int) -> list[str]:
+    """Split text into pieces of at most about `size` characters, after spaces where possible."""
+    out = []
+    while len(text) > size:
+        cut = text.rfind(" ", 0, size)
+        cut = size if cut <= 0 else cut + 1
+        out.append(text[:cut])
+        text = text[cut:]
+    out.append(text)
+    return out

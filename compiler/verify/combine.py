@@ -1,0 +1,180 @@
+"""Verification stage, combination: the resolved program's rules -> z3 formulas for rule firing and the result.
+
+This is a copy, as formulas, of the combination that hgl.runtime.engine defines (Engine._combine,
+_collect and _restrict; SPEC section 3): phase-1 rules read the case; the first section of the
+governing order with a firing governing rule replaces the other sections' systemic options;
+`withhold` (phase 1) clears the proposal; the strongest role of `role_order` among preferred and
+alternative wins; phase-2 rules read that proposal; then demote, avoid and drop.  The engine is
+the definition: when it changes, change this module with it (the encoding is checked against
+the runtime by tests/test_verify.py::test_encoding_agrees_with_runtime, and every finding's
+witness is re-run through it).
+"""
+
+from __future__ import annotations
+
+import z3
+
+from hgl.compiler.check import program as p
+from hgl.compiler.verify.encode import FALSE, TRUE, B, ExprEncoder, Space, _and, _not, _or
+
+
+class RuleEnc:
+    """One rule's encoding in one space: its firing condition and the guards of its branches."""
+
+    def __init__(self, rule: p.Rule):
+        self.rule = rule
+        self.name = rule.name
+        self.section = rule.section
+        self.phase = rule.phase
+        self.governs = rule.governs
+        self.branches = rule.branches  # program.Branch(guards, outcomes), flattened
+        self.when: B | None = None
+        self.guards: list[B] = []
+
+
+class Encoder(ExprEncoder):
+    """The formulas of one guideline over a Space: definitions, constraints, rule firing, result."""
+
+    def __init__(self, program: p.Program, space: Space):
+        super().__init__(program, space)
+        self._rules()
+
+    def _rules(self):
+        self.rules = [RuleEnc(r) for r in self.program.rules]
+        self.fired: dict[str, object] = {}
+        self.branch_fired: dict[tuple, object] = {}
+        for x in self.rules:
+            if x.phase == 1:
+                self._fire(x, None)
+        # engine: Engine.__init__ reads GOVERNING_ORDER and ROLE_ORDER from the module
+        order = self.program.governing_order
+        self.role_rank = {r: i for i, r in enumerate(self.program.role_order)}
+        # engine: the governing section is the first of the order with a fired governing rule
+        anygov = {s: _or([self.fired[x.name] for x in self.rules if x.governs and x.section == s])
+                  for s in order}
+        self.governing, earlier = {}, FALSE
+        for s in order:
+            self.governing[s] = _and([anygov[s], _not(earlier)])
+            earlier = _or([earlier, anygov[s]])
+        self.no_governing = _not(earlier)
+        # engine: a phase-1 `withhold` clears the proposal (Engine._combine)
+        self.withhold = _or([self.branch_fired[(x.name, i)] for x in self.rules if x.phase == 1
+                             for i, b in enumerate(x.branches)
+                             if any(isinstance(o, p.Withhold) for o in b.outcomes)])
+        self.contrib: dict[tuple, list] = {}  # (option, role) -> [(rule, branch, condition)]
+        for x in self.rules:
+            if x.phase != 1:
+                continue
+            for i, b in enumerate(x.branches):
+                for o in b.outcomes:
+                    if isinstance(o, p.Propose):
+                        opt = o.options[0]
+                        self.contrib.setdefault((opt, o.role), []).append(
+                            (x.name, i, _and([self.branch_fired[(x.name, i)], self.admitted(x, opt)])))
+        self.P = Proposal(self)
+        for x in self.rules:
+            if x.phase == 2:
+                self._fire(x, self.P)
+        self._result()
+
+    def admitted(self, x: RuleEnc, opt: str):
+        """A systemic option of a rule counts only if no section governs, or it governs there (Engine._collect)."""
+        if self.options[opt].kind != "systemic":
+            return TRUE
+        if x.governs and x.section in self.governing:
+            return _or([self.no_governing, self.governing[x.section]])
+        return self.no_governing
+
+    def _fire(self, x: RuleEnc, P):
+        x.when = self.truth(x.rule.when, P) if x.rule.when is not None else B(TRUE, FALSE)
+        self.fired[x.name] = x.when.t
+        for i, b in enumerate(x.branches):
+            gs = [self.truth(g, P) for g in b.guards]
+            x.guards.append(B(_and([g.t for g in gs]), _or([g.f for g in gs])))
+            self.branch_fired[(x.name, i)] = _and([x.when.t] + [g.t for g in gs])
+
+    def _result(self):
+        """The final roles (Engine._restrict: demote, then avoid, then drop), flags and requests."""
+        P = self.P
+        hits = {"demote": {}, "avoid": {}, "drop": {}}
+        self.hit_by: dict[tuple, list] = {}  # (action, option) -> [(rule, condition)]
+        for x in self.rules:
+            for i, b in enumerate(x.branches):
+                for o in b.outcomes:
+                    if not isinstance(o, p.Restrict):
+                        continue
+                    for opt in self.options:
+                        c = _and([self.branch_fired[(x.name, i)], P.proposed(opt),
+                                  self.selector_hit(o.selector, opt, P)])
+                        if not z3.is_false(c):
+                            hits[o.action].setdefault(opt, []).append(c)
+                            self.hit_by.setdefault((o.action, opt), []).append((x.name, c))
+        self.final = {}
+        for opt in self.options:
+            present = _and([P.proposed(opt), _not(_or(hits["drop"].get(opt, [])))])
+            avoid = _and([present, _or(hits["avoid"].get(opt, []))])
+            pref = _and([present, P.preferred(opt), _not(_or(hits["demote"].get(opt, []))), _not(avoid)])
+            alt = _and([present, _not(avoid), _not(pref)])
+            self.final[opt] = {"preferred": pref, "alternative": alt, "avoid": avoid}
+        self.flags: dict[str, list] = {}
+        self.requests: dict[str, list] = {}
+        for x in self.rules:
+            for i, b in enumerate(x.branches):
+                bf = self.branch_fired[(x.name, i)]
+                for o in b.outcomes:
+                    if isinstance(o, p.RaiseFlag):
+                        self.flags.setdefault(o.flags[0], []).append(bf)
+                    elif isinstance(o, p.Request):
+                        self.requests.setdefault(o.input, []).append(bf)
+                        if o.flag is not None:
+                            self.flags.setdefault(o.flag, []).append(bf)
+        self.flag = {f: _or(cs) for f, cs in self.flags.items()}
+        self.request = {x: _or(cs) for x, cs in self.requests.items()}
+        self.any_preferred = _or([r["preferred"] for r in self.final.values()])
+        self.any_option = _or([c for r in self.final.values() for c in r.values()])
+        self.any_flag = _or(list(self.flag.values()))
+        self.any_request = _or(list(self.request.values()))
+
+    def effect(self, x: RuleEnc):
+        """The rule fires and some outcome of it reaches the result (an option kept, a flag, a hit)."""
+        effective = []
+        for i, b in enumerate(x.branches):
+            bf = self.branch_fired[(x.name, i)]
+            for o in b.outcomes:
+                if isinstance(o, p.Propose):
+                    opt = o.options[0]
+                    kept = _not(_or([c for _, c in self.hit_by.get(("drop", opt), [])]))
+                    effective.append(_and([bf, self.admitted(x, opt), _not(self.withhold), kept]))
+                elif isinstance(o, p.Restrict):
+                    effective.append(_and([bf, _or([c for (act, _), hits in self.hit_by.items()
+                                                    if act == o.action for r, c in hits if r == x.name])]))
+                else:
+                    effective.append(bf)
+        return _or(effective)
+
+    @staticmethod
+    def produces(x: RuleEnc) -> bool:
+        """Whether the rule can put something in a result by itself (an option, a flag, a request)."""
+        return any(isinstance(o, (p.Propose, p.RaiseFlag, p.Request)) for b in x.branches for o in b.outcomes)
+
+
+class Proposal:
+    """The proposal after governing (what phase-2 rules read), as conditions per option (engine.Proposal)."""
+
+    def __init__(self, enc: Encoder):
+        self.enc = enc
+        self._pref, self._prop = {}, {}
+        # engine: of the roles an option is proposed with, the one earlier in role_order wins
+        strong = min(("preferred", "alternative"), key=lambda r: enc.role_rank.get(r, 99))
+        for opt in enc.options:
+            by_role = {r: _or([c for _, _, c in enc.contrib.get((opt, r), [])]) for r in ("preferred", "alternative")}
+            prop = _and([_not(enc.withhold), _or(list(by_role.values()))])
+            self._prop[opt] = prop
+            self._pref[opt] = _and([prop, by_role["preferred"]]) if strong == "preferred" else \
+                _and([prop, _not(by_role["alternative"])])
+
+    def proposed(self, opt: str):
+        return self._prop.get(opt, FALSE)
+
+    def preferred(self, opt: str):
+        return self._pref.get(opt, FALSE)
