@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import json
 import os
 import types
 from pathlib import Path
 
 from .engine import Engine
 from .logic import Unknown
-from .model import format_value
 from .result import Result, plain
 from .schema import CaseError, Validator, json_schema, validate_case, validate_params
 
@@ -218,16 +216,6 @@ def load(path: str | os.PathLike, *, use_cache: bool = True) -> Guideline:
     if use_cache:
         _loaded[digest] = guideline
     return guideline
-
-
-def result_json(result) -> str:
-    if isinstance(result, CaseError):
-        return json.dumps(result.to_dict(), ensure_ascii=False)
-    return json.dumps(result.to_dict(), ensure_ascii=False)
-
-
-def describe_value(value, unit=None) -> str:
-    return format_value(value, unit)
 
 
 __all__ = ["CaseError", "Guideline", "Result", "load", "load_module_source"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from .logic import Unknown
@@ -163,20 +163,3 @@ def format_value(value, unit=None) -> str:
     if unit:
         return f"{text} %" if unit == "%" else f"{text} {unit}"
     return text
-
-
-@dataclass
-class Tables:
-    """A loaded module's tables, indexed once for the engine."""
-
-    options: dict
-    flags: dict
-    inputs: tuple
-    parameters: tuple
-    rules: tuple
-    constraints: tuple
-    sections: tuple
-    governing_order: tuple
-    role_order: tuple
-    phase1: tuple = field(default=())
-    phase2: tuple = field(default=())

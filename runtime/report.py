@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 _MAX_UNDECIDED = 3  # a person reads the first few; the JSON has them all
 
 STATUS_WORDS = {
@@ -98,23 +96,6 @@ def _missing_lines(m) -> list[str]:
         more = len(m["undecided"]) - len(shown)
         lines.append(f"      and {more} more rule{'s' if more > 1 else ''} (see missing_because in --format json)")
     return lines
-
-
-def summarize(results) -> dict:
-    """Counts by status and by preferred option, for the end of a batch."""
-    status = Counter()
-    preferred = Counter()
-    errors = 0
-    for r in results:
-        if "error" in r:
-            errors += 1
-            continue
-        status[r["status"]] += 1
-        for o in r["options"]:
-            if o["role"] == "preferred" and o["kind"] == "systemic":
-                preferred[o["id"]] += 1
-    return {"cases": sum(status.values()) + errors, "errors": errors, "by_status": dict(status.most_common()),
-            "by_preferred": dict(preferred.most_common())}
 
 
 def format_summary(summary: dict) -> str:

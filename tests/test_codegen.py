@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import os
 from pathlib import Path
 
 import pytest
@@ -18,23 +17,14 @@ GOLDEN = Path(__file__).parent / "golden" / "compiler"
 SMALL = DATA / "small.hgl"
 
 
-def _update(request) -> bool:
-    return bool(request.config.getoption("--update-golden", default=False) or os.environ.get("HGL_UPDATE_GOLDEN"))
-
-
 def _compile(text: str, name: str = "tests/data/small.hgl") -> str:
     result = compile_source(Source(name, text))
     assert result.ok, [(d.span.line, d.code, d.message) for d in result.errors]
     return result.code
 
 
-def test_golden_module(request):
-    code = _compile(SMALL.read_text(encoding="utf-8"))
-    golden = GOLDEN / "small.py.txt"
-    if _update(request) or not golden.exists():
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_text(code, encoding="utf-8")
-    assert code == golden.read_text(encoding="utf-8")
+def test_golden_module(golden):
+    golden.check(GOLDEN / "small.py.txt", _compile(SMALL.read_text(encoding="utf-8")))
 
 
 def test_deterministic_and_hashed():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
@@ -17,10 +16,6 @@ HERE = Path(__file__).parent
 GOLDEN = HERE / "golden" / "compiler"
 PAGE = HERE.parent / "site" / "pages" / "diagnostics.md"
 BROKEN = sorted((HERE / "data").glob("broken_*.hgl"))
-
-
-def _update(request) -> bool:
-    return bool(request.config.getoption("--update-golden", default=False) or os.environ.get("HGL_UPDATE_GOLDEN"))
 
 
 # ---------------------------------------------------------------- rendering
@@ -85,14 +80,10 @@ def test_deep_nesting_is_a_diagnostic_not_a_crash():
 # ---------------------------------------------------------------- golden renderings of broken files
 
 @pytest.mark.parametrize("path", BROKEN, ids=[p.stem for p in BROKEN])
-def test_broken_files_render_as_golden(path, request):
+def test_broken_files_render_as_golden(path, golden):
     source = Source(f"tests/data/{path.name}", path.read_text(encoding="utf-8"))
     out = render_all(source, compile_source(source).diagnostics) + "\n"
-    golden = GOLDEN / f"{path.stem}.txt"
-    if _update(request) or not golden.exists():
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_text(out, encoding="utf-8")
-    assert out == golden.read_text(encoding="utf-8")
+    golden.check(GOLDEN / f"{path.stem}.txt", out)
     assert "$END" not in out and "__ANON" not in out
 
 
@@ -141,7 +132,7 @@ def test_page_lists_every_code():
         assert title == CODES[code][1]
 
 
-def test_page_examples_produce_their_codes(request):
+def test_page_examples_produce_their_codes(golden):
     page, examples = _examples()
     if any(e[1] == "verify" for e in examples):
         pytest.importorskip("z3")
@@ -150,13 +141,13 @@ def test_page_examples_produce_their_codes(request):
     for code, mode, snippet, shown, prelude, m in examples:
         rendered, codes = render_example(mode, snippet, prelude)
         assert code in codes, (code, codes)
-        if _update(request):
+        if golden.update:
             start, end = m.start(3) + shift, m.end(3) + shift
             new_page = new_page[:start] + rendered + new_page[end:]
             shift += len(rendered) - (m.end(3) - m.start(3))
         else:
             assert shown == rendered, code
-    if _update(request):
+    if golden.update:
         PAGE.write_text(new_page, encoding="utf-8")
     # every code that something produces has an example (HGL901 is a bug, never an example)
     shown_codes = {e[0] for e in examples}

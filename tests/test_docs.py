@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from pathlib import Path
@@ -21,10 +20,6 @@ SAMPLE = DATA / "docs_sample.hgl"
 GOLDEN = ROOT / "tests" / "golden" / "docs"
 HER2 = ROOT / "guidelines" / "her2_mbc.hgl"
 ARTIFACTS = ROOT / "test-artifacts"
-
-
-def _update_golden(request) -> bool:
-    return bool(request.config.getoption("--update-golden", default=False) or os.environ.get("HGL_UPDATE_GOLDEN"))
 
 
 def fake_verifier(result):
@@ -48,21 +43,8 @@ def _generated(folder: Path) -> dict[str, str]:
 # ---------------------------------------------------------------- golden Markdown
 
 
-def test_sample_pages_match_golden(sample_docs, request):
-    got = _generated(sample_docs)
-    if _update_golden(request):
-        for rel, text in got.items():
-            target = GOLDEN / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
-        for old in GOLDEN.rglob("*"):
-            if old.is_file() and old.relative_to(GOLDEN).as_posix() not in got:
-                old.unlink()
-    want = {p.relative_to(GOLDEN).as_posix(): p.read_text(encoding="utf-8")
-            for p in sorted(GOLDEN.rglob("*")) if p.is_file()}
-    assert sorted(got) == sorted(want), "generated pages differ from tests/golden/docs (--update-golden)"
-    for rel in want:
-        assert got[rel] == want[rel], f"{rel} differs from its golden file (run pytest --update-golden)"
+def test_sample_pages_match_golden(sample_docs, golden):
+    golden.check_dir(GOLDEN, _generated(sample_docs))
 
 
 def test_markdown_is_deterministic(sample_docs, tmp_path):

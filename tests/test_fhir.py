@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import re
 
 import pytest
@@ -261,14 +260,10 @@ def test_library_lists_every_input_and_parameter(case):
 # ---------------------------------------------------------------- determinism and hostile text
 
 
-def test_golden_bundle(request):
+def test_golden_bundle(golden):
     """The whole Bundle of the small guideline, byte for byte (rewrite with --update-golden)."""
     text = fhir.dumps(fhir.export_bundle(compile_source(Source("tests/data/small.hgl", SMALL.read_text("utf-8")))))
-    if request.config.getoption("--update-golden", default=False) or os.environ.get("HGL_UPDATE_GOLDEN") \
-            or not GOLDEN.exists():
-        GOLDEN.parent.mkdir(parents=True, exist_ok=True)
-        GOLDEN.write_bytes(text.encode("utf-8"))
-    assert text == GOLDEN.read_bytes().decode("utf-8"), "FHIR Bundle differs from tests/golden/fhir (--update-golden)"
+    golden.check(GOLDEN, text)
 
 
 def test_same_input_same_bytes():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -26,10 +25,6 @@ FIT = {"stage": "advanced", "age_years": 60, "score": 7, "months_since_diagnosis
 @pytest.fixture(scope="module")
 def chooser():
     return load(CHOOSER)
-
-
-def _update_golden(request) -> bool:
-    return bool(request.config.getoption("--update-golden", default=False) or os.environ.get("HGL_UPDATE_GOLDEN"))
 
 
 # ---------------------------------------------------------------- loading
@@ -292,27 +287,22 @@ CHOOSER_CASES = {
 }
 
 
-def _golden(request, name: str, d: dict):
+def _golden(golden, name: str, d: dict):
     d = dict(d)
     d.pop("receipt")
     d["guideline"] = {k: v for k, v in d["guideline"].items() if k != "sha256"}
-    text = json.dumps(d, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
-    path = GOLDEN / f"{name}.json"
-    if _update_golden(request) or not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8"), f"{path} differs; rerun with --update-golden and review"
+    golden.check(GOLDEN / f"{name}.json", json.dumps(d, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
 
 
 @pytest.mark.parametrize("name", CHOOSER_CASES)
-def test_golden_chooser(request, chooser, name):
-    _golden(request, f"chooser_{name}", chooser.evaluate(CHOOSER_CASES[name], why_not=["opt_ab"]).to_dict())
+def test_golden_chooser(golden, chooser, name):
+    _golden(golden, f"chooser_{name}", chooser.evaluate(CHOOSER_CASES[name], why_not=["opt_ab"]).to_dict())
 
 
 @pytest.mark.parametrize("case_id", ["P002", "P034", "P050", "P064"])
-def test_golden_her2(request, her2, vignettes, case_id):
+def test_golden_her2(golden, her2, vignettes, case_id):
     case, params = vignettes[case_id]
-    _golden(request, f"her2_{case_id}", her2.evaluate(case, params).to_dict())
+    _golden(golden, f"her2_{case_id}", her2.evaluate(case, params).to_dict())
 
 
 def test_evaluate_many_keeps_order_and_errors(chooser):
