@@ -126,6 +126,8 @@ class Engine:
             return known.get(fn.__name__, fn) if fn is not None else None
         # (name, three-valued function, plain variant, inputs read) per definition, in dependency order
         self.defs = tuple((d.name, d.fn, plain(d.fn), d.reads) for d in module.DEFINITIONS)
+        self.plain_defs = tuple((d.name, plain(d.fn)) for d in module.DEFINITIONS)
+        self.tests = tuple((c.test, plain(c.test), frozenset(c.inputs)) for c in self.constraints)
         self.finite_domains = {s.name: _finite_domain(s) for s in module.INPUTS}
         self.case_names = tuple(s.name for s in module.INPUTS) + tuple(s.name for s in module.PARAMETERS)
         self.proposes = {(r.id, i): frozenset(o.option for o in b.outcomes if o.kind == "propose")
@@ -137,6 +139,8 @@ class Engine:
                         for r in self.phase1)
         self.p2 = tuple((r, r.when, plain(r.when), tuple((b.guard, plain(b.guard)) for b in r.branches))
                         for r in self.phase2)
+        self.actions = {(r.id, i): _Actions(r, i, b, self.options) for r in module.RULES
+                        for i, b in enumerate(r.branches)}
         options, static = self.options, self.static_views
 
         def views(env):
@@ -166,8 +170,14 @@ class Engine:
         """Evaluate a validated case merged with parameters; returns the raw result parts."""
         U = frozenset() if known else frozenset(k for k, v in env.items() if type(v) is Unknown)
         env["__options__"] = self.options
-        self.derive(env, U)
-        violated = [c for c in self.constraints if c.test(env, None) is True]
+        if U:
+            self.derive(env, U)
+            violated = [c for c, (test, plain, reads) in zip(self.constraints, self.tests)
+                        if (plain if U.isdisjoint(reads) else test)(env, None) is True]
+        else:
+            for name, plain in self.plain_defs:
+                env[name] = plain(env)
+            violated = [c for c, (_test, plain, _reads) in zip(self.constraints, self.tests) if plain(env, None)]
         if violated:
             names = []
             for c in violated:
@@ -243,7 +253,7 @@ class Engine:
         fired = []
         undecided = []
         for r, when, plain_when, guards in self.p1:
-            plain = not missing or missing.isdisjoint(r.reads)
+            plain = not missing or missing.isdisjoint(r.reads)  # then no condition of the rule is undecided
             if when is not None:
                 v = plain_when(env, None) if plain else when(env, None)
             else:
@@ -299,8 +309,7 @@ class Engine:
             withhold = self._collect(r, i, out, proposals, restricts, gov_section) or withhold
         if withhold:
             proposals.clear()
-        static = self.static_views
-        views = {o: static.get(o) or OptionView(self.options[o], env) for o in proposals}
+        views = Views(env, self.options, self.static_views)
         roles = {o: p[0] for o, p in proposals.items()}
         P = Proposal(roles, views)
         out.proposal = P
@@ -325,45 +334,43 @@ class Engine:
                     self._collect(r, i, out, proposals, restricts, gov_section)
                 elif g is not False:
                     out.undecided.append((bkey, g))
-        self._restrict(env, restricts, proposals, views, out, forced)
+        self._restrict(env, restricts, proposals, roles, views, out, forced)
         return out
 
     def _collect(self, r, i, out, proposals, restricts, gov_section) -> bool:
-        withhold = False
-        for j, o in enumerate(r.branches[i].outcomes):
-            kind = o.kind
-            if kind == "propose":
-                opt = self.options[o.option]
-                if opt.kind == "systemic" and gov_section is not None and not (
-                        r.governs and r.section == gov_section):
+        """Add what branch i of rule r gives; True when it withholds every proposal."""
+        act = self.actions[(r.id, i)]
+        key = act.key
+        if act.proposes:
+            strength = self.role_strength
+            replaced = gov_section is not None and not (r.governs and r.section == gov_section)
+            for option, role, systemic in act.proposes:
+                if systemic and replaced:  # a governing scenario replaces the others' systemic options
                     continue
-                cur = proposals.get(o.option)
+                cur = proposals.get(option)
                 if cur is None:
-                    proposals[o.option] = [o.role, (r.id, i), [r.id]]
+                    proposals[option] = [role, key, [r.id]]
                 else:
-                    if self.role_strength[o.role] > self.role_strength[cur[0]]:
-                        cur[0], cur[1] = o.role, (r.id, i)
+                    if strength[role] > strength[cur[0]]:
+                        cur[0], cur[1] = role, key
                     if r.id not in cur[2]:
                         cur[2].append(r.id)
-            elif kind == "flag":
-                out.flags.setdefault(o.flag, []).append((r.id, i))
-            elif kind == "request":
-                out.requests.setdefault(o.input, (r.id, i))
-                if o.flag:
-                    out.flags.setdefault(o.flag, []).append((r.id, i))
-            elif kind == "withhold":
-                withhold = True
-            else:
-                restricts.append((r, i, j, o))
-        return withhold
+        for flag in act.flags:
+            out.flags.setdefault(flag, []).append(key)
+        for name in act.requests:
+            out.requests.setdefault(name, key)
+        for j, o in act.restricts:
+            restricts.append((r, i, j, o))
+        return act.withhold
 
-    def _restrict(self, env, restricts, proposals, views, out, forced):
-        roles = {o: p[0] for o, p in proposals.items()}
+    def _restrict(self, env, restricts, proposals, proposed, views, out, forced):
+        """Demote, then avoid, then drop; `proposed`: the roles phase-2 rules saw (not changed here)."""
         by = {o: p[1] for o, p in proposals.items()}
         if not restricts:
-            out.roles, out.by = roles, by
+            out.roles, out.by = dict(proposed), by
             out.proposed_by = {o: p[2] for o, p in proposals.items()}
             return
+        roles = dict(proposed)
         dropped = set()
         for action in ("demote", "avoid", "drop"):
             for r, i, j, o in restricts:
@@ -400,6 +407,25 @@ class Engine:
         if sel.option is not None:
             return sel.option in view.ids
         return sel.test(env, view)
+
+
+class _Actions:
+    """What one rule branch gives, sorted by kind once (outcomes in order within each kind)."""
+
+    __slots__ = ("key", "proposes", "flags", "requests", "restricts", "withhold")
+
+    def __init__(self, rule, i, branch, options):
+        self.key = (rule.id, i)
+        self.proposes = tuple((o.option, o.role, options[o.option].kind == "systemic")
+                              for o in branch.outcomes if o.kind == "propose")
+        flags = []
+        for o in branch.outcomes:  # a request's flag is raised where the request is, in outcome order
+            if o.kind == "flag" or (o.kind == "request" and o.flag):
+                flags.append(o.flag)
+        self.flags = tuple(flags)
+        self.requests = tuple(o.input for o in branch.outcomes if o.kind == "request")
+        self.restricts = tuple((j, o) for j, o in enumerate(branch.outcomes) if o.kind in ("demote", "avoid", "drop"))
+        self.withhold = any(o.kind == "withhold" for o in branch.outcomes)
 
 
 def unknown_inputs(value) -> list[str]:

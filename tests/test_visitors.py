@@ -18,6 +18,7 @@ from hgl.compiler.explain.words import PlainWords
 from hgl.compiler.front import nodes as n
 from hgl.compiler.front.source import NO_SPAN
 from hgl.compiler.interpret.evaluator import Evaluator, Outcomes
+from hgl.compiler.lsp.analysis import ResolvedNames
 from hgl.compiler.python.exprs import Plain, ThreeValued
 from hgl.compiler.verify.encode import ExprEncoder
 
@@ -34,6 +35,8 @@ BACK_ENDS = [
     ("docs: conditions in words", Describer, EXPR + FILTERS + SELECTORS),
     ("explanations: conditions as written", Unparser, EXPR + FILTERS + SELECTORS),
     ("explanations: plain words", PlainWords, EXPR),
+    ("language server: names under the cursor", ResolvedNames,
+     EXPR + FILTERS + SELECTORS + p.SIMPLE_OUTCOME_TYPES + (p.Use, p.OutcomeIf)),
 ]
 
 
@@ -57,7 +60,7 @@ def test_checker_resolves_every_ast_expression():
 
 
 def test_no_visitor_method_for_a_type_that_does_not_exist():
-    known = {t.__name__ for t in EXPR + FILTERS + SELECTORS + p.SIMPLE_OUTCOME_TYPES}
+    known = {t.__name__ for t in EXPR + FILTERS + SELECTORS + p.SIMPLE_OUTCOME_TYPES + (p.Use, p.OutcomeIf)}
     for name, visitor, _types in BACK_ENDS:
         stray = [m for m in dir(visitor) if m.startswith("visit_") and m[6:] not in known]
         assert not stray, f"{name}: {stray}"

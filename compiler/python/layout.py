@@ -14,55 +14,55 @@ INDENT = 4
 class Call:
     """`fn(arg, ...)`; an argument may be a `Kw`."""
 
-    __slots__ = ("fn", "args")
+    __slots__ = ("fn", "args", "text")
 
     def __init__(self, fn: str, args):
-        self.fn, self.args = fn, list(args)
+        self.fn, self.args, self.text = fn, list(args), None
 
 
 class Kw:
     """`name=value` inside a call."""
 
-    __slots__ = ("name", "value")
+    __slots__ = ("name", "value", "text")
 
     def __init__(self, name: str, value):
-        self.name, self.value = name, value
+        self.name, self.value, self.text = name, value, None
 
 
 class Chain:
     """Parenthesised parts joined by operators: `(a and b)`; parts are (operator, doc), the first operator ''."""
 
-    __slots__ = ("parts",)
+    __slots__ = ("parts", "text")
 
     def __init__(self, parts):
-        self.parts = list(parts)
+        self.parts, self.text = list(parts), None
 
 
 class Lam:
     """`lambda args: body`."""
 
-    __slots__ = ("head", "body")
+    __slots__ = ("head", "body", "text")
 
     def __init__(self, args: str, body):
-        self.head, self.body = f"lambda {args}: ", body
+        self.head, self.body, self.text = f"lambda {args}: ", body, None
 
 
 class Seq:
     """A tuple, set or dict display: `(a, b)`, `{a: b}`; items are docs or (key, value) pairs."""
 
-    __slots__ = ("open", "close", "items")
+    __slots__ = ("open", "close", "items", "text")
 
     def __init__(self, open_: str, close: str, items):
-        self.open, self.close, self.items = open_, close, list(items)
+        self.open, self.close, self.items, self.text = open_, close, list(items), None
 
 
 class Lit:
     """A Python value written with `repr` (long strings split into adjacent literals)."""
 
-    __slots__ = ("value",)
+    __slots__ = ("value", "text")
 
     def __init__(self, value):
-        self.value = value
+        self.value, self.text = value, None
 
 
 def tuple_of(items) -> Seq:
@@ -75,8 +75,17 @@ def dict_of(pairs) -> Seq:
 
 
 def flat(d) -> str:
+    """The document on one line (computed once per document: layout asks for it at every level)."""
     if isinstance(d, str):
         return d
+    if isinstance(d, tuple):  # a (key, value) pair of a dict display
+        return flat(d[0]) + ": " + flat(d[1])
+    if d.text is None:
+        d.text = _flat(d)
+    return d.text
+
+
+def _flat(d) -> str:
     if isinstance(d, Lit):
         return repr(d.value)
     if isinstance(d, Call):
@@ -87,8 +96,6 @@ def flat(d) -> str:
         return "(" + "".join(op + flat(x) for op, x in d.parts) + ")"
     if isinstance(d, Lam):
         return d.head + flat(d.body)
-    if isinstance(d, tuple):  # a (key, value) pair of a dict display
-        return flat(d[0]) + ": " + flat(d[1])
     return d.open + ", ".join(flat(x) for x in d.items) + d.close
 
 
