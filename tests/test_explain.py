@@ -210,7 +210,9 @@ def test_the_table_source_is_deterministic_python():
         return tree_source(explanation_table(check_source(read_source(DEMO)).program), lambda e: "True")
     first = source()
     assert first == source()
-    table = eval(first)  # noqa: S307 - the test's own output: literals and `lambda e, P: True`
+    import hgl.runtime.explain as nodes
+
+    table = eval(first, vars(nodes))  # noqa: S307 - the test's own output: node types, literals, `lambda e, P: True`
     assert set(table) == {"symbols", "labels", "defs", "rules"}
     assert table["labels"]["vocab:drug"] == {"drug_a": "drug A (DA)", "drug_b": "drug B", "drug_c": "drug C"}
     assert set(table["defs"]) == {"on_therapy", "new_line", "line", "early"}

@@ -7,10 +7,14 @@ renders them with the patient's values.  The docs show the same conditions as wr
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 from hgl.compiler.check import program as p
 from hgl.compiler.check.program import Program, Visitor, conjuncts
 from hgl.compiler.explain.unparse import OPS as _OPS
 from hgl.compiler.explain.unparse import unparse
+
+from hgl.runtime.explain import NODE_TYPES, Condition, Fact, First, Match, Reason, Slot, Sum, Which
 
 
 # ---------------------------------------------------------------- explanation trees
@@ -23,15 +27,7 @@ from hgl.compiler.explain.unparse import unparse
 # one of the int tags below.  `Test(expr)` marks a condition the runtime evaluates: codegen
 # writes it as `lambda e, P: ...`, the interpreter as a closure over the AST.
 
-VALUE, FACT, MATCH, FIRST, REASON, SUM, WHICH = range(7)
-# (VALUE, name)                     the value of an input, parameter or definition, with unit and labels
-# (FACT, test, held, failed, unknown)  one condition: the phrase for its truth value
-# (MATCH, test, sep, items)         items (test, phrase) whose truth equals the test's, joined by sep
-# (FIRST, items, otherwise)         the phrase of the first item (test, phrase) that holds
-# (REASON, name, prefix, suffix)    the facts behind a definition (depth 0 only), between prefix and suffix
-# (SUM, items)                      terms (op, phrase) of a sum; empty terms are left out
-# (WHICH, test, one, many, none)    the proposed options for which an `any ... option` test holds, by
-#                                   name, then phrase one (a single option) or many; none if no option does
+# The node types are hgl.runtime.explain's (Slot, Fact, Match, First, Reason, Sum, Which, Condition).
 
 
 class Test:
@@ -76,7 +72,7 @@ class Words:
 
     def rn(self, name: str, prefix: str, suffix: str) -> tuple:
         """The REASON node of a symbol, as a 0- or 1-tuple to splice into a phrase."""
-        return ((REASON, name, prefix, suffix),) if name in self.reasoned else ()
+        return (Reason(name, prefix, suffix),) if name in self.reasoned else ()
 
     # ------------------------------------------------------------------ names and constants
     @staticmethod
@@ -117,7 +113,7 @@ class Words:
         """A set in a selector or filter: its label, and its value when it depends on the case."""
         s = self.sym(x)
         if s and self.m.symbols[s].type.kind == "set" and self.m.reads_of(s):
-            return (self.label(s) + " (", (VALUE, s), ")")
+            return (self.label(s) + " (", Slot(s), ")")
         return (self.words(x),)
 
     def filter_words(self, f) -> str:
@@ -165,16 +161,16 @@ class Words:
             return self.if_fact(e)
         if isinstance(e, p.Not):
             inner = self.fact(e.operand)
-            if inner[0] == FACT:
-                return (FACT, Test(e), inner[3], inner[2], inner[4])
+            if type(inner) is Fact:
+                return Fact(Test(e), inner.failed, inner.held, inner.unknown)
             return inner  # And/Or/if: the parts that decided the inner value say it
         held, failed, unknown = self._phrases(e)
-        return (FACT, Test(e), held, failed, unknown)
+        return Fact(Test(e), held, failed, unknown)
 
     def match(self, e, sep: str) -> tuple:
         """And/Or: the operands whose truth decided it (all that held, or those that failed)."""
-        items = tuple((Test(x), (self.fact(x),)) for x in e.operands)
-        return (MATCH, Test(e), sep, items)
+        items = tuple((_own_test(f, x), (f,)) for x, f in ((x, self.fact(x)) for x in e.operands))
+        return Match(Test(e), sep, items)
 
     def if_fact(self, e) -> tuple:
         """An if-expression as a condition: the branch that applied, with the conditions that chose it."""
@@ -184,13 +180,13 @@ class Words:
             chose = before + (self.fact(c), "; ")
             items.append((Test(c), chose + (self.fact(v),)))
             before += (self.fact(c), "; ")
-        return (FIRST, tuple(items), before + (self.fact(e.otherwise),))
+        return First(tuple(items), before + (self.fact(e.otherwise),))
 
     def _subject(self, name):
         """(label, value slot, unknown phrase) of the symbol a condition is about."""
         lab = self.label(name)
         missing = " is unknown" if self.is_def(name) else " is missing"
-        return lab, (VALUE, name), (lab + missing, *self.rn(name, " (", ")"))
+        return lab, Slot(name), (lab + missing, *self.rn(name, " (", ")"))
 
     def _phrases(self, e):
         s = self.sym
@@ -198,7 +194,7 @@ class Words:
             name = s(e)
             lab = self.label(name)
             held = (lab, *self.rn(name, " (", ")"))
-            return held, (lab + ": ", (VALUE, name), *self.rn(name, " (", ")")), (lab + ": ", (VALUE, name),
+            return held, (lab + ": ", Slot(name), *self.rn(name, " (", ")")), (lab + ": ", Slot(name),
                                                                                  *self.rn(name, " (", ")"))
         if isinstance(e, p.Compare) and len(e.ops) == 1:
             left, op, right = e.operands[0], e.ops[0], e.operands[1]
@@ -224,19 +220,19 @@ class Words:
             lab = self.label(name)
             right = self.words(e.right)
             word = "one of" if e.quantifier == "any" else "all of"
-            base = (lab + " (", (VALUE, name), ")")
+            base = (lab + " (", Slot(name), ")")
             return (base + (f" include {word} {right}",), base + (f" do not include {word} {right}",),
                     (lab + (" is unknown" if self.is_def(name) else " is missing"),))
         if isinstance(e, p.IsMissing) and s(e.operand):
             name = s(e.operand)
             lab = self.label(name)
-            present = (lab + " is ", (VALUE, name))
+            present = (lab + " is ", Slot(name))
             missing = (lab + " is missing",)
             return (present, missing, missing) if e.negated else (missing, present, missing)
         if isinstance(e, p.IsEmpty) and s(e.operand):
             name = s(e.operand)
             lab = self.label(name)
-            full, empty = (lab + ": ", (VALUE, name)), (lab + ": none",)
+            full, empty = (lab + ": ", Slot(name)), (lab + ": none",)
             return (full, empty, full) if e.negated else (empty, full, full)
         if isinstance(e, p.HasRole):
             opt = self.option_word(e.option)
@@ -244,7 +240,7 @@ class Words:
         if isinstance(e, p.AnyOption):
             filters = "".join(" " + self.filter_words(f) for f in e.filters)
             held = (f"a {e.role} option{filters}",)
-            return (((WHICH, Test(e), self.option_clause(e, False), self.option_clause(e, True), held),),
+            return ((Which(Test(e), self.option_clause(e, False), self.option_clause(e, True), held),),
                     (f"no {e.role} option{filters}",), (f"a {e.role} option{filters}: unknown",))
         return self._fallback(e)
 
@@ -253,8 +249,8 @@ class Words:
         rs = self.sym(right)
         if rs:
             other = f"{_OPS[op]} {self.label(rs)} "
-            return ((lab + " is ", v, f" ({other}", (VALUE, rs), ")"),
-                    (lab + " is ", v, f", not {other}", (VALUE, rs)), unknown)
+            return ((lab + " is ", v, f" ({other}", Slot(rs), ")"),
+                    (lab + " is ", v, f", not {other}", Slot(rs)), unknown)
         k = self.const(right)
         if k is None:
             return self._fallback(e)
@@ -275,7 +271,7 @@ class Words:
             name = s(coll)
             lab = self.label(name)
             item = self.const(el) or self.words(el)
-            value = (" (", (VALUE, name), ")")
+            value = (" (", Slot(name), ")")
             among, not_among = (f"{item} is among {lab}",) + value, (f"{item} is not among {lab}",) + value
             unknown = (lab + (" is unknown" if self.is_def(name) else " is missing"),)
             return (not_among, among, unknown) if e.negated else (among, not_among, unknown)
@@ -298,7 +294,7 @@ class Words:
                 names.append(name)
         values: tuple = ()
         for i, name in enumerate(names[:4]):
-            values += (" (" if i == 0 else ", ", f"{self.label(name)} ", (VALUE, name))
+            values += (" (" if i == 0 else ", ", f"{self.label(name)} ", Slot(name))
         if names:
             values += (")",)
         return (text,) + values, (f"not: {text}",) + values, (f"{text}: unknown",) + values
@@ -318,7 +314,7 @@ class Words:
                 return None
             return (self.fact(e),)
         if t.kind == "num" and isinstance(e, (p.Binary, p.If)):
-            return ((SUM, tuple(self._terms(e, "+"))),)
+            return (Sum(tuple(self._terms(e, "+"))),)
         if t.kind == "elem" and isinstance(e, p.If):
             return (self._choice(e),)
         return None
@@ -331,7 +327,7 @@ class Words:
     def _term(self, e) -> tuple:
         s = self.sym(e)
         if s:
-            return (f"{self.label(s)} ", (VALUE, s))
+            return (f"{self.label(s)} ", Slot(s))
         if isinstance(e, p.If):
             return (self._choice(e, for_sum=True),)
         return (self.words(e),)
@@ -344,7 +340,7 @@ class Words:
             word = (self.words(v),) if not self.sym(v) else ((VALUE, self.sym(v)),)
             return word + ((" for ", self.fact(cond)) if cond is not None else ())
         items = tuple((Test(c), value(v, c)) for c, v in e.branches)
-        return (FIRST, items, value(e.otherwise, None))
+        return First(items, value(e.otherwise, None))
 
     # ------------------------------------------------------------------ the table
     def table(self) -> dict:
@@ -372,7 +368,12 @@ class Words:
 
     def entries(self, exprs) -> tuple:
         """(test, fact, as written) for each conjunct, aligned with the module's `conditions`."""
-        return tuple((Test(x), self.fact(x), unparse(x)) for c in exprs for x in conjuncts(c))
+        out = []
+        for c in exprs:
+            for x in conjuncts(c):
+                fact = self.fact(x)
+                out.append(Condition(_own_test(fact, x), fact, unparse(x)))
+        return tuple(out)
 
 
 class PlainWords(Visitor):
@@ -426,6 +427,12 @@ class PlainWords(Visitor):
     visit_If = visit_IsMissing = visit_IsEmpty = visit_SetTest = _as_written
 
 
+def _own_test(fact, expr):
+    """None when the fact tests this very expression (the module then holds the test once), else a Test of it."""
+    own = getattr(fact, "test", None)
+    return None if own is not None and own.expr is expr else Test(expr)
+
+
 def explanation_table(program: Program) -> dict:
     """The trees every `because` and `why not` of a guideline is rendered from (see Words)."""
     return Words(program).table()
@@ -435,6 +442,8 @@ def map_tests(tree, fn):
     """The same tree with every Test replaced by fn(expr) (the interpreter's closures)."""
     if isinstance(tree, Test):
         return fn(tree.expr)
+    if isinstance(tree, NODE_TYPES):
+        return type(tree)(*(map_tests(getattr(tree, f.name), fn) for f in fields(tree)))
     if isinstance(tree, tuple):
         return tuple(map_tests(x, fn) for x in tree)
     if isinstance(tree, dict):
@@ -446,6 +455,9 @@ def tree_source(tree, code) -> str:
     """Python source of a tree; a Test becomes `lambda e, P: <code(expr)>` (code gives three-valued code)."""
     if isinstance(tree, Test):
         return f"lambda e, P: {code(tree.expr)}"
+    if isinstance(tree, NODE_TYPES):
+        return type(tree).__name__ + "(" + ", ".join(tree_source(getattr(tree, f.name), code)
+                                                      for f in fields(tree)) + ")"
     if isinstance(tree, tuple):
         items = [tree_source(x, code) for x in tree]
         return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"

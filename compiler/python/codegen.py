@@ -9,6 +9,7 @@ names), and every literal is emitted through `repr`.  Same input, same bytes.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import PurePath
 
 from hgl.compiler.check import program as p
@@ -16,6 +17,7 @@ from hgl.compiler.explain.words import Test, explanation_table
 from hgl.compiler.explain.unparse import unparse
 from hgl.compiler.python.exprs import RUNTIME_NAMES, Plain, ThreeValued
 from hgl.compiler.python.layout import Call, Kw, Lam, Lit, Seq, dict_of, render, tuple_of
+from hgl.runtime.explain import NODE_TYPES as EXPLAIN_NODES
 
 VERSION = "0.2.0"  # when the shape of the output changes, also change hgl.runtime.api.CACHE_TAG
 RULE_LINE = "# " + "-" * 62
@@ -92,6 +94,7 @@ class _Module:
             self.w("    " + ", ".join(RUNTIME_NAMES[i:i + 8]) + ",")
         self.w(")", "from hgl.runtime.model import (",
                "    Branch, Constraint, Definition, Flag, InputSpec, Option, Outcome, Rule, Section, Selector,", ")",
+               "from hgl.runtime.explain import Condition, Fact, First, Match, Reason, Slot, Sum, Which",
                "", f"HGL_VERSION = {VERSION!r}")
         self.put("SOURCE = ", Lit(self.source))
         self.w(f"SOURCE_SHA256 = {self.sha256!r}")
@@ -211,6 +214,8 @@ class _Module:
     def _tree(self, tree):
         if isinstance(tree, Test):
             return Lam("e, P", self.code.code(tree.expr))
+        if isinstance(tree, EXPLAIN_NODES):
+            return Call(type(tree).__name__, [self._tree(getattr(tree, f.name)) for f in fields(tree)])
         if isinstance(tree, tuple):
             return tuple_of(self._tree(x) for x in tree)
         if isinstance(tree, dict):
