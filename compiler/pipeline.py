@@ -7,14 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hgl.compiler.check import checks
-
-from hgl.compiler.python import codegen
-
+from hgl.compiler.check.program import Program
 from hgl.compiler.front import parser
 from hgl.compiler.front.diagnostics import Diagnostic
 from hgl.compiler.front.nodes import Guideline
 from hgl.compiler.front.source import NO_SPAN, Source
-from hgl.compiler.check.program import Program
 
 
 @dataclass
@@ -63,6 +60,8 @@ def compile_source(source: Source) -> CompileResult:
     """Parse, check and, when there is no error, generate the module source."""
     result = check_source(source)
     if result.ok and result.program is not None:
+        from hgl.compiler.python import codegen  # checking alone (editors, the LSP) does not need it
+
         try:
             result.code = codegen.generate(result.program, source.name, source.sha256)
         except Exception as exc:

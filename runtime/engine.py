@@ -105,6 +105,30 @@ class Firing:
         return (frozenset(self.roles.items()), frozenset(self.flags), frozenset(self.requests))
 
 
+# The combination, step by step: the engine runs `_step_<name>` for each, in this order, after
+# phase 1; the verifier (hgl.compiler.verify.combine) encodes each step with a method of the same
+# name; tests/test_visitors.py checks that both have every step.
+STEPS = ("govern", "propose", "withhold", "phase2", "restrict")
+# The restrictions, in the order they apply: (the role an option must have, or None for any; the
+# role it gets, or None: it is dropped).
+RESTRICTIONS = {"demote": ("preferred", "alternative"), "avoid": (None, "avoid"), "drop": (None, None)}
+
+
+class _State:
+    """One combination run: its inputs and what the steps build."""
+
+    __slots__ = ("env", "fired_rules", "fired", "forced", "plain", "out", "gov", "proposals", "restricts",
+                 "withhold", "views", "proposed", "P")
+
+    def __init__(self, env, fired_rules, fired, forced, plain):
+        self.env, self.fired_rules, self.fired, self.forced, self.plain = env, fired_rules, fired, forced, plain
+        self.out = Firing()
+        self.gov = None
+        self.proposals: dict = {}  # option -> [role, (rule, branch) giving it, [rules proposing it]]
+        self.restricts: list = []
+        self.withhold = False
+
+
 class Engine:
     """Evaluates one compiled guideline module."""
 
@@ -141,6 +165,7 @@ class Engine:
                         for r in self.phase2)
         self.actions = {(r.id, i): _Actions(r, i, b, self.options) for r in module.RULES
                         for i, b in enumerate(r.branches)}
+        self._steps = tuple(getattr(self, "_step_" + step) for step in STEPS)
         options, static = self.options, self.static_views
 
         def views(env):
@@ -290,29 +315,44 @@ class Engine:
         return fired_rules, fired
 
     def _combine(self, env, fired_rules, fired, forced, undecided_phase1=(), plain=False):
-        """The combination (see the module docstring); `plain`: no input is missing, so plain conditions apply."""
+        """The combination: each step of STEPS in order (see the module docstring).
+
+        `forced`: undecided conditions taken as true (the relevance test); `plain`: no input is
+        missing, so the plain conditions apply.
+        """
         if forced:
             fired_rules, fired = self._forced_phase1(env, forced, fired_rules, fired)
-        out = Firing()
-        gov_section = None
+        s = _State(env, fired_rules, fired, forced, plain)
+        for step in self._steps:
+            step(s)
+        return s.out
+
+    def _step_govern(self, s):
+        """The first section of the governing order with a fired governing rule governs."""
         best = None
-        for r in fired_rules:
+        for r in s.fired_rules:
             if r.governs:
                 rank = self.rank.get(r.section, 1 << 30)
                 if best is None or rank < best:
-                    best, gov_section = rank, r.section
-        out.governing = gov_section
-        proposals: dict = {}
-        restricts = []
-        withhold = False
-        for r, i in fired:
-            withhold = self._collect(r, i, out, proposals, restricts, gov_section) or withhold
-        if withhold:
-            proposals.clear()
-        views = Views(env, self.options, self.static_views)
-        roles = {o: p[0] for o, p in proposals.items()}
-        P = Proposal(roles, views)
-        out.proposal = P
+                    best, s.gov = rank, r.section
+        s.out.governing = s.gov
+
+    def _step_propose(self, s):
+        """Phase-1 branches that fired give their outcomes; each option keeps its strongest role."""
+        for r, i in s.fired:
+            s.withhold = self._collect(r, i, s) or s.withhold
+
+    def _step_withhold(self, s):
+        """A `withhold` clears every proposal; what is left is the proposal phase-2 rules read."""
+        if s.withhold:
+            s.proposals.clear()
+        s.views = Views(s.env, self.options, self.static_views)
+        s.proposed = {o: x[0] for o, x in s.proposals.items()}
+        s.out.proposal = s.P = Proposal(s.proposed, s.views)
+
+    def _step_phase2(self, s):
+        """Rules that read the proposal fire (they flag, request and restrict; they cannot propose)."""
+        env, P, forced, out, plain = s.env, s.P, s.forced, s.out, s.plain
         for r, when, plain_when, guards in self.p2:
             key = ("r", r.id)
             if key in forced or when is None:
@@ -331,19 +371,51 @@ class Engine:
                 else:
                     g = plain_guard(env, P) if plain else guard(env, P)
                 if g is True:
-                    self._collect(r, i, out, proposals, restricts, gov_section)
+                    self._collect(r, i, s)
                 elif g is not False:
                     out.undecided.append((bkey, g))
-        self._restrict(env, restricts, proposals, roles, views, out, forced)
-        return out
 
-    def _collect(self, r, i, out, proposals, restricts, gov_section) -> bool:
+    def _step_restrict(self, s):
+        """Demote, then avoid, then drop (RESTRICTIONS, in order), over the options proposed."""
+        proposals, out = s.proposals, s.out
+        by = {o: x[1] for o, x in proposals.items()}
+        if not s.restricts:
+            out.roles, out.by = dict(s.proposed), by
+            out.proposed_by = {o: x[2] for o, x in proposals.items()}
+            return
+        roles = dict(s.proposed)
+        dropped = set()
+        for action, (from_role, to_role) in RESTRICTIONS.items():
+            for r, i, j, o in s.restricts:
+                if o.kind != action:
+                    continue
+                for opt in list(roles):
+                    hit = self._matches(s.env, o.selector, s.views[opt])
+                    key = ("s", r.id, i, j, opt)
+                    if hit is not True and key in s.forced:
+                        hit = True
+                    if hit is False:
+                        continue
+                    if hit is not True:
+                        out.undecided.append((key, hit))
+                        continue
+                    if to_role is None:
+                        dropped.add(opt)
+                    elif roles[opt] != to_role and (from_role is None or roles[opt] == from_role):
+                        roles[opt], by[opt] = to_role, (r.id, i)
+        for opt in dropped:
+            roles.pop(opt, None)
+        out.roles = roles
+        out.by = {o: by[o] for o in roles}
+        out.proposed_by = {o: proposals[o][2] for o in roles}
+
+    def _collect(self, r, i, s) -> bool:
         """Add what branch i of rule r gives; True when it withholds every proposal."""
         act = self.actions[(r.id, i)]
         key = act.key
         if act.proposes:
-            strength = self.role_strength
-            replaced = gov_section is not None and not (r.governs and r.section == gov_section)
+            proposals, strength = s.proposals, self.role_strength
+            replaced = s.gov is not None and not (r.governs and r.section == s.gov)
             for option, role, systemic in act.proposes:
                 if systemic and replaced:  # a governing scenario replaces the others' systemic options
                     continue
@@ -355,50 +427,14 @@ class Engine:
                         cur[0], cur[1] = role, key
                     if r.id not in cur[2]:
                         cur[2].append(r.id)
+        flags = s.out.flags
         for flag in act.flags:
-            out.flags.setdefault(flag, []).append(key)
+            flags.setdefault(flag, []).append(key)
         for name in act.requests:
-            out.requests.setdefault(name, key)
+            s.out.requests.setdefault(name, key)
         for j, o in act.restricts:
-            restricts.append((r, i, j, o))
+            s.restricts.append((r, i, j, o))
         return act.withhold
-
-    def _restrict(self, env, restricts, proposals, proposed, views, out, forced):
-        """Demote, then avoid, then drop; `proposed`: the roles phase-2 rules saw (not changed here)."""
-        by = {o: p[1] for o, p in proposals.items()}
-        if not restricts:
-            out.roles, out.by = dict(proposed), by
-            out.proposed_by = {o: p[2] for o, p in proposals.items()}
-            return
-        roles = dict(proposed)
-        dropped = set()
-        for action in ("demote", "avoid", "drop"):
-            for r, i, j, o in restricts:
-                if o.kind != action:
-                    continue
-                for opt in list(roles):
-                    hit = self._matches(env, o.selector, views[opt])
-                    key = ("s", r.id, i, j, opt)
-                    if hit is not True and key in forced:
-                        hit = True
-                    if hit is False:
-                        continue
-                    if hit is not True:
-                        out.undecided.append((key, hit))
-                        continue
-                    if action == "demote":
-                        if roles[opt] == "preferred":
-                            roles[opt], by[opt] = "alternative", (r.id, i)
-                    elif action == "avoid":
-                        if roles[opt] != "avoid":
-                            roles[opt], by[opt] = "avoid", (r.id, i)
-                    else:
-                        dropped.add(opt)
-        for opt in dropped:
-            roles.pop(opt, None)
-        out.roles = roles
-        out.by = {o: by[o] for o in roles}
-        out.proposed_by = {o: proposals[o][2] for o in roles}
 
     @staticmethod
     def _matches(env, sel, view):
@@ -426,10 +462,6 @@ class _Actions:
         self.requests = tuple(o.input for o in branch.outcomes if o.kind == "request")
         self.restricts = tuple((j, o) for j, o in enumerate(branch.outcomes) if o.kind in ("demote", "avoid", "drop"))
         self.withhold = any(o.kind == "withhold" for o in branch.outcomes)
-
-
-def unknown_inputs(value) -> list[str]:
-    return sorted(value.inputs) if isinstance(value, Unknown) else []
 
 
 def _finite_domain(spec) -> tuple | None:

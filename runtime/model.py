@@ -127,26 +127,6 @@ class Section:
     line: int = 0
 
 
-class Value:
-    """A slot in an explanation: a value shown with its unit (a plain class: made per case, on the hot path)."""
-
-    __slots__ = ("value", "unit")
-
-    def __init__(self, value, unit=None):
-        self.value = value
-        self.unit = unit
-
-    def __repr__(self):
-        return f"Value({self.value!r}, {self.unit!r})"
-
-
-def render_pieces(pieces) -> str:
-    """Join literal text and Value slots into one readable sentence."""
-    if len(pieces) == 1 and type(pieces[0]) is str:
-        return pieces[0]
-    return "".join(p if type(p) is str else format_value(p.value, p.unit) for p in pieces)
-
-
 def format_value(value, unit=None) -> str:
     if isinstance(value, Unknown):
         return "missing"

@@ -114,7 +114,8 @@ class ExprEncoder(p.Visitor):
         self.domain: list = []  # validity of the variables (ranges, enum values)
         self.env: dict[str, object] = {}
         self.options = dict(program.options)
-        self.option_drugs = {k: frozenset(d.text for d in o.drugs) for k, o in self.options.items()}
+        # declaration order, not a frozenset: the order of the drugs reaches the formulas, and so z3's models
+        self.option_drugs = {k: tuple(dict.fromkeys(d.text for d in o.drugs)) for k, o in self.options.items()}
         self._inputs()
         for d in program.definitions:
             self.env[d.name] = self.visit(d.expr, None)

@@ -6,7 +6,6 @@ reference case, keeping each change the runtime still reproduces (`minimise`).
 
 from __future__ import annotations
 
-import time
 
 from hgl.runtime.api import Guideline, load_module_source
 from hgl.runtime.logic import truth
@@ -65,22 +64,19 @@ class Runner:
 
 
 # ---------------------------------------------------------------- witness minimisation
-MINIMISE_SECONDS = 0.25  # per finding: a witness is simplified greedily, in one pass, within this budget
 ABSENT = object()  # a reference "value" meaning: leave the input out, the runtime reads its default
 
 
-def minimise(case: dict, params: dict, order, reference: dict, reproduces, budget: float = MINIMISE_SECONDS):
+def minimise(case: dict, params: dict, order, reference: dict, reproduces):
     """The witness simplified towards the reference case, keeping only replacements that still reproduce.
 
     order: (name, is_parameter) in declaration order; reference: name -> value (None = missing,
     ABSENT = the declared default); reproduces(case, params) -> bool is the finding's own
-    confirmation through the runtime. One greedy pass, stopped when the time budget is spent.
+    confirmation through the runtime. One greedy pass: at most one replay per input and parameter,
+    and no time limit, so the witness never depends on how busy the machine is.
     """
-    deadline = time.perf_counter() + budget
     case, params = dict(case), dict(params)
     for name, is_param in order:
-        if time.perf_counter() > deadline:
-            break
         ref = reference.get(name, ABSENT)
         target = params if is_param else case
         if _same(target.get(name, ABSENT), ref):
