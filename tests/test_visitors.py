@@ -12,9 +12,8 @@ import pytest
 
 from hgl.compiler.check import program as p
 from hgl.compiler.check.exprcheck import ExprChecker
-from hgl.compiler.docs.text import Describer
 from hgl.compiler.explain.unparse import Unparser
-from hgl.compiler.explain.words import PlainWords
+from hgl.compiler.explain.words import PlainWords, RuleText
 from hgl.compiler.front import nodes as n
 from hgl.compiler.front.source import NO_SPAN
 from hgl.compiler.interpret.evaluator import Evaluator, Outcomes
@@ -32,9 +31,9 @@ BACK_ENDS = [
     ("interpreter: expressions", Evaluator, EXPR + FILTERS),
     ("interpreter: outcomes", Outcomes, p.SIMPLE_OUTCOME_TYPES + SELECTORS),
     ("verifier: z3 encoding", ExprEncoder, EXPR + FILTERS + SELECTORS),
-    ("docs: conditions in words", Describer, EXPR + FILTERS + SELECTORS),
     ("explanations: conditions as written", Unparser, EXPR + FILTERS + SELECTORS),
     ("explanations: plain words", PlainWords, EXPR),
+    ("explanations: conditions with no case (docs, FHIR)", RuleText, EXPR + FILTERS + SELECTORS),
     ("language server: names under the cursor", ResolvedNames,
      EXPR + FILTERS + SELECTORS + p.SIMPLE_OUTCOME_TYPES + (p.Use, p.OutcomeIf)),
 ]
@@ -72,3 +71,20 @@ def test_walk_reaches_every_node_once():
     e = p.And((a, p.Not(b, NO_SPAN)), NO_SPAN)
     assert [type(x).__name__ for x in p.walk(e)] == ["And", "Var", "Not", "Var"]
     assert p.conjuncts(e) == [a, p.Not(b, NO_SPAN)]
+
+
+# ---------------------------------------------------------------- the combination, step by step
+from hgl.runtime.engine import RESTRICTIONS, STEPS, Engine  # noqa: E402
+from hgl.compiler.verify.combine import Encoder  # noqa: E402
+
+
+@pytest.mark.parametrize("implementation", [Engine, Encoder], ids=["runtime engine", "verifier (z3)"])
+def test_every_combination_step_is_implemented(implementation):
+    missing = [s for s in STEPS if not callable(getattr(implementation, "_step_" + s, None))]
+    assert not missing, f"{implementation.__qualname__} lacks {missing}"
+    stray = [m[6:] for m in dir(implementation) if m.startswith("_step_") and m[6:] not in STEPS]
+    assert not stray
+
+
+def test_restrictions_apply_in_the_documented_order():
+    assert list(RESTRICTIONS) == ["demote", "avoid", "drop"]

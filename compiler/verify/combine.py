@@ -1,13 +1,12 @@
 """Verification stage, combination: the resolved program's rules -> z3 formulas for rule firing and the result.
 
-This is a copy, as formulas, of the combination that hgl.runtime.engine defines (Engine._combine,
-_collect and _restrict; SPEC section 3): phase-1 rules read the case; the first section of the
-governing order with a firing governing rule replaces the other sections' systemic options;
-`withhold` (phase 1) clears the proposal; the strongest role of `role_order` among preferred and
-alternative wins; phase-2 rules read that proposal; then demote, avoid and drop.  The engine is
-the definition: when it changes, change this module with it (the encoding is checked against
-the runtime by tests/test_verify.py::test_encoding_agrees_with_runtime, and every finding's
-witness is re-run through it).
+The combination is defined by hgl.runtime.engine: its STEPS table names the steps in order and
+its RESTRICTIONS table what demote, avoid and drop do.  This module encodes each step as
+formulas with a `_step_<name>` method of the same name, run in the engine's order from the same
+table (tests/test_visitors.py checks that every step has its method here and in the engine);
+the symbolic encoding cannot share the concrete engine's code, so every finding's witness is
+re-run through the runtime and must reproduce, and tests/test_verify.py checks the encoding
+against the runtime on sample cases.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ import z3
 
 from hgl.compiler.check import program as p
 from hgl.compiler.verify.encode import FALSE, TRUE, B, ExprEncoder, Space, _and, _not, _or
+from hgl.runtime.engine import RESTRICTIONS, STEPS
 
 
 class RuleEnc:
@@ -46,10 +46,14 @@ class Encoder(ExprEncoder):
         for x in self.rules:
             if x.phase == 1:
                 self._fire(x, None)
-        # engine: Engine.__init__ reads GOVERNING_ORDER and ROLE_ORDER from the module
-        order = self.program.governing_order
         self.role_rank = {r: i for i, r in enumerate(self.program.role_order)}
-        # engine: the governing section is the first of the order with a fired governing rule
+        for step in STEPS:
+            getattr(self, "_step_" + step)()
+        self._outcomes()
+
+    def _step_govern(self):
+        """The governing section is the first of the governing order with a fired governing rule."""
+        order = self.program.governing_order
         anygov = {s: _or([self.fired[x.name] for x in self.rules if x.governs and x.section == s])
                   for s in order}
         self.governing, earlier = {}, FALSE
@@ -57,10 +61,9 @@ class Encoder(ExprEncoder):
             self.governing[s] = _and([anygov[s], _not(earlier)])
             earlier = _or([earlier, anygov[s]])
         self.no_governing = _not(earlier)
-        # engine: a phase-1 `withhold` clears the proposal (Engine._combine)
-        self.withhold = _or([self.branch_fired[(x.name, i)] for x in self.rules if x.phase == 1
-                             for i, b in enumerate(x.branches)
-                             if any(isinstance(o, p.Withhold) for o in b.outcomes)])
+
+    def _step_propose(self):
+        """Phase-1 branches that fired propose their options (admitted by governing)."""
         self.contrib: dict[tuple, list] = {}  # (option, role) -> [(rule, branch, condition)]
         for x in self.rules:
             if x.phase != 1:
@@ -71,11 +74,18 @@ class Encoder(ExprEncoder):
                         opt = o.options[0]
                         self.contrib.setdefault((opt, o.role), []).append(
                             (x.name, i, _and([self.branch_fired[(x.name, i)], self.admitted(x, opt)])))
+
+    def _step_withhold(self):
+        """A phase-1 `withhold` clears the proposal; what is left is what phase-2 rules read."""
+        self.withhold = _or([self.branch_fired[(x.name, i)] for x in self.rules if x.phase == 1
+                             for i, b in enumerate(x.branches)
+                             if any(isinstance(o, p.Withhold) for o in b.outcomes)])
         self.P = Proposal(self)
+
+    def _step_phase2(self):
         for x in self.rules:
             if x.phase == 2:
                 self._fire(x, self.P)
-        self._result()
 
     def admitted(self, x: RuleEnc, opt: str):
         """A systemic option of a rule counts only if no section governs, or it governs there (Engine._collect)."""
@@ -93,10 +103,10 @@ class Encoder(ExprEncoder):
             x.guards.append(B(_and([g.t for g in gs]), _or([g.f for g in gs])))
             self.branch_fired[(x.name, i)] = _and([x.when.t] + [g.t for g in gs])
 
-    def _result(self):
-        """The final roles (Engine._restrict: demote, then avoid, then drop), flags and requests."""
+    def _step_restrict(self):
+        """The final roles: each restriction of RESTRICTIONS in order, over the options proposed."""
         P = self.P
-        hits = {"demote": {}, "avoid": {}, "drop": {}}
+        hits = {action: {} for action in RESTRICTIONS}
         self.hit_by: dict[tuple, list] = {}  # (action, option) -> [(rule, condition)]
         for x in self.rules:
             for i, b in enumerate(x.branches):
@@ -111,11 +121,23 @@ class Encoder(ExprEncoder):
                             self.hit_by.setdefault((o.action, opt), []).append((x.name, c))
         self.final = {}
         for opt in self.options:
-            present = _and([P.proposed(opt), _not(_or(hits["drop"].get(opt, [])))])
-            avoid = _and([present, _or(hits["avoid"].get(opt, []))])
-            pref = _and([present, P.preferred(opt), _not(_or(hits["demote"].get(opt, []))), _not(avoid)])
-            alt = _and([present, _not(avoid), _not(pref)])
-            self.final[opt] = {"preferred": pref, "alternative": alt, "avoid": avoid}
+            present = P.proposed(opt)
+            roles = {"preferred": P.preferred(opt), "alternative": _and([present, _not(P.preferred(opt))]),
+                     "avoid": FALSE}
+            for action, (from_role, to_role) in RESTRICTIONS.items():
+                hit = _or(hits[action].get(opt, []))
+                if z3.is_false(hit):
+                    continue
+                if to_role is None:  # dropped
+                    present = _and([present, _not(hit)])
+                    continue
+                moved = _and([hit, roles[from_role] if from_role is not None else _not(roles[to_role])])
+                roles = {role: _or([c, moved]) if role == to_role else _and([c, _not(moved)])
+                         for role, c in roles.items()}
+            self.final[opt] = {role: _and([present, c]) for role, c in roles.items()}
+
+    def _outcomes(self):
+        """Flags and requests of the branches that fired; summaries for the searches."""
         self.flags: dict[str, list] = {}
         self.requests: dict[str, list] = {}
         for x in self.rules:
