@@ -149,7 +149,7 @@ class Engine:
         def plain(fn):
             return known.get(fn.__name__, fn) if fn is not None else None
         # (name, three-valued function, plain variant, inputs read) per definition, in dependency order
-        self.defs = tuple((d.name, d.fn, plain(d.fn), d.reads) for d in module.DEFINITIONS)
+        self.defs = tuple((d.name, d.fn, plain(d.fn), frozenset(d.reads)) for d in module.DEFINITIONS)
         self.plain_defs = tuple((d.name, plain(d.fn)) for d in module.DEFINITIONS)
         self.tests = tuple((c.test, plain(c.test), frozenset(c.inputs)) for c in self.constraints)
         self.finite_domains = {s.name: _finite_domain(s) for s in module.INPUTS}
@@ -159,8 +159,8 @@ class Engine:
         # an option that stands for nothing looks the same to every filter: one view for all cases
         self.static_views = {o: OptionView(opt, None) for o, opt in self.options.items() if opt.stands_for is None}
         # each rule with its conditions: three-valued, and plain for when no input it reads is missing
-        self.p1 = tuple((r, r.when, plain(r.when), tuple((i, b.guard, plain(b.guard)) for i, b in enumerate(r.branches)))
-                        for r in self.phase1)
+        self.p1 = tuple((r, frozenset(r.reads), r.when, plain(r.when),
+                         tuple((i, b.guard, plain(b.guard)) for i, b in enumerate(r.branches))) for r in self.phase1)
         self.p2 = tuple((r, r.when, plain(r.when), tuple((b.guard, plain(b.guard)) for b in r.branches))
                         for r in self.phase2)
         self.actions = {(r.id, i): _Actions(r, i, b, self.options) for r in module.RULES
@@ -277,8 +277,8 @@ class Engine:
         fired_rules = []
         fired = []
         undecided = []
-        for r, when, plain_when, guards in self.p1:
-            plain = not missing or missing.isdisjoint(r.reads)  # then no condition of the rule is undecided
+        for r, reads, when, plain_when, guards in self.p1:
+            plain = not missing or missing.isdisjoint(reads)  # then no condition of the rule is undecided
             if when is not None:
                 v = plain_when(env, None) if plain else when(env, None)
             else:

@@ -94,7 +94,7 @@ class Rule:
     rationale: str | None = None
     line: int = 0
     column: int = 0
-    reads: frozenset = frozenset()  # the inputs its conditions depend on
+    reads: tuple = ()  # the inputs its conditions depend on
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +103,7 @@ class Definition:
 
     name: str
     fn: Callable
-    reads: frozenset = frozenset()  # the inputs it depends on
+    reads: tuple = ()  # the inputs it depends on
     line: int = 0
 
 

@@ -164,3 +164,18 @@ def test_hostile_source_name_is_a_literal():
     code = _compile(SMALL.read_text(encoding="utf-8"), name='x"\n__import__("os")\n#')
     module = load_module_source(code, "named_module")
     assert module.SOURCE == 'x"\n__import__("os")\n#'
+
+
+@pytest.mark.parametrize("name", ["options", "rules", "known", "explain", "source", "inputs", "flags"])
+def test_a_set_named_like_a_module_table_does_not_replace_it(name):
+    """A definition's set becomes a constant named after it, but never one of the module's own tables."""
+    text = SMALL.read_text(encoding="utf-8").replace(
+        'define older "older" = age >= 70 years',
+        f'define older "older" = age >= 70 years\ndefine {name} = {{radio, keep}}')
+    text = text.replace("when big", f"when big and radio in {name}", 1)
+    code = _compile(text)
+    namespace: dict = {}
+    exec(compile(code, "<generated>", "exec"), namespace)  # noqa: S102 - the compiler's own output
+    assert isinstance(namespace["OPTIONS"], dict) and isinstance(namespace["RULES"], tuple)
+    assert isinstance(namespace["KNOWN"], dict) and isinstance(namespace["EXPLAIN"], dict)
+    assert f"{name.upper()}_2 = frozenset(" in code

@@ -57,7 +57,7 @@ def test_markdown_is_deterministic(sample_docs, tmp_path):
     ("docs_sample/index.md", "⚠ guess</span> | reasoning, not confirmed | **2** ⚠ |"),   # caution tags counted
     ("docs_sample/data.md", '<mark class="hgl-assumption"'),                               # defaults highlighted
     ("docs_sample/data.md", "(docs_sample.schema.json)"),
-    ("docs_sample/sections/first.md", "- line of therapy &#61; 1"),                       # conditions in words
+    ("docs_sample/sections/first.md", "- line of therapy is 1"),                          # conditions in words
     ("docs_sample/sections/first.md", "<code>tests/data/docs&#95;sample.hgl:78</code>"),  # file:line
     ("docs_sample/sections/later.md", "*If not alpha given:*"),                           # shared outcome expanded
     ("docs_sample/flowcharts.md", "<svg xmlns=\"http://www.w3.org/2000/svg\""),
@@ -236,17 +236,9 @@ def test_flowchart_svg_is_well_formed_and_keeps_text(text):
     assert any(text[:20] in t for t in texts)
 
 
-def test_describer_visits_every_node_type():
-    from hgl.compiler.check import program
-    from hgl.compiler.docs.text import Describer
-
-    missing = [t.__name__ for t in program.NODE_TYPES if not hasattr(Describer, "visit_" + t.__name__)]
-    assert not missing
-
-
 def test_conditions_in_words_from_the_resolved_program():
-    """A rule card lists the top-level conjuncts (flattened), with nested or/and in parentheses."""
-    from hgl.compiler.docs.text import Describer
+    """A rule card lists the top-level conjuncts (flattened) in the explanation's words, nested or/and in parentheses."""
+    from hgl.compiler.explain.words import Words
     from hgl.compiler.front.source import Source
     from hgl.compiler.pipeline import check_source
 
@@ -256,12 +248,36 @@ def test_conditions_in_words_from_the_resolved_program():
     result = check_source(Source("sample.hgl", src))
     assert result.ok, result.diagnostics
     rule = result.program.rule("first_a")
-    words = Describer(result.program)
+    words = Words(result.program)
     assert words.conditions(rule.when) == [
-        "line of therapy = 1", "marker status = positive",
-        "not (performance score ≥ 3 or (resectable and marker status is one of {positive, negative}))"]
-    assert words.selector(result.program.rule("supportive_only").outcomes[1].selector) \
-        == "every option containing any of {alpha, beta}"
+        "line of therapy is 1", "marker status is positive",
+        "not (performance score ≥ 3 or (resectable and (marker status is positive or negative)))"]
+    assert words.text(result.program.rule("supportive_only").outcomes[1].selector) \
+        == "every option containing drug alpha or drug beta"
+
+
+@pytest.mark.parametrize("expr, said", [
+    ("score >= 3", "performance score ≥ 3"),
+    ("not (score >= 3)", "performance score < 3"),
+    ("marker != positive", "marker status is not positive"),
+    ("1 <= score <= 3", "performance score is 1 to 3"),
+    ("resectable and not (1 < score <= 3)", "resectable and not (performance score > 1 and ≤ 3)"),
+    ("resectable or marker in {positive, negative}", "resectable or (marker status is positive or negative)"),
+    ("marker is missing", "marker status is missing"),
+    ("not (marker is missing)", "marker status is not missing"),
+    ("if resectable then score >= 3 else score >= 2",
+     "if resectable then performance score ≥ 3, otherwise performance score ≥ 2"),
+])
+def test_rule_text_says_each_shape_with_no_case(expr, said):
+    """Rule text comes from the explanation builder: the shapes of a `because`, with labels for the case's values."""
+    from hgl.compiler.explain.words import Words
+    from hgl.compiler.front.source import Source
+    from hgl.compiler.pipeline import check_source
+
+    src = SAMPLE.read_text(encoding="utf-8").replace("when line = 1 and marker = positive\n", f"when {expr}\n", 1)
+    result = check_source(Source("sample.hgl", src))
+    assert result.ok, result.diagnostics
+    assert Words(result.program).text(result.program.rule("first_a").when) == said
 
 
 @pytest.mark.parametrize("title, shown", [

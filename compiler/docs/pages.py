@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from hgl.compiler.check import program as p
 from hgl.compiler.check.program import Program, conjuncts, walk
 from hgl.compiler.docs.flowchart import Box, tree
-from hgl.compiler.docs.text import Describer, Md, anchor, code, esc, options_in, outcome_items
+from hgl.compiler.docs.text import Md, anchor, code, esc, options_in, outcome_items
 from hgl.compiler.explain.unparse import unparse
+from hgl.compiler.explain.words import Words
 from hgl.compiler.front import nodes as n
 
 # Charts by a key symbol, drawn when the guideline declares that symbol: (symbol, title).
@@ -189,7 +190,7 @@ class GuidelineDocs:
         self.g = self.program.guideline  # declarations as written
         self.display = display
         self.gid = self.program.meta.id.text
-        self.describe = Describer(self.program)
+        self.words = Words(self.program)  # conditions in the words of a `because`, with no case
         self.cases = cases or []
         self.schema = schema
         self.verification = verification or {"available": False, "findings": []}
@@ -205,11 +206,11 @@ class GuidelineDocs:
 
     # ------------------------------------------------------------ rules
     def _rule(self, r: p.Rule) -> dict:
-        items = outcome_items(r.outcomes, self.program, self.describe)
+        items = outcome_items(r.outcomes, self.program, self.words)
         meaning = next((d.meaning for d in self.g.strengths if r.strength and d.name.text == r.strength), "")
         return {
             "id": r.name, "title": r.title or r.name, "section": r.section, "governs": r.governs,
-            "conditions": self.describe.conditions(r.when) if r.when is not None else [],
+            "conditions": self.words.conditions(r.when) if r.when is not None else [],
             "hgl": unparse(r.when) if r.when is not None else "",
             "outcomes": items, "options": options_in(items), "summary": self._summary(items),
             "strength": r.strength, "strength_meaning": meaning, "provenance": list(r.provenance),
@@ -279,7 +280,7 @@ class GuidelineDocs:
                     continue
                 for c in conjuncts(r.when):
                     if key in _reads(c, closure):
-                        branches.setdefault(self.describe.text(c), []).append(r.name)
+                        branches.setdefault(self.words.text(c), []).append(r.name)
                         break
             if not branches:
                 continue
@@ -382,11 +383,11 @@ class GuidelineDocs:
             d = prog.definition(decl.name.text)
             if d is not None:
                 terms.append({"id": d.name, "label": decl.label or d.name, "hgl": unparse(d.expr),
-                              "plain": self.describe.text(d.expr), "description": d.description or ""})
-        constraints = [{"id": c.name, "label": c.label or c.name, "plain": self.describe.text(c.expr),
+                              "plain": self.words.text(d.expr), "description": d.description or ""})
+        constraints = [{"id": c.name, "label": c.label or c.name, "plain": self.words.text(c.expr),
                         "hgl": unparse(c.expr)} for c in prog.constraints]
         groups = [{"id": gr.name, "label": gr.label or gr.name,
-                   "outcomes": outcome_items(gr.outcomes, prog, self.describe)} for gr in prog.groups.values()]
+                   "outcomes": outcome_items(gr.outcomes, prog, self.words)} for gr in prog.groups.values()]
         return {"options": options, "flags": flags, "vocabularies": vocabs, "terms": terms,
                 "constraints": constraints, "groups": groups,
                 "strengths": [(s.name.text, s.meaning) for s in self.g.strengths]}

@@ -1,4 +1,7 @@
-"""Docs generation, text stage: the resolved program's conditions and outcomes -> plain words, and guideline text -> inert Markdown.
+"""Docs generation, text stage: outcomes -> display items, and guideline text -> inert Markdown.
+
+Conditions, selectors and values are said by the explanation builder
+(hgl.compiler.explain.words.Words.text), the same words a `because` uses, without a case's values.
 
 Everything an author wrote (titles, rationale, labels, evidence fields) is data: `esc` turns
 it into Markdown that renders as exactly that text, never as HTML, a link, a table cell
@@ -13,8 +16,9 @@ import re
 from markupsafe import Markup
 
 from hgl.compiler.check import program as p
-from hgl.compiler.check.program import Program, Visitor, conjuncts
-from hgl.compiler.explain.unparse import OPS, unparse
+from hgl.compiler.check.program import Program
+from hgl.compiler.explain.unparse import unparse
+from hgl.compiler.explain.words import Words
 
 # Characters that start Markdown (or Markdown-extension) syntax anywhere in a line.  Each
 # becomes a numeric character reference: the browser shows the character, Markdown sees
@@ -56,142 +60,15 @@ def anchor(kind: str, name: str) -> str:
     return f"{kind}-{name}"
 
 
-# ---------------------------------------------------------------- conditions in plain words
-
-
-class Describer(Visitor):
-    """Plain-language text of conditions, filters and selectors: labels for names, words for operators.
-
-    `text(e)` visits the resolved program's nodes (`visit_<Class>(node, top)`; `top` is False
-    for an operand, which puts a nested `and`/`or`/`if` in parentheses).  The result is plain
-    text (escaped by the caller); enum values keep their names with underscores replaced, so
-    a clinician reads `active untreated`, not code.  Unlike the explanation's `Words`, it
-    keeps the guideline's structure (parentheses, `any of`, `one of {…}`) and labels as
-    declared: a rule card lists the conditions without a case's values.
-    """
-
-    def __init__(self, program: Program):
-        self.program = program
-        # values read better by their labels: a drug or an option, not its identifier.  By name, as
-        # the pages always did: an option's label wins over a vocabulary term of the same name
-        # (her2_mbc's drug `t_dxd` reads as the option 'Trastuzumab deruxtecan (T-DXd)').
-        self.value_labels = {e.text: label for v in program.guideline.vocabularies for e, label in v.entries if label}
-        self.value_labels.update((name, o.label) for name, o in program.options.items())
-
-    def conditions(self, expr) -> list[str]:
-        """One phrase per top-level conjunct (the parts that must all hold)."""
-        return [self.text(c) for c in conjuncts(expr)]
-
-    def text(self, e, top: bool = True) -> str:
-        """A condition, value, filter or selector in words; an operand (`top` False) in parentheses if needed."""
-        return self.visit(e, top)
-
-    def sub(self, e) -> str:
-        return self.visit(e, False)
-
-    def selector(self, sel) -> str:
-        return self.visit(sel, True)
-
-    def option(self, name: str) -> str:
-        opt = self.program.options.get(name)
-        return opt.label if opt else name.replace("_", " ")
-
-    # ------------------------------------------------------------ values
-    def visit_Var(self, e, top):
-        return self.program.label(e.name)
-
-    def visit_Value(self, e, top):
-        return self.value_labels.get(e.value, e.value.replace("_", " "))
-
-    def visit_Num(self, e, top):
-        return e.written
-
-    def visit_Bool(self, e, top):
-        return "yes" if e.value else "no"
-
-    def visit_SetOf(self, e, top):
-        return "{" + ", ".join(v.replace("_", " ") for v in e.values) + "}"
-
-    def visit_Binary(self, e, top):
-        return f"{self.sub(e.left)} {e.op} {self.sub(e.right)}"
-
-    def visit_DrugsOf(self, e, top):
-        return f"drugs of {self.sub(e.operand)}"
-
-    def visit_If(self, e, top):
-        parts = [("if " if i == 0 else "else if ") + self.sub(c) + " then " + self.sub(v)
-                 for i, (c, v) in enumerate(e.branches)]
-        return "(" + " ".join(parts) + " else " + self.sub(e.otherwise) + ")"
-
-    # ------------------------------------------------------------ conditions
-    def _join(self, operands, word: str, top: bool) -> str:
-        text = word.join(self.sub(x) for x in operands)
-        return text if top else f"({text})"
-
-    def visit_And(self, e, top):
-        return self._join(e.operands, " and ", top)
-
-    def visit_Or(self, e, top):
-        return self._join(e.operands, " or ", top)
-
-    def visit_Not(self, e, top):
-        return "not " + self.sub(e.operand)
-
-    def visit_Compare(self, e, top):
-        parts = [self.sub(e.operands[0])]
-        for op, x in zip(e.ops, e.operands[1:]):
-            parts += [OPS[op], self.sub(x)]
-        return " ".join(parts)
-
-    def visit_IsMissing(self, e, top):
-        return f"{self.sub(e.operand)} is {'recorded' if e.negated else 'missing'}"
-
-    def visit_IsEmpty(self, e, top):
-        return f"{self.sub(e.operand)} is {'not ' if e.negated else ''}empty"
-
-    def visit_Member(self, e, top):
-        verb = "is not" if e.negated else "is"
-        if isinstance(e.collection, p.SetOf):  # a set written out reads as a choice: 'is one of {a, b}'
-            return f"{self.sub(e.element)} {verb} one of {self.text(e.collection)}"
-        return f"{self.sub(e.element)} {verb} in {self.sub(e.collection)}"
-
-    def visit_SetTest(self, e, top):
-        return f"{self.sub(e.left)} has {e.quantifier} of {self.sub(e.right)}"
-
-    def visit_HasRole(self, e, top):
-        return f"{self.option(e.option)} is {e.role}"
-
-    def visit_AnyOption(self, e, top):
-        return f"any {e.role} option" + "".join(" " + self.sub(f) for f in e.filters)
-
-    # ------------------------------------------------------------ option filters and selectors
-    def visit_Containing(self, f, top):
-        return ("containing any of " if f.any_of else "containing ") + self.sub(f.value)
-
-    def visit_AllDrugsIn(self, f, top):
-        return "with all drugs in " + self.sub(f.value)
-
-    def visit_OptionIn(self, f, top):
-        return "in " + self.sub(f.value)
-
-    def visit_SelectOption(self, sel, top):
-        return self.option(sel.option)
-
-    def visit_SelectEvery(self, sel, top):
-        text = "every option" + "".join(" " + self.sub(f) for f in sel.filters)
-        if sel.except_:
-            text += " except " + ", ".join(self.option(x) for x in sel.except_)
-        return text
-
-
 # ---------------------------------------------------------------- outcomes
 
 
-def outcome_items(outcomes, program: Program, describer: Describer, depth: int = 0) -> list[dict]:
+def outcome_items(outcomes, program: Program, words: Words, depth: int = 0) -> list[dict]:
     """Outcomes as written -> a tree of display items: {kind, role?, options?, flags?, text?, children?}.
 
     Items carry names only; templates make the links and labels.  `use` of a shared
-    outcome group is expanded in place, under the group's label.
+    outcome group is expanded in place, under the group's label.  Selectors and `if`
+    conditions are in the explanation's words (`words.text`).
     """
     items: list[dict] = []
     for o in outcomes:
@@ -200,7 +77,7 @@ def outcome_items(outcomes, program: Program, describer: Describer, depth: int =
         elif isinstance(o, p.Restrict):
             one = isinstance(o.selector, p.SelectOption)
             items.append({"kind": "restrict", "action": o.action, "options": [o.selector.option] if one else [],
-                          "text": "" if one else describer.selector(o.selector), "hgl": unparse(o.selector)})
+                          "text": "" if one else words.text(o.selector), "hgl": unparse(o.selector)})
         elif isinstance(o, p.RaiseFlag):
             items.append({"kind": "flag", "flags": list(o.flags)})
         elif isinstance(o, p.Request):
@@ -210,16 +87,16 @@ def outcome_items(outcomes, program: Program, describer: Describer, depth: int =
             items.append({"kind": "withhold"})
         elif isinstance(o, p.Use):
             group = program.groups.get(o.group)
-            children = outcome_items(group.outcomes, program, describer, depth + 1) if group and depth < 10 else []
+            children = outcome_items(group.outcomes, program, words, depth + 1) if group and depth < 10 else []
             items.append({"kind": "use", "group": o.group, "label": (group.label if group and group.label else o.group),
                           "children": children})
         elif isinstance(o, p.OutcomeIf):
             for i, (cond, outs) in enumerate(o.branches):
-                items.append({"kind": "if", "text": ("If " if i == 0 else "Otherwise, if ") + describer.text(cond),
-                              "children": outcome_items(outs, program, describer, depth + 1)})
+                items.append({"kind": "if", "text": ("If " if i == 0 else "Otherwise, if ") + words.text(cond),
+                              "children": outcome_items(outs, program, words, depth + 1)})
             if o.otherwise:
                 items.append({"kind": "if", "text": "Otherwise",
-                              "children": outcome_items(o.otherwise, program, describer, depth + 1)})
+                              "children": outcome_items(o.otherwise, program, words, depth + 1)})
     return items
 
 

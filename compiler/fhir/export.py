@@ -21,7 +21,7 @@ import uuid
 from pathlib import Path
 
 from hgl.compiler.check import program as p
-from hgl.compiler.docs.text import Describer
+from hgl.compiler.explain.words import Words
 from hgl.compiler.explain.unparse import unparse
 from hgl.compiler.front import nodes as n
 from hgl.compiler.front.source import NO_SPAN
@@ -73,7 +73,7 @@ class _Exporter:
         self.version = str(meta.get("version") or "")
         self.status = STATUS.get(str(meta.get("status")), "unknown")
         self.url = f"urn:hgl:{self.gid}"
-        self.words = Describer(self.program)
+        self.words = Words(self.program)  # descriptions: the explanation's words, with no case
         self.caution = {p.name.text for p in self.g.provenance if p.caution}
         self.tags = {p.name.text: p for p in self.g.provenance}
         self.strengths = {s.name.text: s.meaning for s in self.g.strengths}
@@ -172,7 +172,7 @@ class _Exporter:
                 if isinstance(o.selector, p.SelectOption):
                     out.append(self._option_action(o.selector.option, o.action))
                 else:
-                    out.append({"title": f"{o.action}: {self.words.selector(o.selector)}",
+                    out.append({"title": f"{o.action}: {self.words.text(o.selector)}",
                                 "extension": [self._role(o.action),
                                               {"url": EXT_SELECTOR, "valueString": unparse(o.selector)}]})
             elif isinstance(o, p.RaiseFlag):

@@ -43,20 +43,21 @@ class _Module:
         self.code = ThreeValued(self.constant)
         self.plain = Plain(self.constant)
         self.known: list[tuple[str, str, object]] = []  # (function name, lambda args, plain doc)
+        self.reserved = MODULE_NAMES | {f"RULE_{r.name}" for r in program.rules}  # never a constant's name
 
     def w(self, *lines: str) -> None:
         self.out.extend(lines)
 
-    def put(self, head: str, doc) -> None:
-        """`head` followed by a document, laid out within the line width."""
-        self.out.append(head + render(doc, 0, len(head)))
+    def put(self, head: str, doc, indent: int = 0) -> None:
+        """`head` followed by a document, laid out within the line width (broken lines at `indent`)."""
+        self.out.append(head + render(doc, indent, len(head)))
 
     def constant(self, values) -> str:
         key = tuple(sorted(values))
         name = self.consts.get(key)
         if name is None:
             name = self.named.get(key) or _set_name(key)
-            taken = set(self.consts.values()) | MODULE_NAMES
+            taken = set(self.consts.values()) | self.reserved
             base, i = name, 2
             while name in taken:
                 name, i = f"{base}_{i}", i + 1
@@ -130,7 +131,7 @@ class _Module:
     def _function(self, comment: str, name: str, args: str, expr) -> None:
         """One condition or value as a function under its source comment; its plain variant is kept for KNOWN."""
         self.w("", "", comment, f"def {name}({args}):")
-        self.put("    return ", self.code.code(expr))
+        self.put("    return ", self.code.code(expr), indent=4)
         self.known.append((name, args, self.plain.code(expr)))
 
     def _definitions(self):
@@ -155,7 +156,8 @@ class _Module:
         entries = []
         for s in self.p.sections:
             for r in s.rules:
-                entries.append(self._rule(r))
+                self._rule(r)
+                entries.append(f"RULE_{r.name}")
         self.w("", "")
         self.put("SECTIONS = ", tuple_of(
             Call("Section", [Lit(s.name), Lit(s.title or s.name), Kw("spec", Lit(s.spec)),
@@ -182,12 +184,13 @@ class _Module:
                 cond = b.guards[0] if len(b.guards) == 1 else p.And(b.guards, b.guards[0].span)
                 self._function(f"# branch {i} of {r.name}: {_one_line(unparse(cond))}", guard, "e, P", cond)
             branches.append(Call("Branch", [guard, tuple_of(self._outcome(o) for o in b.outcomes)]))
-        return Call("Rule", [
+        self.w("", "")
+        self.put(f"RULE_{r.name} = ", Call("Rule", [
             Lit(r.name), Lit(r.title or r.name), Lit(r.section), Kw("phase", Lit(r.phase)),
             Kw("governs", Lit(r.governs)), Kw("when", fn if r.when is not None else "None"),
             Kw("branches", tuple_of(branches)), Kw("provenance", Lit(r.provenance)), Kw("evidence", Lit(r.evidence)),
             Kw("strength", Lit(r.strength)), Kw("rationale", Lit(r.rationale)), Kw("line", Lit(r.span.line)),
-            Kw("column", Lit(r.span.column)), Kw("reads", _names(r.reads))])
+            Kw("column", Lit(r.span.column)), Kw("reads", _names(r.reads))]))
 
     def _outcome(self, o):
         if isinstance(o, p.Propose):
@@ -208,7 +211,9 @@ class _Module:
 
     def _explain(self):
         table = explanation_table(self.p)
-        self.w("", "", "# The words of every `because` and `why not`, rendered per case by hgl.runtime.result.")
+        self.w("", "", "# " + "=" * 29 + " explanations " + "=" * 29,
+               "# The words of every `because`, `why not` and missing-data reason, built by hgl.compiler.explain.words",
+               "# and rendered per case by hgl.runtime.explain.")
         self.put("EXPLAIN = ", self._tree(table))
 
     def _tree(self, tree):
@@ -265,8 +270,9 @@ def _input_spec(x: p.Input) -> Call:
     return Call("InputSpec", args)
 
 
-def _names(names) -> object:
-    return Call("frozenset", [Lit(tuple(sorted(names)))]) if names else "frozenset()"
+def _names(names) -> Lit:
+    """A set of names as a sorted tuple (the runtime only asks whether it meets another set)."""
+    return Lit(tuple(sorted(names)))
 
 
 def _set_name(values: tuple) -> str:

@@ -133,19 +133,22 @@ def render(d, indent: int = 0, used: int | None = None) -> str:
 
 
 def _fill(items, indent: int) -> str:
-    """Items with a comma after each, as many on a line as fit; one that does not fit flat gets lines of its own."""
+    """Items with a comma after each: short atoms as many on a line as fit; a call or display on a line of its own
+    (several lines when it does not fit flat)."""
     pad = " " * indent
     lines: list[str] = []
     line = ""
+    packed = False  # whether the line so far holds only short atoms (a call or display gets a line of its own)
     for x in items:
         text = flat(x) + ","
-        if line and len(pad) + len(line) + 1 + len(text) <= WIDTH and not isinstance(x, (Lam, tuple)):
+        if line and len(pad) + len(line) + 1 + len(text) <= WIDTH and packed and isinstance(x, (str, Lit, Kw)):
             line += " " + text
             continue
         if line:
             lines.append(pad + line)
         if len(pad) + len(text) <= WIDTH:
             line = text
+            packed = isinstance(x, (str, Lit, Kw))
         else:
             lines.append(pad + render(x, indent) + ",")
             line = ""
