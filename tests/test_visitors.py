@@ -13,7 +13,8 @@ import pytest
 from hgl.compiler.check import program as p
 from hgl.compiler.check.exprcheck import ExprChecker
 from hgl.compiler.explain.unparse import Unparser
-from hgl.compiler.explain.words import PlainWords, RuleText
+from hgl.compiler.explain.said import Sayer
+from hgl.compiler.explain.text import PlainWords, RuleText
 from hgl.compiler.front import nodes as n
 from hgl.compiler.front.source import NO_SPAN
 from hgl.compiler.interpret.evaluator import Evaluator, Outcomes
@@ -33,6 +34,7 @@ BACK_ENDS = [
     ("verifier: z3 encoding", ExprEncoder, EXPR + FILTERS + SELECTORS),
     ("explanations: conditions as written", Unparser, EXPR + FILTERS + SELECTORS),
     ("explanations: plain words", PlainWords, EXPR),
+    ("explanations: one condition, for a case and as stated", Sayer, EXPR),
     ("explanations: conditions with no case (docs, FHIR)", RuleText, EXPR + FILTERS + SELECTORS),
     ("language server: names under the cursor", ResolvedNames,
      EXPR + FILTERS + SELECTORS + p.SIMPLE_OUTCOME_TYPES + (p.Use, p.OutcomeIf)),

@@ -10,14 +10,13 @@ export's descriptions use those words, so a clinician reads one vocabulary every
 from __future__ import annotations
 
 from dataclasses import fields
-from typing import NamedTuple
 
 from hgl.compiler.check import program as p
-from hgl.compiler.check.program import Program, Visitor, conjuncts
-from hgl.compiler.explain.unparse import OPS as _OPS
+from hgl.compiler.check.program import Program, conjuncts
+from hgl.compiler.explain.said import Said, Sayer, Test
+from hgl.compiler.explain.text import PlainWords, RuleText
 from hgl.compiler.explain.unparse import unparse
-
-from hgl.runtime.explain import NODE_TYPES, Condition, Fact, First, Match, Reason, Slot, Sum, Which
+from hgl.runtime.explain import NODE_TYPES, Condition, Fact, First, Match, Reason, Slot, Sum
 
 
 # ---------------------------------------------------------------- explanation trees
@@ -31,37 +30,6 @@ from hgl.runtime.explain import NODE_TYPES, Condition, Fact, First, Match, Reaso
 # writes it as `lambda e, P: ...`, the interpreter as a closure over the AST.
 
 # The node types are hgl.runtime.explain's (Slot, Fact, Match, First, Reason, Sum, Which, Condition).
-
-
-class Test:
-    """A condition inside an explanation tree (an AST expression until code is made of it)."""
-
-    __slots__ = ("expr",)
-
-    def __init__(self, expr):
-        self.expr = expr
-
-
-class Said(NamedTuple):
-    """One condition in words: the phrases for a case, and what it states with no case.
-
-    `held`, `failed` and `unknown` are the phrases of the condition's Fact (with Slots for the
-    case's values); `says` is the condition as a rule states it (labels where the case has
-    values) and `denies` its negation, both plain text.
-    """
-
-    held: tuple
-    failed: tuple
-    unknown: tuple
-    says: str
-    denies: str
-
-
-_WORD_OPS = {"=": "", "!=": "not ", "<": "< ", "<=": "≤ ", ">": "> ", ">=": "≥ "}
-_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "!=": "!="}
-# a comparison with no case: 'is' for equality, the symbol otherwise; its negation by the opposite operator
-_SAY = {"=": "is", "!=": "is not", "<": "<", "<=": "≤", ">": ">", ">=": "≥"}
-_NEGATE = {"=": "!=", "!=": "=", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 
 
 def _cap_off(label: str) -> str:
@@ -89,6 +57,7 @@ class Words:
         # definition's REASON may name others, so all count as reasoned while the set is made
         self._plain = PlainWords(self)
         self._rule_text = RuleText(self)
+        self._sayer = Sayer(self)
         self.reasoned = {d.name for d in program.definitions}
         self.reasoned = {d.name for d in program.definitions if self.reason(d.expr) is not None}
 
@@ -208,6 +177,10 @@ class Words:
         return [self.text(c) for c in conjuncts(e)]
 
     # ------------------------------------------------------------------ conditions
+    def said(self, e) -> Said:
+        """A condition that is not and/or/not/if in words (compiler/explain/said.py)."""
+        return self._sayer.said(e)
+
     def fact(self, e) -> tuple:
         """The node of one condition: held, failed and unknown phrases."""
         if isinstance(e, (p.And, p.Or)):
@@ -236,182 +209,6 @@ class Words:
             items.append((Test(c), chose + (self.fact(v),)))
             before += (self.fact(c), "; ")
         return First(tuple(items), before + (self.fact(e.otherwise),))
-
-    def _subject(self, name):
-        """(label, value slot, unknown phrase) of the symbol a condition is about."""
-        lab = self.label(name)
-        missing = " is unknown" if self.is_def(name) else " is missing"
-        return lab, Slot(name), (lab + missing, *self.rn(name, " (", ")"))
-
-    def said(self, e) -> Said:
-        """A condition that is not and/or/not/if: its phrases for a case, and what it states with no case."""
-        s = self.sym
-        if s(e) and e.type.kind == "bool":
-            name = s(e)
-            lab = self.label(name)
-            held = (lab, *self.rn(name, " (", ")"))
-            return Said(held, (lab + ": ", Slot(name), *self.rn(name, " (", ")")),
-                        (lab + ": ", Slot(name), *self.rn(name, " (", ")")), lab, "not " + lab)
-        if isinstance(e, p.Compare) and len(e.ops) == 1:
-            left, op, right = e.operands[0], e.ops[0], e.operands[1]
-            if not s(left) and s(right):
-                left, right, op = right, left, _FLIP[op]
-            return self._compare(e, left, op, right)
-        if isinstance(e, p.Compare) and len(e.ops) == 2 and s(e.operands[1]) and not s(e.operands[0]) \
-                and not s(e.operands[2]):
-            name = s(e.operands[1])
-            lo, hi = self.words(e.operands[0]), self.words(e.operands[2])
-            lab, v, unknown = self._subject(name)
-            if e.ops == ("<=", "<="):
-                rng = f"{lo} to {hi}"
-                says, denies = f"{lab} is {rng}", f"{lab} is not {rng}"
-            else:
-                rng = f"{_OPS[_FLIP[e.ops[0]]]} {lo} and {_OPS[e.ops[1]]} {hi}"
-                says = f"{lab} {rng}"
-                denies = f"not ({says})"
-            return Said((lab + " is ", v, f" ({rng}", *self.rn(name, "; ", ""), ")"),
-                        (lab + " is ", v, f", not {rng}", *self.rn(name, " (", ")")), unknown, says, denies)
-        if isinstance(e, p.Compare):  # any other chain: as written, in words
-            parts = [self.text(e.operands[0], False)]
-            for op, x in zip(e.ops, e.operands[1:]):
-                parts += [_OPS[op], self.text(x, False)]
-            says = " ".join(parts)
-            return self._fallback(e, says, f"not ({says})")
-        if isinstance(e, p.Member):
-            return self._member(e)
-        if isinstance(e, p.SetTest):
-            word = "one of" if e.quantifier == "any" else "all of"
-            subject = self._subject_text(e.left)
-            right = self.set_text(e.right, "or" if e.quantifier == "any" else "and")
-            # with no values to show, 'one of' could read 'exactly one': say 'any of' and 'none of'
-            if e.quantifier == "any":
-                says, denies = f"{subject} include any of {right}", f"{subject} include none of {right}"
-            else:
-                says, denies = f"{subject} include all of {right}", f"{subject} do not include all of {right}"
-            if not s(e.left):
-                return self._fallback(e, says, denies)
-            name = s(e.left)
-            lab = self.label(name)
-            right = self.words(e.right)
-            base = (lab + " (", Slot(name), ")")
-            return Said(base + (f" include {word} {right}",), base + (f" do not include {word} {right}",),
-                        (lab + (" is unknown" if self.is_def(name) else " is missing"),), says, denies)
-        if isinstance(e, p.IsMissing):
-            subject = self._subject_text(e.operand)
-            says, denies = f"{subject} is missing", f"{subject} is not missing"
-            if e.negated:
-                says, denies = denies, says
-            if not s(e.operand):
-                return self._fallback(e, says, denies)
-            name = s(e.operand)
-            lab = self.label(name)
-            present = (lab + " is ", Slot(name))
-            missing = (lab + " is missing",)
-            return Said(*((present, missing, missing) if e.negated else (missing, present, missing)), says, denies)
-        if isinstance(e, p.IsEmpty):
-            subject = self._subject_text(e.operand)
-            says, denies = f"{subject} is empty", f"{subject} is not empty"
-            if e.negated:
-                says, denies = denies, says
-            if not s(e.operand):
-                return self._fallback(e, says, denies)
-            name = s(e.operand)
-            lab = self.label(name)
-            full, empty = (lab + ": ", Slot(name)), (lab + ": none",)
-            return Said(*((full, empty, full) if e.negated else (empty, full, full)), says, denies)
-        if isinstance(e, p.HasRole):
-            opt = self.option_word(e.option)
-            return Said((f"{opt} is {e.role}",), (f"{opt} is not {e.role}",), (f"{opt} is {e.role}: unknown",),
-                        f"{opt} is {e.role}", f"{opt} is not {e.role}")
-        if isinstance(e, p.AnyOption):
-            filters = "".join(" " + self.filter_words(f) for f in e.filters)
-            held = (f"a {e.role} option{filters}",)
-            clauses = " and ".join("".join(c) for c in self.filter_clauses(e.filters, False, case=False))
-            if clauses:
-                says, denies = f"a {e.role} option {clauses}", f"no {e.role} option {clauses}"
-            else:
-                says, denies = f"there is a {e.role} option", f"there is no {e.role} option"
-            return Said((Which(Test(e), self.option_clause(e, False), self.option_clause(e, True), held),),
-                        (f"no {e.role} option{filters}",), (f"a {e.role} option{filters}: unknown",), says, denies)
-        return self._fallback(e)
-
-    def _subject_text(self, x) -> str:
-        """What a condition is about, with no case: a symbol's label, else the expression in words."""
-        return self.label(self.sym(x)) if self.sym(x) else self.text(x, False)
-
-    def _compare(self, e, left, op, right) -> Said:
-        name, rs = self.sym(left), self.sym(right)
-        subject, other = self._subject_text(left), self._subject_text(right)
-        says, denies = f"{subject} {_SAY[op]} {other}", f"{subject} {_SAY[_NEGATE[op]]} {other}"
-        if not name:
-            return self._fallback(e, says, denies)
-        lab, v, unknown = self._subject(name)
-        if rs:
-            other = f"{_OPS[op]} {self.label(rs)} "
-            return Said((lab + " is ", v, f" ({other}", Slot(rs), ")"),
-                        (lab + " is ", v, f", not {other}", Slot(rs)), unknown, says, denies)
-        k = self.const(right)
-        if k is None:
-            return self._fallback(e, says, denies)
-        kind = self.m.symbols[name].type.kind
-        if op == "=":
-            return Said((lab + " is ", v, *self.rn(name, " (", ")")),
-                        (lab + " is ", v, f", not {k}", *self.rn(name, " (", ")")), unknown, says, denies)
-        if op == "!=" and kind != "num":
-            return Said((lab + " is ", v, *self.rn(name, " (", ")")), (lab + " is ", v), unknown, says, denies)
-        word = f"{_WORD_OPS[op]}{k}" if op != "!=" else f"≠ {k}"
-        return Said((lab + " is ", v, f" ({word}", *self.rn(name, "; ", ""), ")"),
-                    (lab + " is ", v, f", not {word}", *self.rn(name, " (", ")")), unknown, says, denies)
-
-    def _member(self, e) -> Said:
-        s = self.sym
-        el, coll = e.element, e.collection
-        # with no case: 'X is a or b' for a set written out, 'X is among <named set>' otherwise
-        among = "" if isinstance(coll, p.SetOf) else "among "
-        subject = self._subject_text(el)
-        says = f"{subject} is {among}{self.set_text(coll)}"
-        denies = f"{subject} is not {among}{self.set_text(coll)}"
-        if isinstance(coll, p.SetOf) and len(coll.values) > 1:  # 'is not a or b' would read two ways
-            *first, last = [self.value_word(v, coll.type.domain) for v in coll.values]
-            denies = f"{subject} is neither {first[0]} nor {last}" if len(first) == 1 else \
-                f"{subject} is none of {', '.join(first)} or {last}"
-        if e.negated:
-            says, denies = denies, says
-        if s(coll) and not s(el):
-            name = s(coll)
-            lab = self.label(name)
-            item = self.const(el) or self.words(el)
-            value = (" (", Slot(name), ")")
-            among, not_among = (f"{item} is among {lab}",) + value, (f"{item} is not among {lab}",) + value
-            unknown = (lab + (" is unknown" if self.is_def(name) else " is missing"),)
-            return Said(*((not_among, among, unknown) if e.negated else (among, not_among, unknown)), says, denies)
-        if s(el):
-            name = s(el)
-            lab, v, unknown = self._subject(name)
-            what = self.set_words(coll)
-            if e.negated:
-                return Said((lab + " is ", v, " (not ") + what + (")",), (lab + " is ", v, ", among ") + what, unknown,
-                            says, denies)
-            return Said((lab + " is ", v), (lab + " is ", v, ", not ") + what, unknown, says, denies)
-        return self._fallback(e, says, denies)
-
-    def _fallback(self, e, says: str | None = None, denies: str | None = None) -> Said:
-        """Any other condition: in words, then the values it reads (with no case: `says`, else its words)."""
-        text = self.words(e)
-        names = []
-        for x in reversed(list(p.walk(e))):
-            name = self.sym(x)
-            if name and name not in names:
-                names.append(name)
-        values: tuple = ()
-        for i, name in enumerate(names[:4]):
-            values += (" (" if i == 0 else ", ", f"{self.label(name)} ", Slot(name))
-        if names:
-            values += (")",)
-        if says is None:  # a constant: RuleText says it itself
-            says = self.text(e)
-            denies = f"not ({says})"
-        return Said((text,) + values, (f"not: {text}",) + values, (f"{text}: unknown",) + values, says, denies)
 
     # ------------------------------------------------------------------ definitions
     def reason(self, e):
@@ -488,163 +285,6 @@ class Words:
                 fact = self.fact(x)
                 out.append(Condition(_own_test(fact, x), fact, unparse(x)))
         return tuple(out)
-
-
-class PlainWords(Visitor):
-    """An expression in words with no case values: labels for names, words for operators."""
-
-    def __init__(self, words: Words):
-        self.w = words
-
-    def visit_Var(self, e):
-        return self.w.label(e.name)
-
-    def visit_Value(self, e):
-        return self.w.const(e)
-
-    visit_Num = visit_Bool = visit_SetOf = visit_Value
-
-    def visit_Not(self, e):
-        return "not " + self.visit(e.operand)
-
-    def visit_And(self, e):
-        return " and ".join(self.visit(x) for x in e.operands)
-
-    def visit_Or(self, e):
-        return " or ".join(self.visit(x) for x in e.operands)
-
-    def visit_Compare(self, e):
-        parts = [self.visit(e.operands[0])]
-        for op, x in zip(e.ops, e.operands[1:]):
-            parts += [_OPS[op], self.visit(x)]
-        return " ".join(parts)
-
-    def visit_Member(self, e):
-        return f"{self.visit(e.element)} {'not ' if e.negated else ''}among {self.visit(e.collection)}"
-
-    def visit_DrugsOf(self, e):
-        return f"the drugs of {self.visit(e.operand)}"
-
-    def visit_HasRole(self, e):
-        return f"{self.w.option_word(e.option)} is {e.role}"
-
-    def visit_AnyOption(self, e):
-        return f"a {e.role} option" + "".join(" " + self.w.filter_words(f) for f in e.filters)
-
-    def visit_Binary(self, e):
-        op = {"+": "+", "-": "−", "union": "and"}[e.op]
-        return f"{self.visit(e.left)} {op} {self.visit(e.right)}"
-
-    def _as_written(self, e):
-        return unparse(e).replace("_", " ")
-
-    visit_If = visit_IsMissing = visit_IsEmpty = visit_SetTest = _as_written
-
-
-class RuleText(Visitor):
-    """A condition, value, filter or selector in words with no case (`Words.text`): rule cards, FHIR.
-
-    A condition says what `Words.said` says of it (the shapes of the case's phrases, with the
-    symbol's label where a case has its value); `not` says the condition's negation.  An and/or,
-    an if-expression or a set of several values inside another expression is put in parentheses
-    (`top` False), so nothing nested reads two ways.
-    """
-
-    def __init__(self, words: Words):
-        self.w = words
-
-    def text(self, e, top: bool = True) -> str:
-        return self.visit(e, top)
-
-    # ------------------------------------------------------------ values
-    def visit_Var(self, e, top):
-        return self.w.label(e.name)
-
-    def visit_Value(self, e, top):
-        return self.w.const(e)
-
-    visit_Num = visit_Bool = visit_Value
-
-    def visit_SetOf(self, e, top):
-        """A set as a value lists its members, as the case's values do ('a, b'); 'none' when empty."""
-        words = [self.w.value_word(v, e.type.domain) for v in e.values]
-        text = ", ".join(words) or "none"
-        return f"({text})" if len(words) > 1 and not top else text
-
-    def visit_Binary(self, e, top):
-        op = {"+": "+", "-": "−", "union": "and"}[e.op]
-        right = self.text(e.right, False)
-        if isinstance(e.right, p.Binary):
-            right = f"({right})"
-        return f"{self.text(e.left, False)} {op} {right}"
-
-    def visit_DrugsOf(self, e, top):
-        of = self.text(e.operand, False)
-        return f"the drugs of ({of})" if isinstance(e.operand, p.Binary) else f"the drugs of {of}"
-
-    def visit_If(self, e, top):
-        # the condition between 'if' and 'then' needs no parentheses, unless it is an if itself
-        parts = [f"if {self.text(c, not isinstance(c, p.If))} then {self.text(v, False)}" for c, v in e.branches]
-        text = ", otherwise ".join(parts) + ", otherwise " + self.text(e.otherwise, False)
-        return text if top else f"({text})"
-
-    # ------------------------------------------------------------ conditions
-    def _join(self, e, sep: str, top: bool) -> str:
-        text = sep.join(self.text(x, False) for x in e.operands)
-        return text if top else f"({text})"
-
-    def visit_And(self, e, top):
-        return self._join(e, " and ", top)
-
-    def visit_Or(self, e, top):
-        return self._join(e, " or ", top)
-
-    def visit_Not(self, e, top):
-        x = e.operand
-        if isinstance(x, p.Not):
-            return self.visit(x.operand, top)
-        if isinstance(x, (p.And, p.Or, p.If)):
-            return f"not ({self.text(x)})"
-        return self._nested(x, self.w.said(x).denies, top)
-
-    def _said(self, e, top):
-        return self._nested(e, self.w.said(e).says, top)
-
-    visit_Compare = visit_Member = visit_SetTest = visit_IsMissing = visit_IsEmpty = _said
-    visit_HasRole = visit_AnyOption = _said
-
-    @staticmethod
-    def _nested(e, text: str, top: bool) -> str:
-        """A condition whose own words have 'or'/'and' ('X is a or b', 'X > 6 and ≤ 12'), in parentheses inside another."""
-        if top or not _joins(e) or text.startswith("not ("):  # 'not (…)' is whole already
-            return text
-        return f"({text})"
-
-    # ------------------------------------------------------------ option filters and selectors
-    def _filter(self, f, top):
-        return "".join(self.w.filter_phrase(f, case=False))
-
-    visit_Containing = visit_AllDrugsIn = visit_OptionIn = _filter
-
-    def _selector(self, sel, top):
-        return "".join(self.w.selector(sel, case=False))
-
-    visit_SelectOption = visit_SelectEvery = _selector
-
-
-def _joins(e) -> bool:
-    """Whether a condition's words join parts with 'or'/'and': a choice of values written out, a range."""
-    def several(x):
-        return isinstance(x, p.SetOf) and len(x.values) > 1
-    if isinstance(e, p.Member):
-        return several(e.collection)
-    if isinstance(e, p.SetTest):
-        return several(e.right)
-    if isinstance(e, p.AnyOption):
-        return len(e.filters) > 1 or any(several(f.value) for f in e.filters)
-    if isinstance(e, p.Compare):
-        return len(e.ops) > 1 and e.ops != ("<=", "<=")
-    return False
 
 
 def _named(f) -> bool:
