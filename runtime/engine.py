@@ -41,20 +41,6 @@ def _drugs_of(value, options):
     return opt.drugs if opt is not None else frozenset()
 
 
-class Views(dict):
-    """The options as filters see them, each made on first use (most options look the same to every case)."""
-
-    __slots__ = ("env", "options", "static")
-
-    def __init__(self, env, options, static):
-        super().__init__()
-        self.env, self.options, self.static = env, options, static
-
-    def __missing__(self, option):
-        view = self[option] = self.static.get(option) or OptionView(self.options[option], self.env, self.options)
-        return view
-
-
 class Proposal:
     """The options proposed after governing (step 2), as phase-2 conditions see them."""
 
@@ -158,6 +144,7 @@ class Engine:
                          for r in module.RULES for i, b in enumerate(r.branches)}
         # an option that stands for nothing looks the same to every filter: one view for all cases
         self.static_views = {o: OptionView(opt, None) for o, opt in self.options.items() if opt.stands_for is None}
+        self.standing = tuple(o for o, opt in self.options.items() if opt.stands_for is not None)
         # each rule with its conditions: three-valued, and plain for when no input it reads is missing
         self.p1 = tuple((r, frozenset(r.reads), r.when, plain(r.when),
                          tuple((i, b.guard, plain(b.guard)) for i, b in enumerate(r.branches))) for r in self.phase1)
@@ -166,11 +153,6 @@ class Engine:
         self.actions = {(r.id, i): _Actions(r, i, b, self.options) for r in module.RULES
                         for i, b in enumerate(r.branches)}
         self._steps = tuple(getattr(self, "_step_" + step) for step in STEPS)
-        options, static = self.options, self.static_views
-
-        def views(env):
-            return Views(env, options, static)
-        self.views = views
 
     # ------------------------------------------------------------------ public
     def decide(self, env: dict, known: bool | None = None) -> tuple:
@@ -346,7 +328,14 @@ class Engine:
         """A `withhold` clears every proposal; what is left is the proposal phase-2 rules read."""
         if s.withhold:
             s.proposals.clear()
-        s.views = Views(s.env, self.options, self.static_views)
+        # what filters see of the proposed options: the shared views, plus those that stand for an input
+        views = self.static_views
+        standing = [o for o in self.standing if o in s.proposals]
+        if standing:
+            views = dict(views)
+            for o in standing:
+                views[o] = OptionView(self.options[o], s.env, self.options)
+        s.views = views
         s.proposed = {o: x[0] for o, x in s.proposals.items()}
         s.out.proposal = s.P = Proposal(s.proposed, s.views)
 
@@ -385,20 +374,25 @@ class Engine:
             return
         roles = dict(s.proposed)
         dropped = set()
+        env, views, forced = s.env, s.views, s.forced
         for action, (from_role, to_role) in RESTRICTIONS.items():
             for r, i, j, o in s.restricts:
                 if o.kind != action:
                     continue
+                sel = o.selector
                 for opt in list(roles):
-                    hit = self._matches(s.env, o.selector, s.views[opt])
-                    key = ("s", r.id, i, j, opt)
-                    if hit is not True and key in s.forced:
-                        hit = True
-                    if hit is False:
+                    view = views[opt]
+                    if view.id in sel.except_:
                         continue
+                    hit = (sel.option in view.ids) if sel.option is not None else sel.test(env, view)
                     if hit is not True:
-                        out.undecided.append((key, hit))
-                        continue
+                        if forced and ("s", r.id, i, j, opt) in forced:
+                            hit = True  # the relevance test takes this undecided match as true
+                        elif hit is False:
+                            continue
+                        else:
+                            out.undecided.append((("s", r.id, i, j, opt), hit))
+                            continue
                     if to_role is None:
                         dropped.add(opt)
                     elif roles[opt] != to_role and (from_role is None or roles[opt] == from_role):
@@ -435,14 +429,6 @@ class Engine:
         for j, o in act.restricts:
             s.restricts.append((r, i, j, o))
         return act.withhold
-
-    @staticmethod
-    def _matches(env, sel, view):
-        if view.id in sel.except_:
-            return False
-        if sel.option is not None:
-            return sel.option in view.ids
-        return sel.test(env, view)
 
 
 class _Actions:

@@ -9,6 +9,7 @@ names), and every literal is emitted through `repr`.  Same input, same bytes.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import fields
 from pathlib import PurePath
 
@@ -220,7 +221,7 @@ class _Module:
         if isinstance(tree, Test):
             return Lam("e, P", self.code.code(tree.expr))
         if isinstance(tree, EXPLAIN_NODES):
-            return Call(type(tree).__name__, [self._tree(getattr(tree, f.name)) for f in fields(tree)])
+            return Call(type(tree).__name__, [self._tree(getattr(tree, name)) for name in _field_names(type(tree))])
         if isinstance(tree, tuple):
             return tuple_of(self._tree(x) for x in tree)
         if isinstance(tree, dict):
@@ -233,6 +234,11 @@ class _Module:
                "# nothing is missing and both give the same answer); the engine picks one by name.",
                "# tests/test_fastpath.py checks that they agree.")
         self.put("KNOWN = ", dict_of((Lit(name), Lam(args, doc)) for name, args, doc in self.known))
+
+
+@functools.cache
+def _field_names(cls) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
 
 
 def _option(o) -> Call:

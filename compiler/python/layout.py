@@ -48,12 +48,21 @@ class Lam:
 
 
 class Seq:
-    """A tuple, set or dict display: `(a, b)`, `{a: b}`; items are docs or (key, value) pairs."""
+    """A tuple, set or dict display: `(a, b)`, `{a: b}`; items are docs, or Pairs in a dict."""
 
     __slots__ = ("open", "close", "items", "text")
 
     def __init__(self, open_: str, close: str, items):
         self.open, self.close, self.items, self.text = open_, close, list(items), None
+
+
+class Pair:
+    """`key: value` in a dict display."""
+
+    __slots__ = ("key", "value", "text")
+
+    def __init__(self, key, value):
+        self.key, self.value, self.text = key, value, None
 
 
 class Lit:
@@ -71,32 +80,32 @@ def tuple_of(items) -> Seq:
 
 
 def dict_of(pairs) -> Seq:
-    return Seq("{", "}", list(pairs))
+    return Seq("{", "}", [Pair(k, v) for k, v in pairs])
 
 
 def flat(d) -> str:
     """The document on one line (computed once per document: layout asks for it at every level)."""
-    if isinstance(d, str):
+    if type(d) is str:
         return d
-    if isinstance(d, tuple):  # a (key, value) pair of a dict display
-        return flat(d[0]) + ": " + flat(d[1])
-    if d.text is None:
-        d.text = _flat(d)
-    return d.text
+    text = d.text
+    if text is None:
+        text = d.text = _flat(d)
+    return text
+
+
+_FLAT = {  # each document type on one line
+    Lit: lambda d: repr(d.value),
+    Call: lambda d: d.fn + "(" + ", ".join([flat(a) for a in d.args]) + ")",
+    Kw: lambda d: d.name + "=" + flat(d.value),
+    Chain: lambda d: "(" + "".join([op + flat(x) for op, x in d.parts]) + ")",
+    Lam: lambda d: d.head + flat(d.body),
+    Pair: lambda d: flat(d.key) + ": " + flat(d.value),
+    Seq: lambda d: d.open + ", ".join([flat(x) for x in d.items]) + d.close,
+}
 
 
 def _flat(d) -> str:
-    if isinstance(d, Lit):
-        return repr(d.value)
-    if isinstance(d, Call):
-        return d.fn + "(" + ", ".join(flat(a) for a in d.args) + ")"
-    if isinstance(d, Kw):
-        return d.name + "=" + flat(d.value)
-    if isinstance(d, Chain):
-        return "(" + "".join(op + flat(x) for op, x in d.parts) + ")"
-    if isinstance(d, Lam):
-        return d.head + flat(d.body)
-    return d.open + ", ".join(flat(x) for x in d.items) + d.close
+    return _FLAT[type(d)](d)
 
 
 def render(d, indent: int = 0, used: int | None = None) -> str:
@@ -118,9 +127,9 @@ def render(d, indent: int = 0, used: int | None = None) -> str:
         return d.name + "=" + render(d.value, indent, used + len(d.name) + 1)
     if isinstance(d, Lam):
         return d.head + render(d.body, indent, used + len(d.head))
-    if isinstance(d, tuple):
-        key = render(d[0], indent, used)
-        return key + ": " + render(d[1], indent, used + len(key) + 2)
+    if isinstance(d, Pair):
+        key = render(d.key, indent, used)
+        return key + ": " + render(d.value, indent, used + len(key) + 2)
     if isinstance(d, Call):
         return d.fn + "(\n" + _fill(d.args, inner) + end + ")"
     if isinstance(d, Chain):
