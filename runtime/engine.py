@@ -238,13 +238,17 @@ class Engine:
             total *= len(d)
         if total > self.MAX_COMPLETIONS:
             return True
-        base = {k: env[k] for k in self.case_names}
-        base["__options__"] = self.options
+        # only what reads a completed input can change: the rest keeps the case's values (and the
+        # case broke no consistency check, or it would not be here)
+        filled = frozenset(names)
+        defs = [(name, fn) for name, fn, _plain, reads in self.defs if not filled.isdisjoint(reads)]
+        tests = [c.test for c, (_test, _plain, reads) in zip(self.constraints, self.tests) if not filled.isdisjoint(reads)]
         for values in product(*domains):
-            trial = dict(base)
+            trial = dict(env)
             trial.update(zip(names, values))
-            self.derive(trial)
-            if any(c.test(trial, None) is True for c in self.constraints):
+            for name, fn in defs:
+                trial[name] = fn(trial)
+            if any(test(trial, None) is True for test in tests):
                 continue
             v = rule.when(trial, None) if rule.when is not None else True
             if v is not False and key[0] == "b":
