@@ -17,7 +17,7 @@ from hgl.compiler.check import program as p
 from hgl.compiler.explain.words import Test, explanation_table
 from hgl.compiler.explain.unparse import unparse
 from hgl.compiler.python.exprs import RUNTIME_NAMES, Plain, ThreeValued
-from hgl.compiler.python.layout import Call, Kw, Lam, Lit, Seq, dict_of, render, tuple_of
+from hgl.compiler.python.layout import Call, Kw, Lam, Lit, Seq, dict_of, flat, render, tuple_of
 from hgl.runtime.explain import NODE_TYPES as EXPLAIN_NODES
 
 VERSION = "0.2.0"  # when the shape of the output changes, also change hgl.runtime.api.CACHE_TAG
@@ -44,7 +44,11 @@ class _Module:
         self.code = ThreeValued(self.constant)
         self.plain = Plain(self.constant)
         self.known: list[tuple[str, str, object]] = []  # (function name, lambda args, plain doc)
-        self.reserved = MODULE_NAMES | {f"RULE_{r.name}" for r in program.rules}  # never a constant's name
+        self.table = explanation_table(program)
+        # never a constant's name: the module's tables, the rules' records, the shared explanations
+        self.reserved = MODULE_NAMES | {f"RULE_{r.name}" for r in program.rules} | {
+            f"WHY_{name}_{k}" for name, (when, branches) in self.table["rules"].items()
+            for k in range(len(when) + sum(len(b[0]) for b in branches))}
 
     def w(self, *lines: str) -> None:
         self.out.extend(lines)
@@ -211,11 +215,33 @@ class _Module:
                                  Kw("except_", Call("frozenset", [Lit(tuple(sorted(sel.except_)))]))])
 
     def _explain(self):
-        table = explanation_table(self.p)
+        table = self.table
         self.w("", "", "# " + "=" * 29 + " explanations " + "=" * 29,
                "# The words of every `because`, `why not` and missing-data reason, built by hgl.compiler.explain.words",
-               "# and rendered per case by hgl.runtime.explain.")
-        self.put("EXPLAIN = ", self._tree(table))
+               "# and rendered per case by hgl.runtime.explain.  A condition several rules share is written once,",
+               "# named after the first rule that has it (WHY_<rule>_<its place among that rule's conditions>).")
+        # each rule's conditions (when, then each branch's guards) as documents, the shared ones named
+        docs: dict[str, list] = {}
+        uses: dict[str, int] = {}
+        for name, (when, branches) in table["rules"].items():
+            docs[name] = [self._tree(c) for c in list(when) + [c for b in branches for c in b[0]]]
+            for d in docs[name]:
+                uses[flat(d)] = uses.get(flat(d), 0) + 1
+        shared: dict[str, str] = {}
+        for name, items in docs.items():
+            for k, d in enumerate(items):
+                text = flat(d)
+                if uses[text] > 1 and text not in shared:
+                    shared[text] = f"WHY_{name}_{k}"
+                    self.put(f"{shared[text]} = ", d)
+        rules = {}
+        for name, (when, branches) in table["rules"].items():
+            items = iter(shared.get(flat(d), d) for d in docs[name])
+            rules[name] = tuple_of([tuple_of([next(items) for _ in when]), tuple_of(
+                tuple_of([tuple_of([next(items) for _ in guards]), self._tree(words)]) for guards, words in branches)])
+        self.put("EXPLAIN = ", dict_of([
+            (Lit("symbols"), self._tree(table["symbols"])), (Lit("labels"), self._tree(table["labels"])),
+            (Lit("defs"), self._tree(table["defs"])), (Lit("rules"), dict_of((Lit(k), v) for k, v in rules.items()))]))
 
     def _tree(self, tree):
         if isinstance(tree, Test):
