@@ -117,7 +117,8 @@ def test_cli_same_behaviour_exits_0(capsys):
 
 
 def test_her2_threshold_change(tmp_path):
-    changed = HER2.read_text().replace("and kps < 50", "and kps < 60").replace("and kps >= 50", "and kps >= 60")
+    changed = HER2.read_text().replace("if kps < 50 then", "if kps < 60 then").replace("if kps >= 50 then", "if kps >= 60 then")
+    assert changed.count("kps < 60") == 1 and changed.count("kps >= 60") == 1
     (tmp_path / "her2_kps60.hgl").write_text(changed)
     a, b = _compile(HER2), _compile(tmp_path / "her2_kps60.hgl")
     start = time.perf_counter()
@@ -125,7 +126,7 @@ def test_her2_threshold_change(tmp_path):
     assert time.perf_counter() - start < 30
     changes = {(c.subject, c.old, c.new): c for c in report.changes}
     bsc = changes[("best_supportive_care", "absent", "preferred")]
-    assert bsc.rules_new == ["lmd_poor_performance"] and 50 <= bsc.witness["kps"] < 60
+    assert bsc.rules_new == ["lmd_confirmed"] and 50 <= bsc.witness["kps"] < 60
     assert all(50 <= c.witness["kps"] < 60 for c in report.changes)
     assert all(_reproduces(a, b, c) for c in report.changes)
 
@@ -158,7 +159,10 @@ def test_witness_differs_from_the_reference_in_the_inputs_that_matter(tmp_path, 
 
 
 def test_her2_threshold_witness_reads_like_a_case(tmp_path):
-    changed = HER2.read_text().replace("and kps < 50", "and kps < 60")
+    # as when the two KPS rules of 4.8 were separate: only the "below 50" side moves, so at KPS 50-59 both apply
+    changed = HER2.read_text().replace("    else if kps >= 50 then", "    end\n    if kps >= 50 then") \
+        .replace("if kps < 50 then", "if kps < 60 then")
+    assert changed.count("kps < 60") == 1 and changed.count("\n    if kps >= 50 then") == 1
     (tmp_path / "her2_kps60.hgl").write_text(changed)
     a, b = _compile(HER2), _compile(tmp_path / "her2_kps60.hgl")
     start = time.perf_counter()

@@ -399,9 +399,9 @@ def test_her2_minimised_witnesses_read_like_cases_and_stay_fast():
 def _her2_changed(tmp_path):
     """HER2 with two thresholds moved: a diff with many changes, options of several drugs among them."""
     text = HER2.read_text(encoding="utf-8")
-    changed = text.replace("and kps < 50", "and kps < 60").replace("and kps >= 50", "and kps >= 60") \
+    changed = text.replace("if kps < 50 then", "if kps < 60 then").replace("if kps >= 50 then", "if kps >= 60 then") \
         .replace("lvef_percent < 50 %", "lvef_percent < 45 %")
-    assert changed.count("kps < 60") == 1 and changed.count("lvef_percent < 45 %") == 1
+    assert changed.count("kps < 60") == 1 and changed.count("kps >= 60") == 1 and changed.count("lvef_percent < 45 %") == 1
     path = tmp_path / "her2_changed.hgl"
     path.write_text(changed, encoding="utf-8")
     return path
