@@ -67,32 +67,39 @@ class Runner:
 ABSENT = object()  # a reference "value" meaning: leave the input out, the runtime reads its default
 
 
-def minimise(case: dict, params: dict, order, reference: dict, reproduces):
+def minimise(case: dict, params: dict, order, reference: dict, reproduces, passes: int = 3):
     """The witness simplified towards the reference case, keeping only replacements that still reproduce.
 
     order: (name, is_parameter) in declaration order; reference: name -> value (None = missing,
     ABSENT = the declared default); reproduces(case, params) -> bool is the finding's own
-    confirmation through the runtime. One greedy pass: at most one replay per input and parameter,
-    and no time limit, so the witness never depends on how busy the machine is.
+    confirmation through the runtime.  Greedy passes in declaration order, repeated while one
+    changes something (a replacement refused early may be accepted once later inputs are back
+    to the reference), at most `passes`: at most that many replays per input and parameter, and
+    no time limit, so the witness never depends on how busy the machine is.
     """
     case, params = dict(case), dict(params)
-    for name, is_param in order:
-        ref = reference.get(name, ABSENT)
-        target = params if is_param else case
-        if _same(target.get(name, ABSENT), ref):
-            continue
-        trial = dict(target)
-        if ref is ABSENT:
-            del trial[name]
-        else:
-            trial[name] = ref
-        tc, tp = (case, trial) if is_param else (trial, params)
-        try:
-            ok = reproduces(tc, tp)
-        except (CaseError, TypeError):  # a reference value this guideline rejects
-            ok = False
-        if ok:
-            case, params = tc, tp
+    for _ in range(passes):
+        changed = False
+        for name, is_param in order:
+            ref = reference.get(name, ABSENT)
+            target = params if is_param else case
+            if _same(target.get(name, ABSENT), ref):
+                continue
+            trial = dict(target)
+            if ref is ABSENT:
+                del trial[name]
+            else:
+                trial[name] = ref
+            tc, tp = (case, trial) if is_param else (trial, params)
+            try:
+                ok = reproduces(tc, tp)
+            except (CaseError, TypeError):  # a reference value this guideline rejects
+                ok = False
+            if ok:
+                case, params = tc, tp
+                changed = True
+        if not changed:
+            break
     return case, params
 
 
