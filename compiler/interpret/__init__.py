@@ -1,1 +1,1 @@
-"""The AST evaluator: the resolved program run directly, an independent check on the code generator."""
+"""The independent evaluator: the resolved program run directly, a check on the code generator (tests compare both)."""
