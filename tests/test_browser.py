@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -154,4 +155,55 @@ def test_screenshots(page, site_url):
         page.wait_for_load_state("networkidle")
         page.screenshot(path=str(ARTIFACTS / name), full_page=False)
         assert (ARTIFACTS / name).stat().st_size > 10_000
+    assert page.errors == []
+
+
+# ---------------------------------------------------------------- the author pages as rendered
+
+_FENCED = re.compile(r"^```.*?^```[ \t]*$", re.M | re.S)
+_HEADING = re.compile(r"^(#{1,3}) (.+?)(?:\s+\{[^}]*\})?[ \t]*$", re.M)
+_HGL_FENCE = re.compile(r"^```hgl[^\n]*\n(.*?)^```", re.M | re.S)
+
+# every h1-h3 of the article: its level, its text (no permalink) and whether it sits in a code block
+_HEADINGS_JS = """() => [...document.querySelectorAll('article h1, article h2, article h3')].map(h => ({
+    level: Number(h.tagName[1]),
+    text: [...h.childNodes].filter(n => !(n.classList && n.classList.contains('headerlink')))
+                           .map(n => n.textContent).join('').trim(),
+    inCode: !!h.closest('pre, code')}))"""
+
+
+@pytest.mark.parametrize("name, sections", [("language", 16), ("diagnostics", None)])
+def test_author_page_renders_headings_and_examples(page, site_url, name, sections):
+    source = (ROOT / "site" / "pages" / f"{name}.md").read_text(encoding="utf-8")
+    expected = [(len(m.group(1)), m.group(2).strip()) for m in _HEADING.finditer(_FENCED.sub("", source))]
+    if sections is not None:
+        assert len(expected) == sections, expected
+    page.goto(f"{site_url}/{name}.html")
+    page.wait_for_load_state("networkidle")
+    assert "```" not in page.inner_text("body")
+    headings = page.evaluate(_HEADINGS_JS)
+    assert [h for h in headings if h["inCode"]] == []
+    assert [(h["level"], h["text"]) for h in headings] == expected
+    # each ```hgl example is one highlighted <pre> block, with its text intact, and nothing else is
+    examples = [m.group(1) for m in _HGL_FENCE.finditer(source)]
+    blocks = page.locator("article div.hgl pre")
+    assert blocks.count() == len(examples) > 0
+    shown = [blocks.nth(i).inner_text() for i in range(blocks.count())]
+    for want, got in zip(examples, shown):
+        assert got.split() == want.split()
+    assert page.errors == []
+
+
+@pytest.mark.parametrize("path, command", [
+    ("her2_mbc/verification.html", "hgl check --verify guidelines/her2_mbc.hgl"),
+    ("her2_mbc/parameters.html", "hgl run guidelines/her2_mbc.hgl --case CASE.json --param NAME=VALUE"),
+])
+def test_commands_are_shown_as_typed(page, site_url, path, command):
+    page.goto(f"{site_url}/{path}")
+    page.wait_for_load_state("networkidle")
+    text = page.inner_text("article")
+    assert "&#95;" not in text and "&amp;#" not in text and "&#" not in text
+    assert command in text
+    h2 = [h["text"] for h in page.evaluate(_HEADINGS_JS) if h["level"] == 2]
+    assert len(h2) == len(set(h2)), h2
     assert page.errors == []

@@ -137,6 +137,8 @@ def test_page_examples_produce_their_codes(golden):
     if any(e[1] == "verify" for e in examples):
         pytest.importorskip("z3")
     assert len(examples) >= 30
+    # every example fence is followed by its output block: none is skipped by the pattern
+    assert len(examples) == len(re.findall(r"^```hgl (?:check|whole|verify)$", page, re.M))
     new_page, shift = page, 0
     for code, mode, snippet, shown, prelude, m in examples:
         rendered, codes = render_example(mode, snippet, prelude)

@@ -146,6 +146,29 @@ def test_hostile_text_is_visible(hostile_site, page, shown):
     assert htmllib.unescape(shown) in text
 
 
+def test_no_entity_inside_a_markdown_code_span(sample_docs):
+    """An escaped name inside `backticks` would show its entities (her2&#95;mbc.hgl): commands are raw <code>."""
+    for name, text in _generated(sample_docs).items():
+        spans = re.findall(r"(?<!`)`([^`\n]+)`(?!`)", text)
+        assert not [s for s in spans if "&#" in s or "&amp;" in s or "&lt;" in s], name
+
+
+def test_verification_headings_are_distinct_and_name_the_rule(tmp_path):
+    def verifier(result):
+        return [Diagnostic("HGL502", "conflict one", Span(78, 8, 78, 15)),
+                Diagnostic("HGL502", "conflict two", Span(79, 8, 79, 15)),
+                Diagnostic("HGL502", "conflict three", Span(110, 8, 110, 15)),
+                Diagnostic("HGL503", "dead", Span(78, 8, 78, 15))]
+
+    docgen.write_markdown([SAMPLE], tmp_path, pages_dir=None, verifier=verifier, extra_cases={})
+    text = (tmp_path / "docs_sample" / "verification.md").read_text(encoding="utf-8")
+    headings = re.findall(r"^## (.*)$", text, re.M)
+    assert len(headings) == 4 and len(set(headings)) == 4, headings
+    assert headings[0].endswith("rule first&#95;a (1)") and headings[1].endswith("rule first&#95;a (2)")
+    assert headings[2].endswith("rule supportive&#95;only")  # alone with its code and rule: no number
+    assert headings[3].startswith("HGL503") and headings[3].endswith("rule first&#95;a")
+
+
 # ---------------------------------------------------------------- worked cases and verification
 
 
@@ -217,6 +240,39 @@ def test_her2_site_is_offline_and_searchable(her2_site):
     assert any("tucatinib" in doc["text"].lower() for doc in index["docs"])
     flow = (site / "her2_mbc" / "flowcharts.html").read_text(encoding="utf-8")
     assert flow.count("<svg") >= 3
+
+
+HGL_FENCE = re.compile(r"^```hgl(?: ([a-z]+))?$", re.M)
+
+
+@pytest.mark.parametrize("name", ["language", "diagnostics"])
+def test_her2_site_renders_every_hgl_example_as_a_code_block(her2_site, name):
+    """The ```hgl <mode> fences the tests read are fences for mkdocs too (compiler/docs/fences.py)."""
+    from hgl.compiler.docs.fences import MODES
+
+    source = (ROOT / "site" / "pages" / f"{name}.md").read_text(encoding="utf-8")
+    fences = HGL_FENCE.findall(source)
+    assert fences and set(fences) <= MODES | {""}
+    assert len(fences) == len(re.findall(r"^```hgl", source, re.M))  # no fence the pattern misses
+    html = (her2_site[0]["site_dir"] / f"{name}.html").read_text(encoding="utf-8")
+    assert "```" not in html
+    assert html.count('<div class="language-text hgl highlight">') == len(fences)
+
+
+@pytest.mark.parametrize("page", ["her2_mbc/verification.html", "her2_mbc/parameters.html"])
+def test_her2_site_commands_are_not_double_escaped(her2_site, page):
+    html = (her2_site[0]["site_dir"] / page).read_text(encoding="utf-8")
+    assert "&amp;#" not in html
+    assert "her2&#95;mbc.hgl" in html  # escaped once, inside raw <code>: the browser shows her2_mbc.hgl
+
+
+def test_unknown_hgl_fence_mode_fails_the_build(tmp_path):
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    (pages / "notes.md").write_text("# Notes\n\n```hgl fragmnet\ninput x: yes/no\n```\n", encoding="utf-8")
+    with pytest.raises(docgen.DocsError, match="fragmnet"):
+        docgen.build_site([SAMPLE], tmp_path / "site", docs_dir=tmp_path / "md", pages_dir=pages,
+                          extra_cases={}, verifier=False)
 
 
 # ---------------------------------------------------------------- pieces
