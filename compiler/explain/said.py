@@ -116,29 +116,27 @@ class Sayer(Visitor):
                     (lab + (" is unknown" if self.is_def(name) else " is missing"),), says, denies)
 
     def visit_IsMissing(self, e) -> Said:
-        subject = self._subject_text(e.operand)
-        says, denies = f"{subject} is missing", f"{subject} is not missing"
-        if e.negated:
-            says, denies = denies, says
-        name = self.sym(e.operand)
-        if not name:
-            return self._fallback(e, says, denies)
-        lab = self.label(name)
-        present = (lab + " is ", Slot(name))
-        missing = (lab + " is missing",)
-        return Said(*((present, missing, missing) if e.negated else (missing, present, missing)), says, denies)
+        return self._state(e, "missing", lambda lab, name: ((lab + " is missing",), (lab + " is ", Slot(name))),
+                           unknown_is_yes=True)
 
     def visit_IsEmpty(self, e) -> Said:
+        return self._state(e, "empty", lambda lab, name: ((lab + ": none",), (lab + ": ", Slot(name))),
+                           unknown_is_yes=False)
+
+    def _state(self, e, word: str, phrases, unknown_is_yes: bool) -> Said:
+        """`X is [not] missing` / `X is [not] empty`: `phrases(label, name)` gives (yes, no) for a case;
+        an unknown X reads as the yes phrase for `missing` (it is missing) and as the no phrase for `empty`."""
         subject = self._subject_text(e.operand)
-        says, denies = f"{subject} is empty", f"{subject} is not empty"
+        says, denies = f"{subject} is {word}", f"{subject} is not {word}"
         if e.negated:
             says, denies = denies, says
         name = self.sym(e.operand)
         if not name:
             return self._fallback(e, says, denies)
-        lab = self.label(name)
-        full, empty = (lab + ": ", Slot(name)), (lab + ": none",)
-        return Said(*((full, empty, full) if e.negated else (empty, full, full)), says, denies)
+        yes, no = phrases(self.label(name), name)
+        unknown = yes if unknown_is_yes else no
+        held, failed = (no, yes) if e.negated else (yes, no)
+        return Said(held, failed, unknown, says, denies)
 
     def visit_HasRole(self, e) -> Said:
         opt = self.option_word(e.option)
