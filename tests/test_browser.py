@@ -194,6 +194,23 @@ def test_author_page_renders_headings_and_examples(page, site_url, name, section
     assert page.errors == []
 
 
+def test_hgl_examples_are_highlighted(page, site_url):
+    """compiler/docs/lexer.py through the ```hgl fence: Pygments classes the theme colours."""
+    page.goto(f"{site_url}/language.html")
+    page.wait_for_load_state("networkidle")
+    assert "```" not in page.inner_text("body")
+    keywords = page.locator("article div.language-hgl.highlight pre code span.k, "
+                            "article div.language-hgl.highlight pre code span.kd")
+    words = set(keywords.all_inner_texts())
+    assert {"rule", "when"} <= words, sorted(words)
+    # coloured by mkdocs-material, not left in the text colour of the block
+    kw = page.locator("article div.language-hgl span.kd", has_text="rule").first
+    name = page.locator("article div.language-hgl span.n").first
+    colour = "el => getComputedStyle(el).color"
+    assert kw.evaluate(colour) != name.evaluate(colour)
+    assert page.errors == []
+
+
 @pytest.mark.parametrize("path, command", [
     ("her2_mbc/verification.html", "hgl check --verify guidelines/her2_mbc.hgl"),
     ("her2_mbc/parameters.html", "hgl run guidelines/her2_mbc.hgl --case CASE.json --param NAME=VALUE"),

@@ -256,7 +256,8 @@ def test_her2_site_renders_every_hgl_example_as_a_code_block(her2_site, name):
     assert len(fences) == len(re.findall(r"^```hgl", source, re.M))  # no fence the pattern misses
     html = (her2_site[0]["site_dir"] / f"{name}.html").read_text(encoding="utf-8")
     assert "```" not in html
-    assert html.count('<div class="language-text hgl highlight">') == len(fences)
+    assert html.count('<div class="language-hgl hgl highlight">') == len(fences)
+    assert '<span class="kd">rule</span>' in html and '<span class="k">when</span>' in html
 
 
 @pytest.mark.parametrize("page", ["her2_mbc/verification.html", "her2_mbc/parameters.html"])
@@ -371,3 +372,88 @@ def test_mkdocs_warnings_fail_a_strict_build(tmp_path):
     docgen.build_site([SAMPLE], tmp_path / "site", docs_dir=tmp_path / "md", pages_dir=pages,
                       extra_cases={}, verifier=False, strict=False)
     assert (tmp_path / "site" / "notes.html").exists()
+
+
+# ---------------------------------------------------------------- the HGL lexer (compiler/docs/lexer.py)
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from pygments.token import Comment, Error, Keyword, Name, Number, Operator, Punctuation, String  # noqa: E402
+
+from hgl.compiler.docs.lexer import HglLexer  # noqa: E402
+
+_HGL_ALPHABET = st.sampled_from(list('"\\#%{}(),:=<>!+-/ \t\n\r\x00≤≥≠éaeinrsd019_') + [
+    '"""', "rule ", "end", "when ", "yes/no", "else if", "30 mg", "2024-11-01", "in %", "\\n"])
+
+
+def _lex(text):
+    return list(HglLexer().get_tokens_unprocessed(text))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.text(), st.lists(_HGL_ALPHABET, max_size=40).map("".join)))
+def test_lexer_never_raises_and_keeps_every_character(text):
+    assert "".join(value for _, _, value in _lex(text)) == text
+    # the processed stream too, with the options that keep the text as it is (no \r: Pygments folds it)
+    text = text.replace("\r", "")
+    tokens = HglLexer(stripnl=False, ensurenl=False).get_tokens(text)
+    assert "".join(value for _, value in tokens) == text
+
+
+@pytest.mark.parametrize("path", ["guidelines/her2_mbc.hgl", "tests/data/docs_sample.hgl"])
+def test_lexer_reads_real_guidelines_without_error_tokens(path):
+    text = (ROOT / path).read_text(encoding="utf-8")
+    tokens = _lex(text)
+    assert [(pos, value) for pos, token, value in tokens if token in Error] == []
+    assert "".join(value for _, _, value in tokens) == text
+
+
+def test_lexer_knows_every_word_of_the_grammar():
+    from hgl.compiler.docs import lexer
+
+    grammar = (ROOT / "grammar" / "hgl.lark").read_text(encoding="utf-8")
+    words_ = set(re.findall(r'"([a-z/]+)"', grammar))
+    known = {*lexer.DECLARATIONS, *lexer.TOP_LEVEL, *lexer.KEYWORDS, *lexer.TYPES, *lexer.CONSTANTS, *lexer.WORD_OPERATORS}
+    assert words_ - known == set()
+    for word in sorted(words_):
+        ((_, token, value),) = [t for t in _lex(word) if t[2].strip()]
+        assert value == word and (token in Keyword or token in Operator.Word), (word, token)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('rule r "x"', [(Keyword.Declaration, "rule"), (Name.Function, "r"), (String.Double, '"x"')]),
+    ("  when a >= 3 mg", [(Keyword, "when"), (Name, "a"), (Operator, ">="), (Number, "3"), (Name.Constant, "mg")]),
+    ("x ≤ 50 %", [(Name, "x"), (Operator, "≤"), (Number, "50"), (Name.Constant, "%")]),
+    ("from 0 to 5", [(Keyword, "from"), (Number, "0"), (Keyword, "to"), (Number, "5")]),
+    ("a is not missing", [(Name, "a"), (Operator.Word, "is"), (Operator.Word, "not"), (Operator.Word, "missing")]),
+    ("else if b", [(Keyword, "else if"), (Name, "b")]),
+    ("input f: yes/no", [(Keyword.Declaration, "input"), (Name.Function, "f"), (Punctuation, ":"),
+                         (Keyword.Type, "yes/no")]),
+    ('"a\\"b" # note', [(String.Double, '"a'), (String.Escape, '\\"'), (String.Double, 'b"'),
+                        (Comment.Single, "# note")]),
+    ("date 2024-11-01", [(Name, "date"), (Number.Other, "2024-11-01")]),
+    ("  flag x", [(Keyword, "flag"), (Name, "x")]),           # an outcome inside a rule ...
+    ("flag x \"X\"", [(Keyword.Declaration, "flag"), (Name.Function, "x"), (String.Double, '"X"')]),  # ... a declaration
+    ("a ! b", [(Name, "a"), (Error, "!"), (Name, "b")]),
+])
+def test_lexer_tokens(text, expected):
+    merged = []
+    for token, value in HglLexer().get_tokens(text):
+        if merged and merged[-1][0] is token:
+            merged[-1] = (token, merged[-1][1] + value)
+        else:
+            merged.append((token, value))
+    assert [(t, v) for t, v in merged if v.strip()] == expected
+
+
+def test_pygments_finds_the_lexer_by_name_and_file_name():
+    """The `pygments.lexers` entry point of pyproject.toml (installed by `pip install -e .`)."""
+    from pygments.lexers import get_lexer_by_name, get_lexer_for_filename
+
+    assert isinstance(get_lexer_by_name("hgl"), HglLexer)
+    assert isinstance(get_lexer_for_filename("guidelines/her2_mbc.hgl"), HglLexer)
+
+
+def test_generated_pages_highlight_the_condition_as_written(sample_docs):
+    page = _generated(sample_docs)["docs_sample/sections/first.md"]
+    assert '<pre class="hgl-source highlight"><code><span class="n">line</span>' in page

@@ -14,11 +14,21 @@ Python-Markdown's fenced_code does not accept a bare word after the language, so
 was not a fence at all.  site/mkdocs.yml registers `hgl` as a pymdownx.superfences custom fence
 with this validator: the mode word is accepted (and dropped), the block is highlighted like any
 other, and an unknown word stops the build instead of garbling the page.
+
+The highlighting is compiler/docs/lexer.py's HglLexer.  `format` hands it to pymdownx.highlight
+itself (a Highlight subclass that knows `hgl`), so the page gets exactly the markup of every other
+fenced block -- div.language-hgl.highlight > pre > code with Pygments' short classes, which
+mkdocs-material colours, and the copy button -- whether or not the `pygments.lexers` entry point
+of pyproject.toml is installed in the environment.
 """
 
 from __future__ import annotations
 
+from functools import cache
+
 from pymdownx.superfences import SuperFencesException
+
+from .lexer import HglLexer
 
 MODES = frozenset({"prelude", "fragment", "check", "whole", "verify"})
 
@@ -34,5 +44,23 @@ def validate(language, inputs, options, attrs, md) -> bool:
 def format(src, language, class_name, options, md, **kwargs) -> str:  # noqa: A001 (the superfences name)
     """Highlight like every other fenced block (same wrapper and copy button), plus class `hgl`."""
     kwargs["classes"] = [class_name, *(kwargs.get("classes") or [])]
-    return md.preprocessors["fenced_code_block"].highlight(src=src, language=language, options=options,
-                                                          md=md, **kwargs)
+    fences = md.preprocessors["fenced_code_block"]
+    base = fences.highlighter
+    fences.highlighter = _knowing_hgl(base)
+    try:
+        return fences.highlight(src=src, language=language, options=options, md=md, **kwargs)
+    finally:
+        fences.highlighter = base
+
+
+@cache
+def _knowing_hgl(highlighter: type) -> type:
+    """pymdownx's Highlight class (or the configured one), with the HGL lexer for language `hgl`."""
+
+    class HglHighlight(highlighter):
+        def get_lexer(self, src, language, inline, stripnl):
+            if language in HglLexer.aliases:
+                return HglLexer(stripnl=stripnl), HglLexer.aliases[0]
+            return super().get_lexer(src, language, inline, stripnl)
+
+    return HglHighlight

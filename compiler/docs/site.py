@@ -85,12 +85,27 @@ def _pre(text) -> Md:
     return Md("<pre class=\"hgl-source\"><code>" + s.replace("\n", "&#10;") + "</code></pre>")
 
 
+def _pre_hgl(text) -> Md:
+    """HGL source like `_pre`, highlighted by the HGL lexer: Pygments' classes inside `.highlight`
+    are the ones mkdocs-material colours (the same as the ```hgl blocks of the author pages)."""
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+
+    from hgl.compiler.docs.lexer import HglLexer
+
+    text = str(text)
+    spans = highlight(text, HglLexer(stripnl=False, ensurenl=False), HtmlFormatter(nowrap=True))
+    if not text.endswith("\n"):
+        spans = spans.removesuffix("\n")  # the formatter ends every line
+    return Md("<pre class=\"hgl-source highlight\"><code>" + spans.replace("\n", "&#10;") + "</code></pre>")
+
+
 def make_env() -> Environment:
     """The template environment: StrictUndefined, escape-by-default, Markdown-friendly whitespace."""
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined, autoescape=True,
                       finalize=_finalize, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters.update(code=code, esc=esc, join=_mdjoin, mdjoin=_mdjoin, indent_md=_indent, ident=_ident, doi_url=_doi_url,
-                       pre=_pre, tojson_pretty=lambda v: json.dumps(v, indent=2, ensure_ascii=False))
+                       pre=_pre, pre_hgl=_pre_hgl, tojson_pretty=lambda v: json.dumps(v, indent=2, ensure_ascii=False))
     return env
 
 
