@@ -39,16 +39,16 @@ def _firing_parts(f):
             "proposal": f.proposal.roles if f.proposal is not None else None}
 
 
-_THREE_VALUED: dict = {}
+_THREE_VALUED: dict = {}  # id(module) -> (module, engine): the module is kept, so its id is never reused
 
 
 def three_valued(g: Guideline) -> Engine:
     """An engine over the same module without its plain-Python variants."""
-    engine = _THREE_VALUED.get(id(g.module))
-    if engine is None:
+    entry = _THREE_VALUED.get(id(g.module))
+    if entry is None or entry[0] is not g.module:
         module = types.SimpleNamespace(**{**vars(g.module), "KNOWN": {}})
-        engine = _THREE_VALUED[id(g.module)] = Engine(module)
-    return engine
+        entry = _THREE_VALUED[id(g.module)] = (g.module, Engine(module))
+    return entry[1]
 
 
 def same_decision(g: Guideline, case: dict, prm: dict | None = None) -> str:
