@@ -150,10 +150,19 @@ META = [  # (name, text in the guideline block, replacement, code, message, hint
     ("bad status", "status draft", "status done", "HGL303", "status must be 'draft' or 'final'", None),
     ("date as text", "date 2025-01-01", 'date "1 Jan 2025"', "HGL301", "date must be written YYYY-MM-DD", None),
     ("title not text", 'title "T"', "title T", "HGL301", "guideline field 'title' takes text in quotes", None),
-    ("missing fields", '  panel "P"\n', "", "HGL209", "guideline 'g' lacks panel", None),
+    ("missing required", '  version "1"\n', "", "HGL209", "guideline 'g' lacks version", None),
     ("field twice", '  panel "P"\n', '  panel "P"\n  panel "Q"\n', "HGL202", "guideline field 'panel' is given twice",
      None),
 ]
+
+
+@pytest.mark.parametrize("field", ["doi", "panel", "date"])
+def test_publication_metadata_is_optional(field):
+    """A local protocol has no DOI, panel or publication date: leaving them out is no error."""
+    lines = [x for x in PRELUDE.split("\n") if not x.strip().startswith(field + " ")]
+    assert len(lines) == PRELUDE.count("\n")  # the field was there, and is gone
+    diags = check_source(Source("t.hgl", "\n".join(lines))).diagnostics
+    assert not [d for d in diags if d.severity == "error"], [(d.code, d.message) for d in diags]
 
 
 @pytest.mark.parametrize("name,old,new,code,message,hint", META, ids=[m[0] for m in META])

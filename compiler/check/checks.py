@@ -12,8 +12,10 @@ from hgl.compiler.check.types import BOOL, Domain, Model, Symbol, T, input_kind
 
 MAX_DEPTH = 20  # outcome groups nest at most this deep (a cycle is reported, HGL407, and cut here)
 
-META_REQUIRED = ("title", "version", "status", "source", "doi", "panel", "date", "disclaimer")
-META_OPTIONAL = ("pmid", "url", "description", "jurisdiction", "language")
+# What every guideline must say about itself; a local protocol has no DOI, panel or publication
+# date, so those are optional (design page, "Guideline metadata").
+META_REQUIRED = ("title", "version", "status", "source", "disclaimer")
+META_OPTIONAL = ("doi", "panel", "date", "pmid", "url", "description", "jurisdiction", "language")
 EVIDENCE_FIELDS = ("trial", "design", "setting", "result", "citation", "note", "doi", "pmid", "status")
 STATUSES = ("draft", "final")
 
