@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as html_lib
 import json
 import re
 import time
@@ -243,6 +244,18 @@ def test_her2_site_is_offline_and_searchable(her2_site):
 
 
 HGL_FENCE = re.compile(r"^```hgl(?: ([a-z]+))?$", re.M)
+
+
+def test_no_built_page_shows_a_literal_fence(her2_site):
+    """A fence the Markdown renderer did not see ends up as text: no page of the site may show one."""
+    site = her2_site[0]["site_dir"]
+    shown = {}
+    for page in sorted(site.rglob("*.html")):
+        text = re.sub(r"<script.*?</script>|<style.*?</style>", "", page.read_text(encoding="utf-8"), flags=re.S)
+        text = html_lib.unescape(re.sub(r"<[^>]+>", "", text))
+        if "```" in text:
+            shown[str(page.relative_to(site))] = text.count("```")
+    assert not shown, shown
 
 
 @pytest.mark.parametrize("name", ["language", "diagnostics"])
