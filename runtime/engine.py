@@ -127,7 +127,6 @@ class Engine:
         self.rank = {s: i for i, s in enumerate(module.GOVERNING_ORDER)}
         order = getattr(module, "ROLE_ORDER", ROLE_RANK_DEFAULT)
         self.role_strength = {role: len(order) - i for i, role in enumerate(order)}
-        self.option_order = {o: i for i, o in enumerate(module.OPTIONS)}
         self.input_order = {s.name: i for i, s in enumerate(module.INPUTS)}
         self.constraints = tuple(module.CONSTRAINTS)
         known = getattr(module, "KNOWN", {})
@@ -139,7 +138,6 @@ class Engine:
         self.plain_defs = tuple((d.name, plain(d.fn)) for d in module.DEFINITIONS)
         self.tests = tuple((c.test, plain(c.test), frozenset(c.inputs)) for c in self.constraints)
         self.finite_domains = {s.name: _finite_domain(s) for s in module.INPUTS}
-        self.case_names = tuple(s.name for s in module.INPUTS) + tuple(s.name for s in module.PARAMETERS)
         self.proposes = {(r.id, i): frozenset(o.option for o in b.outcomes if o.kind == "propose")
                          for r in module.RULES for i, b in enumerate(r.branches)}
         # an option that stands for nothing looks the same to every filter: one view for all cases
