@@ -22,6 +22,8 @@ PLUGGED = {
     "lsp": ("hgl.compiler.lsp.server", "language server for editors (stdio)"),
     "serve": ("hgl.runtime.service", "serve guidelines over HTTP (JSON API and CDS Hooks)"),
     "export": ("hgl.compiler.fhir.export", "export a guideline as a FHIR R4 Bundle (PlanDefinition, Library, ActivityDefinitions)"),
+    "case-from-fhir": ("hgl.compiler.fhir.fromfhir", "derive a case from a patient's FHIR resources, with the source of each value"),
+    "cohort": ("hgl.runtime.cohort", "evaluate a cohort in Parquet, locally or on Spark, with a concordance report"),
 }
 
 
@@ -94,11 +96,10 @@ def _params(pairs) -> dict:
 
 
 def _load_case(path):
-    import yaml
+    """One case from JSON or YAML: a bounded safe loader (no alias blow-up), CaseFileError when unreadable."""
+    from hgl.runtime.casefile import load_case
 
-    with open(path, encoding="utf-8") as fh:
-        text = fh.read()
-    return json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
+    return load_case(path)
 
 
 def cmd_run(args) -> int:
@@ -117,23 +118,32 @@ def cmd_run(args) -> int:
                   file=sys.stderr)
         return EXIT_USAGE
     if args.cases:
-        out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
-        try:
-            summary = run_batch(guideline, args.cases, out, params,
-                                progress=not args.no_progress and sys.stderr.isatty() or args.progress)
+        from hgl.runtime.batch import OutputRefused, output_file
+
+        try:  # -o is written atomically; -o naming an input is refused before anything is touched
+            with output_file(args.output, (args.cases, args.guideline)) as out:
+                summary = run_batch(guideline, args.cases, out, params,
+                                    progress=not args.no_progress and sys.stderr.isatty() or args.progress,
+                                    jobs=args.jobs, explain=args.explain or "full")
         except CaseError as err:
             print(json.dumps(err.to_dict()), file=sys.stderr)
             return EXIT_USAGE
-        finally:
-            if args.output:
-                out.close()
+        except OutputRefused as err:
+            print(f"hgl run: {err}", file=sys.stderr)
+            return EXIT_USAGE
         print(format_summary(summary), file=sys.stderr)
-        return EXIT_OK
+        return EXIT_ERRORS if summary["errors"] else EXIT_OK  # some records were invalid
     if not args.case:
         print("hgl run: give --case FILE or --cases FILE", file=sys.stderr)
         return EXIT_USAGE
+    from hgl.runtime.casefile import CaseFileError
+
     try:
         case = _load_case(args.case)
+    except CaseFileError as err:
+        print(f"hgl run: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
         result = guideline.evaluate(case, params, trace=args.trace, why_not=args.why_not or ())
     except CaseError as err:
         if args.format == "json":
@@ -152,14 +162,25 @@ def cmd_run(args) -> int:
 
 
 def cmd_test(args) -> int:
+    if args.mutate:  # mutation testing lives in its own package (compiler/mutate/)
+        from hgl.compiler.mutate.report import cli_main
+
+        return cli_main(args)
     from hgl.runtime import load
     from hgl.runtime.casefile import run_case_file
 
     guideline = load(args.guideline)
     failed = passed = 0
     fired: set[str] = set()
+    from hgl.runtime.casefile import CaseFileError
+
     for path in args.cases:
-        for outcome in run_case_file(guideline, path):
+        try:
+            outcomes = run_case_file(guideline, path)
+        except CaseFileError as err:
+            print(f"hgl test: {err}", file=sys.stderr)
+            return EXIT_USAGE
+        for outcome in outcomes:
             fired |= outcome.rules
             if outcome.passed:
                 passed += 1
@@ -221,6 +242,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     r.add_argument("-o", "--output", help="batch output file (default: standard output)")
     r.add_argument("--progress", action="store_true", help="always show the progress bar")
     r.add_argument("--no-progress", action="store_true")
+    r.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="batch worker processes (default: every core; one for a small file); output keeps the input order")
+    r.add_argument("--explain", choices=("full", "short", "none"), default=None,
+                   help="batch output: full explanations (default), short (no words) or none (the decision alone)")
     r.set_defaults(func=cmd_run)
 
     t = sub.add_parser("test", help="run case files (SPEC.md 3.2) against a guideline")
@@ -229,6 +254,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     t.add_argument("--coverage", action="store_true", help="report rules that no case fires")
     t.add_argument("--require-coverage", action="store_true", help="fail when a rule is never fired")
     t.add_argument("-v", "--verbose", action="store_true")
+    t.add_argument("--mutate", action="store_true",
+                   help="mutation testing: run the cases against small edits of the guideline and report the score")
+    t.add_argument("--write-cases", metavar="FILE",
+                   help="with --mutate: append a case that kills each surviving mutant to FILE")
     t.set_defaults(func=cmd_test)
 
     s = sub.add_parser("schema", help="print the JSON Schema of a guideline's cases")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import importlib.util
 import os
 import types
 from pathlib import Path
 
+from . import cache as _cache
 from .engine import Engine
 from .logic import Unknown
 from .result import Result, plain
@@ -34,10 +36,17 @@ class Guideline:
         self._fast = self._validate._fast  # canonical cases, without the call through with_known
         self._decide = self.engine.decide
         self.input_names = tuple(s.name for s in self.inputs)
+        self.uses_today = getattr(module, "USES_TODAY", False)  # `today` in a condition: the evaluation date
         self.parameter_names = tuple(s.name for s in self.parameters)
 
     def __repr__(self):
         return f"<Guideline {self.id} {self.version} sha256={self.sha256[:12]}>"
+
+    def __reduce__(self):
+        """Plain pickle ships a guideline by its module's source (worker processes, Spark executors)."""
+        from .portable import reduce_guideline
+
+        return reduce_guideline(self)
 
     @property
     def header(self) -> dict:
@@ -72,6 +81,8 @@ class Guideline:
             env.update(validate_params(self.parameters, params))
         elif self._default_params:
             env.update(self._default_params)
+        if self.uses_today and "today" not in env:
+            env["today"] = _today()  # recorded in the receipt; give params {"today": …} to fix it
         if why_not:
             self._check_options(why_not)
         status, firing, missing, inconsistent, violated = self._decide(env, known)
@@ -125,19 +136,18 @@ class Guideline:
 
 # Part of every cache file name: bump it whenever the shape of generated modules changes, so
 # a module cached by an older compiler is never loaded by a newer runtime.
-CACHE_TAG = "m11"
+CACHE_TAG = "m13"
 _loaded: dict[str, Guideline] = {}
 
 
 def cache_dir() -> Path:
     """Where compiled modules are cached: $HGL_CACHE_DIR, else ~/.cache/hgl (read at each load)."""
-    env = os.environ.get("HGL_CACHE_DIR")
-    return Path(env) if env else Path.home() / ".cache" / "hgl"
+    return _cache.root()
 
 
 def cache_path(digest: str) -> Path:
     """The cache file of a source with this sha256."""
-    return cache_dir() / f"{digest}-{CACHE_TAG}.py"
+    return cache_dir() / f"{digest}-{CACHE_TAG}.py.signed"
 
 
 def load_module_source(code: str, name: str) -> types.ModuleType:
@@ -145,6 +155,7 @@ def load_module_source(code: str, name: str) -> types.ModuleType:
     module = types.ModuleType(name)
     module.__file__ = f"<hgl:{name}>"
     exec(compile(code, module.__file__, "exec"), module.__dict__)  # noqa: S102 - compiler output
+    module.__hgl_code__ = code  # what pickling a Guideline ships (hgl.runtime.portable)
     return module
 
 
@@ -153,17 +164,24 @@ def _end_marker(digest: str) -> str:
 
 
 def _from_cache(path: Path, digest: str):
-    """The cached module for `digest`, or None when the file is absent, stale or damaged."""
+    """The cached module for `digest`, or None when the file is absent, untrusted, stale or damaged.
+
+    Nothing is executed before it is proven to be what this user's hgl wrote (hgl.runtime.cache:
+    a private directory, an HMAC over the file); a file that fails is set aside, never run.
+    """
+    payload = _cache.read_signed(path)
+    if payload is None:
+        return None
     try:
-        code = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        code = payload.decode("utf-8")
+    except UnicodeDecodeError:
         return None
     # the end marker, written last: a file cut short at a line boundary can still be valid Python
     if f"# source sha256 {digest}\n" not in code or _end_marker(digest) not in code:
         return None
     try:
         module = load_module_source(code, f"hgl_{digest[:12]}")
-    except Exception:  # a truncated or edited cache file costs a recompile, never a wrong answer
+    except Exception:  # a module from an older hgl costs a recompile, never a wrong answer
         return None
     if getattr(module, "SOURCE_SHA256", None) != digest or not hasattr(module, "RULES"):
         return None
@@ -206,12 +224,12 @@ def load(path: str | os.PathLike, *, use_cache: bool = True) -> Guideline:
         module = load_module_source(code, f"hgl_{digest[:12]}")
         if use_cache:
             try:
-                cache.parent.mkdir(parents=True, exist_ok=True)
-                tmp = cache.with_suffix(f".{os.getpid()}.tmp")
-                tmp.write_text(code + _end_marker(digest), encoding="utf-8")
-                tmp.replace(cache)
+                _cache.write_signed(cache, (code + _end_marker(digest)).encode("utf-8"))
             except OSError:
                 pass  # a read-only home only costs a recompile
+    if getattr(module, "SOURCE_SHA256", None) != digest:  # the receipt names the source actually compiled
+        raise RuntimeError(f"{p}: the loaded module claims source sha256 {module.SOURCE_SHA256!r}, "
+                           f"but the source has sha256 {digest}")
     guideline = Guideline(module)
     if use_cache:
         _loaded[digest] = guideline
@@ -219,3 +237,8 @@ def load(path: str | os.PathLike, *, use_cache: bool = True) -> Guideline:
 
 
 __all__ = ["CaseError", "Guideline", "Result", "load", "load_module_source"]
+
+
+def _today() -> datetime.date:
+    """The clock's date, for a guideline that reads `today` and a run that does not fix it."""
+    return datetime.date.today()

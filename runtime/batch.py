@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
+from contextlib import contextmanager
 import json
+import os
+from pathlib import Path
 import sys
 import time
 
+from .parallel import batch_results, resolve_jobs
+from .records import preferred_systemic, record
 from .schema import CaseError
 
 
@@ -34,34 +39,140 @@ def _csv_value(spec, text: str):
 _ABSENT = object()
 
 
+MAX_LINE_BYTES = 1 << 20  # a JSONL line or CSV line longer than this is one error record, never read whole
+
+
+def _line_error(lineno, message, field="(line)"):
+    return lineno, CaseError([{"field": field, "message": message}])
+
+
+def _lines(fh, pending=None):
+    """(line number, text) per physical line of a binary file, each at most MAX_LINE_BYTES.
+
+    A line too long or not UTF-8 gives (line number, CaseError) instead, or, with `pending`,
+    an empty line while the error waits in pending[line number] (for the CSV reader).
+    """
+    lineno = 0
+    while True:
+        raw = fh.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        lineno += 1
+        error = None
+        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            while raw and not raw.endswith(b"\n"):  # skip to the end of the line, in bounded reads
+                raw = fh.readline(MAX_LINE_BYTES)
+            error = f"line longer than {MAX_LINE_BYTES} bytes: not read"
+            text = ""
+        else:
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                error = f"not valid UTF-8 (byte {err.start + 1} of the line)"
+                text = ""
+        if error is None:
+            yield lineno, text
+        elif pending is None:
+            yield _line_error(lineno, error)
+        else:
+            pending[lineno] = error
+            yield lineno, "\n"
+
+
 def read_cases(path):
-    """Yield (line number, case dict or CaseError) from a .jsonl or .csv file."""
+    """Yield (line number, case dict or CaseError) from a .jsonl or .csv file.
+
+    Every record that cannot be read (bad JSON, bad UTF-8, a line too long, a CSV row with
+    more cells than the header) is a CaseError naming its line; the reading goes on.
+    """
     return _read_csv(path, None) if str(path).endswith(".csv") else _read_jsonl(path)
 
 
 def _read_jsonl(path):
-    with open(path, encoding="utf-8") as fh:
-        for i, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                yield i, json.loads(line)
-            except json.JSONDecodeError as err:
-                yield i, CaseError([{"field": "(line)", "message": f"not valid JSON: {err.msg} at column {err.colno}"}])
+    with open(path, "rb") as fh:
+        for i, line in _lines(fh):
+            if isinstance(line, CaseError):
+                yield i, line
+            elif line.strip():
+                try:
+                    yield i, json.loads(line)
+                except json.JSONDecodeError as err:
+                    yield _line_error(i, f"not valid JSON: {err.msg} at column {err.colno}")
+                except RecursionError:
+                    yield _line_error(i, "not valid JSON: nested too deeply")
 
 
 def _read_csv(path, inputs):
-    with open(path, encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh)
-        for i, row in enumerate(reader, 2):
-            yield i, row
+    """(line, row dict) per CSV record; the header is the first non-empty line."""
+    pending: dict[int, str] = {}
+    with open(path, "rb") as fh:
+        reader = csv.reader((text for _, text in _lines(fh, pending)))
+        header = None
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as err:
+                yield _line_error(reader.line_num, f"not valid CSV: {err}")
+                continue
+            line = reader.line_num
+            if line in pending:
+                yield _line_error(line, pending.pop(line))
+                if header is None:
+                    return  # no header: nothing else can be read
+                continue
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            if header is None:
+                header = row
+                continue
+            if len(row) > len(header):
+                yield _line_error(line, f"{len(row)} cells, but the header has {len(header)}")
+                continue
+            yield line, dict(zip(header, row))
+        for line in sorted(pending):  # a bad line inside a quoted multi-line cell
+            yield _line_error(line, pending[line])
 
 
-def run_batch(guideline, path, out, params=None, progress=True, fmt="jsonl"):
+def _count_lines(path) -> int:
+    """Lines of a file, read in bounded chunks (for the progress bar only)."""
+    n = 0
+    last = b"\n"
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            n += chunk.count(b"\n")
+            last = chunk[-1:]
+    return n + (last != b"\n")
+
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def evaluate_record(guideline, checked, specs, is_csv, lineno, case, explain="full"):
+    """(output line, tally) for one record of `read_cases`; the tally is (status, preferred
+    systemic options), or None for an invalid case.  Run in this process or in a worker
+    (hgl.runtime.parallel); `explain`: full, short or none (hgl.runtime.records)."""
+    if is_csv and not isinstance(case, CaseError):
+        case = {k: v for k, v in ((k, _csv_value(specs.get(k), v or "")) for k, v in case.items())
+                if v is not _ABSENT}
+    if isinstance(case, CaseError):
+        return _dumps({"line": lineno, **case.to_dict()}) + "\n", None
+    try:
+        result = guideline.evaluate(case, checked, params_checked=True)
+    except CaseError as err:
+        return _dumps({"line": lineno, **err.to_dict()}) + "\n", None
+    return _dumps(record(result, explain)) + "\n", (result.status, preferred_systemic(result))
+
+
+def run_batch(guideline, path, out, params=None, progress=True, fmt="jsonl", jobs=1, explain="full"):
     """Evaluate every case of a file; write one JSON result per line to `out`; return the summary.
 
     Parameters are checked once (a bad one raises CaseError before any case runs); an invalid
-    case gives its line an {"error": ...} result and the others still run.
+    case gives its line an {"error": ...} result and the others still run.  `jobs`: worker
+    processes (None: every core, one for a small file; hgl.runtime.parallel), output in order.
     """
     checked = guideline.check_params(params)
     specs = {s.name: s for s in guideline.inputs}
@@ -71,33 +182,27 @@ def run_batch(guideline, path, out, params=None, progress=True, fmt="jsonl"):
     errors = 0
     total = None
     if progress:
-        with open(path, encoding="utf-8") as fh:
-            total = sum(1 for line in fh if line.strip()) - (1 if is_csv else 0)
+        total = _count_lines(path) - (1 if is_csv else 0)
     start = time.perf_counter()
     last = 0.0
     done = 0
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     write = out.write
-    evaluate = guideline.evaluate
-    for lineno, case in read_cases(path):
-        if is_csv:
-            case = {k: v for k, v in ((k, _csv_value(specs.get(k), v or "")) for k, v in case.items())
-                    if v is not _ABSENT}
-        if isinstance(case, CaseError):
-            d = {"line": lineno, **case.to_dict()}
-        else:
-            try:
-                d = evaluate(case, checked, params_checked=True).to_dict(receipt=False)
-            except CaseError as err:
-                d = {"line": lineno, **err.to_dict()}
-        write(dumps(d) + "\n")
-        if "error" in d:
+    jobs = resolve_jobs(jobs, path)
+    if jobs == 1:
+        results = (evaluate_record(guideline, checked, specs, is_csv, lineno, case, explain)
+                   for lineno, case in read_cases(path))
+    else:
+        results = batch_results(guideline, checked, is_csv, read_cases(path), explain, jobs)
+    for line, tally in results:
+        try:
+            write(line)
+        except UnicodeEncodeError:  # a lone surrogate ("\\ud800") echoed in an error: written escaped
+            write(json.dumps(json.loads(line), separators=(",", ":")) + "\n")
+        if tally is None:
             errors += 1
         else:
-            status[d["status"]] += 1
-            for o in d["options"]:
-                if o["role"] == "preferred" and o["kind"] == "systemic":
-                    preferred[o["id"]] += 1
+            status[tally[0]] += 1
+            preferred.update(tally[1])
         done += 1
         if progress and total and not done & 255:
             now = time.perf_counter()
@@ -109,6 +214,44 @@ def run_batch(guideline, path, out, params=None, progress=True, fmt="jsonl"):
         sys.stderr.write("\n")
     return {"cases": done, "errors": errors, "by_status": dict(status.most_common()),
             "by_preferred": dict(preferred.most_common())}
+
+
+class OutputRefused(Exception):
+    """The output path would overwrite an input (nothing was touched)."""
+
+
+@contextmanager
+def output_file(path, inputs=()):
+    """A text stream for the results: standard output, or `path` written atomically.
+
+    The results go to a temporary file beside `path`, renamed into place only when the block
+    ends normally; an error or an interruption leaves the previous output as it was.  A `path`
+    that is one of `inputs` is refused (OutputRefused) before anything is opened.
+    """
+    if path is None:
+        yield sys.stdout
+        return
+    target = Path(path)
+    for given in inputs:
+        try:
+            same = target.exists() and os.path.samefile(target, given)
+        except OSError:
+            same = False
+        if same or target.resolve() == Path(given).resolve():
+            raise OutputRefused(f"-o {path} is the input file {given}: refusing to overwrite it")
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    fh = open(tmp, "w", encoding="utf-8")
+    try:
+        yield fh
+        fh.close()
+        os.replace(tmp, target)
+    except BaseException:
+        fh.close()
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
 
 
 def _bar(done, total, elapsed):

@@ -2,7 +2,8 @@
 
 This module is where rule combination is defined (the verifier encodes the same steps).
 Steps: definitions; consistency checks; phase-1 rules (they read the case); proposals merged
-(the strongest role wins; a governing scenario replaces the other sections' systemic options;
+(the strongest role wins; a governing scenario replaces the other sections' options of the
+kinds it governs, GOVERNED_KINDS;
 `withhold` clears them); phase-2 rules (they read the proposal); then demotions, avoids and
 drops, in that order; then every undecided condition is tried as true, and it counts as
 missing data only if that would change the result.  A compiled module supplies the
@@ -15,6 +16,7 @@ from __future__ import annotations
 from itertools import product
 
 from .logic import Unknown, truth
+from .model import DEFAULT_ROLES
 
 ROLE_RANK_DEFAULT = ("avoid", "preferred", "alternative")
 _new = object.__new__
@@ -42,22 +44,28 @@ def _drugs_of(value, options):
 
 
 class Proposal:
-    """The options proposed after governing (step 2), as phase-2 conditions see them."""
+    """The options proposed after governing (step 2), as phase-2 conditions see them.
 
-    __slots__ = ("roles", "views")
+    "Proposed" means given a role that is not negative: an option only advised against (a
+    stand-alone `propose x as avoid`) is not proposed.
+    """
 
-    def __init__(self, roles: dict, views: dict):
+    __slots__ = ("roles", "views", "negative")
+
+    def __init__(self, roles: dict, views: dict, negative=frozenset(("avoid",))):
         self.roles = roles
         self.views = views
+        self.negative = negative
 
     def has(self, option: str, role: str) -> bool:
         r = self.roles.get(option)
-        return r is not None and (role == "proposed" or r == role)
+        return r is not None and (r == role or (role == "proposed" and r not in self.negative))
 
     def any(self, role: str, test):
         result = False
+        negative = self.negative
         for opt, r in self.roles.items():
-            if role != "proposed" and r != role:
+            if r != role and (role != "proposed" or r in negative):
                 continue
             v = test(self.views[opt])
             if v is True:
@@ -127,6 +135,13 @@ class Engine:
         self.rank = {s: i for i, s in enumerate(module.GOVERNING_ORDER)}
         order = getattr(module, "ROLE_ORDER", ROLE_RANK_DEFAULT)
         self.role_strength = {role: len(order) - i for i, role in enumerate(order)}
+        self.roles = getattr(module, "ROLES", DEFAULT_ROLES)
+        self.negative = frozenset(r for r, role in self.roles.items() if role.negative)
+        # how results list the roles: those for an option strongest first, then those against it
+        shown = [r for r in order if r not in self.negative] + [r for r in order if r in self.negative]
+        self.display_rank = {r: i for i, r in enumerate(shown)}
+        # the option kinds a governing section replaces (a module from before kinds: the systemic ones)
+        self.governed = frozenset(getattr(module, "GOVERNED_KINDS", ("systemic",)))
         self.input_order = {s.name: i for i, s in enumerate(module.INPUTS)}
         self.constraints = tuple(module.CONSTRAINTS)
         known = getattr(module, "KNOWN", {})
@@ -148,7 +163,7 @@ class Engine:
                          tuple((i, b.guard, plain(b.guard)) for i, b in enumerate(r.branches))) for r in self.phase1)
         self.p2 = tuple((r, r.when, plain(r.when), tuple((b.guard, plain(b.guard)) for b in r.branches))
                         for r in self.phase2)
-        self.actions = {(r.id, i): _Actions(r, i, b, self.options) for r in module.RULES
+        self.actions = {(r.id, i): _Actions(r, i, b, self.options, self.governed, self.negative) for r in module.RULES
                         for i, b in enumerate(r.branches)}
         self._steps = tuple(getattr(self, "_step_" + step) for step in STEPS)
 
@@ -190,6 +205,9 @@ class Engine:
             return {"status": "inconsistent_data", "inconsistent": names, "violated": violated,
                     "firing": None, "missing": [], "env": env}
         fired_rules, fired, undecided = self._phase1(env, U)
+        truths: dict = {}
+        if undecided and self.refine:
+            fired_rules, fired, undecided = self._settle(env, fired_rules, fired, undecided, truths)
         base = self._combine(env, fired_rules, fired, frozenset(), plain=not U)
         seen_inputs: set[str] = set()
         pending = undecided + base.undecided if undecided or base.undecided else ()
@@ -197,7 +215,8 @@ class Engine:
         for key, unknown in pending:
             if unknown.inputs <= seen_inputs:
                 continue
-            if not self._possible(env, key, unknown):
+            known = truths.get(key)
+            if not (known[0] if known is not None else self._truths(env, key, unknown)[0]):
                 continue
             trial = self._combine(env, fired_rules, fired, frozenset((key,)), undecided_phase1=undecided)
             if trial.signature() != sig:
@@ -208,39 +227,125 @@ class Engine:
             seen_inputs.add(name)
         order = self.input_order
         missing = sorted(seen_inputs, key=lambda x: order.get(x, len(order))) if seen_inputs else []
+        if missing and not base.requests and self.refine:
+            firing = self._by_cases(env, missing)
+            if firing is not None:
+                return {"status": "recommendation", "firing": firing, "missing": [], "inconsistent": [], "env": env}
         status = "needs_data" if missing else "recommendation"
         return {"status": status, "firing": base, "missing": missing, "inconsistent": [], "env": env}
 
+    # Completions tried when deciding a case by cases; past this it stays undecided.
+    MAX_CASES = 16
+
+    def _by_cases(self, env, missing):
+        """The firing every consistent completion of the missing inputs agrees on, or None.
+
+        The relevance test forces one undecided condition at a time; when the answer is the same
+        whichever value a missing input takes (an option proposed in one branch and avoided in
+        both), it is decided: the case is run once per completion of the missing yes/no, enum
+        and small-integer inputs, and if every consistent completion gives one result (roles,
+        flags, requests), that result stands, without asking for data (issue 11, item 5).
+        """
+        domains = [self.finite_domains.get(x) for x in missing]
+        if any(d is None for d in domains):
+            return None
+        total = 1
+        for d in domains:
+            total *= len(d)
+        if total > self.MAX_CASES:
+            return None
+        agreed = None
+        for values in product(*domains):
+            trial = {k: v for k, v in env.items() if not k.startswith("__")}
+            for name, _fn, _plain, _reads in self.defs:
+                trial.pop(name, None)
+            trial.update(zip(missing, values))
+            raw = self.run(trial)
+            if raw["status"] == "inconsistent_data":
+                continue
+            if raw["status"] != "recommendation":
+                return None
+            sig = raw["firing"].signature()
+            if agreed is None:
+                agreed = (sig, raw["firing"])
+            elif agreed[0] != sig:
+                return None
+        return agreed[1] if agreed is not None else None
+
     # Completions tried per undecided condition; past this the condition counts as possible.
     MAX_COMPLETIONS = 256
+    # Decide conditions true in every completion, and cases every completion agrees on (design page,
+    # "Bounded unknowns, completions and cases"); off only to compare with the verifier's encoding,
+    # which leaves both undecided.
+    refine = True
+
+    def _settle(self, env, fired_rules, fired, undecided, truths):
+        """Phase-1 conditions true in every consistent completion of the case fire (they are decided).
+
+        `truths` keeps (possible, always) per condition for the relevance test that follows.
+        """
+        settled = []
+        for key, unknown in undecided:
+            t = truths[key] = self._truths(env, key, unknown)
+            if t[1]:
+                settled.append(key)
+        if not settled:
+            return fired_rules, fired, undecided
+        fired_rules, fired = list(fired_rules), list(fired)
+        rest = [x for x in undecided if x[0] not in settled]
+        for key in settled:
+            rule = self.rules[key[1]]
+            if key[0] == "b":
+                fired.append((rule, key[2]))
+                continue
+            fired_rules.append(rule)
+            for i, b in enumerate(rule.branches):
+                g = True if b.guard is None else b.guard(env, None)
+                if g is True:
+                    fired.append((rule, i))
+                elif g is not False:
+                    bkey = ("b", rule.id, i)
+                    t = truths[bkey] = self._truths(env, bkey, g)
+                    if t[1]:
+                        fired.append((rule, i))
+                    else:
+                        rest.append((bkey, g))
+        return fired_rules, fired, rest
 
     def _possible(self, env, key, unknown) -> bool:
-        """Whether an undecided phase-1 condition can hold in some consistent completion of the case.
+        return self._truths(env, key, unknown)[0]
+
+    def _truths(self, env, key, unknown) -> tuple[bool, bool]:
+        """(possible, always): whether an undecided phase-1 condition holds in some / in every
+        consistent completion of the case.
 
         Only its missing yes/no, enum and small-integer inputs are filled in, each way; numbers
         and sets stay missing (three-valued).  A condition that is false in every completion, or
         whose every completion breaks a consistency check, cannot change the result, so its
-        inputs are not asked for.  Anything else counts as possible (the conservative answer).
+        inputs are not asked for; one that is true in every completion (and reads no other
+        missing input) is decided true.  Anything else counts as possible (the conservative answer).
         """
         if key[0] not in ("r", "b"):
-            return True
+            return True, False
         rule = self.rules[key[1]]
         if rule.phase != 1:
-            return True
+            return True, False
         names = sorted(x for x in unknown.inputs if self.finite_domains.get(x) is not None)
         domains = [self.finite_domains[x] for x in names]
         if not names:
-            return True
+            return True, False
         total = 1
         for d in domains:
             total *= len(d)
         if total > self.MAX_COMPLETIONS:
-            return True
+            return True, False
+        complete = len(names) == len(unknown.inputs)  # every input it waits for was filled in
         # only what reads a completed input can change: the rest keeps the case's values (and the
         # case broke no consistency check, or it would not be here)
         filled = frozenset(names)
         defs = [(name, fn) for name, fn, _plain, reads in self.defs if not filled.isdisjoint(reads)]
         tests = [c.test for c, (_test, _plain, reads) in zip(self.constraints, self.tests) if not filled.isdisjoint(reads)]
+        possible, always, consistent = False, complete, False
         for values in product(*domains):
             trial = dict(env)
             trial.update(zip(names, values))
@@ -248,13 +353,18 @@ class Engine:
                 trial[name] = fn(trial)
             if any(test(trial, None) is True for test in tests):
                 continue
+            consistent = True
             v = rule.when(trial, None) if rule.when is not None else True
             if v is not False and key[0] == "b":
                 guard = rule.branches[key[2]].guard
                 v = guard(trial, None) if guard is not None else True
             if v is not False:
-                return True
-        return False
+                possible = True
+            if v is not True:
+                always = False
+            if possible and not always:
+                break
+        return possible, always and consistent
 
     # ------------------------------------------------------------------ phases
     def _phase1(self, env, missing):
@@ -339,7 +449,7 @@ class Engine:
                 views[o] = OptionView(self.options[o], s.env, self.options)
         s.views = views
         s.proposed = {o: x[0] for o, x in s.proposals.items()}
-        s.out.proposal = s.P = Proposal(s.proposed, s.views)
+        s.out.proposal = s.P = Proposal(s.proposed, s.views, self.negative)
 
     def _step_phase2(self, s):
         """Rules that read the proposal fire (they flag, request and restrict; they cannot propose)."""
@@ -412,8 +522,8 @@ class Engine:
         if act.proposes:
             proposals, strength = s.proposals, self.role_strength
             replaced = s.gov is not None and not (r.governs and r.section == s.gov)
-            for option, role, systemic in act.proposes:
-                if systemic and replaced:  # a governing scenario replaces the others' systemic options
+            for option, role, governed in act.proposes:
+                if governed and replaced:  # a governing scenario replaces the others' options of its kinds
                     continue
                 cur = proposals.get(option)
                 if cur is None:
@@ -438,9 +548,11 @@ class _Actions:
 
     __slots__ = ("key", "proposes", "flags", "requests", "restricts", "withhold")
 
-    def __init__(self, rule, i, branch, options):
+    def __init__(self, rule, i, branch, options, governed, negative):
         self.key = (rule.id, i)
-        self.proposes = tuple((o.option, o.role, options[o.option].kind == "systemic")
+        # (option, role, whether a governing scenario replaces it): advice against an option is
+        # never replaced, only proposals of the governed kinds are
+        self.proposes = tuple((o.option, o.role, options[o.option].kind in governed and o.role not in negative)
                               for o in branch.outcomes if o.kind == "propose")
         flags = []
         for o in branch.outcomes:  # a request's flag is raised where the request is, in outcome order

@@ -130,6 +130,7 @@ class Renderer:
         self._cache: dict = {}
         self._keep: list = []
         self._because: dict = {}
+        self._one: dict = {}  # id(fact) -> (fact,): the phrase _fact renders, made once
 
     # ------------------------------------------------------------------ values and phrases
     def value(self, name: str, env) -> str:
@@ -138,7 +139,7 @@ class Renderer:
         v = env.get(name)
         t = type(v)
         if t is Unknown:
-            return "unknown" if kind == "definition" else "missing"
+            return _unknown_words(v, kind, unit)
         if t is bool:
             return "yes" if v else "no"
         labels = self.labels.get(domain, {})
@@ -164,7 +165,9 @@ class Renderer:
                     return f"{v} {unit}" if unit and unit != "%" else f"{v} %" if unit else str(v)
                 if t is bool:
                     return "yes" if v else "no"
-                return missing if t is Unknown else format_value(v, unit)
+                if t is Unknown:
+                    return missing if v.lo is None and v.hi is None else _unknown_words(v, kind, unit)
+                return format_value(v, unit)
             return plain_value
         return lambda env, P: self.value(name, env)
 
@@ -294,7 +297,10 @@ class Renderer:
         fact = entry.fact
         if truth_ is True and type(fact) is Fact:  # known to hold: no need to test it again
             return self.compiled(fact.held)(env, P)
-        return self.compiled((fact,))(env, P)
+        one = self._one.get(id(fact))
+        if one is None:  # one tuple per fact: a fresh one per call would miss the cache and grow it
+            one = self._one[id(fact)] = (fact,)
+        return self.compiled(one)(env, P)
 
     # ------------------------------------------------------------------ because, selectors
     def entries(self, rule_id: str, branch: int) -> tuple:
@@ -308,7 +314,16 @@ class Renderer:
             fns = self._because[(rule_id, branch)] = [
                 self.compiled(c.fact.held) if type(c.fact) is Fact else self.compiled((c.fact,))
                 for c in self.entries(rule_id, branch)]
-        return [f(env, P) for f in fns]
+        out = [f(env, P) for f in fns]
+        if any(type(v) is Unknown for v in env.values()):
+            # a condition left unknown, in a result decided by completions or by cases (Engine._settle,
+            # Engine._by_cases): say so, rather than the words of a truth it does not have
+            for i, c in enumerate(self.entries(rule_id, branch)):
+                v = c.truth(env, P)
+                if type(v) is Unknown:
+                    names = ", ".join(self.symbols[x][0] if x in self.symbols else x for x in sorted(v.inputs))
+                    out[i] = f"{c.written}: not known ({names} missing), but the result is the same whatever it is"
+        return out
 
     def selector(self, rule_id: str, branch: int, index: int, env, P) -> str:
         phrase = self.rules[rule_id][1][branch][1][index]
@@ -348,9 +363,12 @@ class Renderer:
             return f"it is in the result as {role} (rule {by})"
         opt = self.options[option]
         gov = firing.governing if firing is not None else None
-        if opt.kind == "systemic" and gov is not None and not (rule.governs and rule.section == gov):
+        engine = result._g.engine
+        if opt.kind in engine.governed and gov is not None and not (rule.governs and rule.section == gov):
             title = next((s.title for s in self.module.SECTIONS if s.id == gov), gov)
-            return f"systemic therapy is governed by section {title}, which does not propose it"
+            kind = getattr(self.module, "KINDS", {}).get(opt.kind)
+            what = f"the choice of {kind[0].lower() + kind[1:]}" if kind else "this choice"
+            return f"{what} is governed by section {title}, which does not propose it"
         return "a later rule dropped it, or the options were withheld"
 
     def missing(self, name: str, result) -> dict:
@@ -390,3 +408,15 @@ class Renderer:
         # the rules shown to change the result first (sort is stable: guideline order within each)
         entry["undecided"].sort(key=lambda u: not u["changes_result"])
         return entry
+
+
+def _unknown_words(v, kind: str, unit) -> str:
+    """'missing' / 'unknown', or the bounds a missing value leaves: 'unknown (at least 2)'."""
+    word = "unknown" if kind == "definition" else "missing"
+    lo, hi = v.lo, v.hi
+    if lo is None and hi is None:
+        return word
+    if lo is not None and hi is not None:
+        return f"{word} (between {format_value(lo, unit)} and {format_value(hi, unit)})"
+    return f"{word} (at least {format_value(lo, unit)})" if lo is not None else \
+        f"{word} (at most {format_value(hi, unit)})"

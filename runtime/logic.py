@@ -3,26 +3,39 @@
 A value is known (True, False, a number, a string, a frozenset) or an `Unknown`
 that remembers which missing inputs made it unknown, so a result can name exactly
 the inputs it needs.  `false and unknown` is false; `true and unknown` is unknown.
+
+An unknown *number* may also carry bounds (`lo`, `hi`, None when open): a missing input
+declared `from 0 to 10`, a count with some items missing, a sum of such.  A comparison
+whose outcome is the same over the whole interval is decided: a score whose known part
+already reaches its threshold is true whatever the missing items are (design page,
+"Bounded unknowns").
 """
 
 from __future__ import annotations
 
+import datetime
+import functools
+
 
 class Unknown:
-    """An undecided value; `inputs` are the missing inputs it depends on."""
+    """An undecided value; `inputs` are the missing inputs it depends on; `lo`/`hi` bound a number."""
 
-    __slots__ = ("inputs",)
+    __slots__ = ("inputs", "lo", "hi")
 
-    def __init__(self, inputs: frozenset[str]):
+    def __init__(self, inputs: frozenset[str], lo=None, hi=None):
         self.inputs = inputs
+        self.lo = lo
+        self.hi = hi
 
     def __or__(self, other: "Unknown") -> "Unknown":
-        if other.inputs <= self.inputs:
+        if other.inputs <= self.inputs and self.lo is None and self.hi is None:
             return self
         return Unknown(self.inputs | other.inputs)
 
     def __repr__(self) -> str:
-        return f"Unknown({sorted(self.inputs)})"
+        if self.lo is None and self.hi is None:
+            return f"Unknown({sorted(self.inputs)})"
+        return f"Unknown({sorted(self.inputs)}, {self.lo}..{self.hi})"
 
     def __bool__(self):  # a silent truth test would be a silent wrong answer
         raise TypeError("an Unknown has no truth value; use the three-valued helpers")
@@ -34,8 +47,43 @@ class Unknown:
         return hash(self.inputs)
 
 
-def missing(name: str) -> Unknown:
-    return Unknown(frozenset((name,)))
+def missing(name: str, lo=None, hi=None) -> Unknown:
+    return Unknown(frozenset((name,)), lo, hi)
+
+
+def _bounds(x):
+    """(lo, hi) of a number or an unknown number; None for an open end."""
+    if type(x) is Unknown:
+        return x.lo, x.hi
+    if type(x) is bool:
+        return None, None
+    return x, x
+
+
+def _inputs(*xs) -> frozenset:
+    out = frozenset()
+    for x in xs:
+        if type(x) is Unknown:
+            out = out | x.inputs
+    return out
+
+
+def _bounded(lo, hi, *xs):
+    """An unknown number over [lo, hi] depending on the unknowns among xs (an exact value when lo == hi)."""
+    if lo is not None and lo == hi:
+        return lo
+    return Unknown(_inputs(*xs), lo, hi)
+
+
+def _order(a, b):
+    """-1 when a < b for sure, 1 when a > b for sure, 0 when they may be equal, None when undecided."""
+    alo, ahi = _bounds(a)
+    blo, bhi = _bounds(b)
+    if ahi is not None and blo is not None and ahi < blo:
+        return -1
+    if alo is not None and bhi is not None and alo > bhi:
+        return 1
+    return None
 
 
 def _merge(a, b):
@@ -76,37 +124,59 @@ def not_(x):
 
 def eq(a, b):
     if type(a) is Unknown or type(b) is Unknown:
-        return _merge(a, b)
+        if _open(a) or _open(b):
+            return _merge(a, b)
+        return False if _order(a, b) else _merge(a, b)  # bounds that cannot meet decide it
     return a == b
 
 
 def ne(a, b):
     if type(a) is Unknown or type(b) is Unknown:
-        return _merge(a, b)
+        if _open(a) or _open(b):
+            return _merge(a, b)
+        return True if _order(a, b) else _merge(a, b)
     return a != b
+
+
+def _open(x) -> bool:
+    """An unknown with no bounds (an enum, a yes/no, a number without a declared range)."""
+    return type(x) is Unknown and x.lo is None and x.hi is None
+
+
+def _decided(a, b, strict_lt, lt_result):
+    """A comparison of an unknown number that its bounds decide, or the merged unknown."""
+    if _open(a) or _open(b):  # the common case: nothing to decide by
+        return _merge(a, b)
+    alo, ahi = _bounds(a)
+    blo, bhi = _bounds(b)
+    if ahi is not None and blo is not None and (ahi < blo or (not strict_lt and ahi <= blo)):
+        return lt_result  # a is below b (or at most b) over the whole interval
+    if alo is not None and bhi is not None and (alo > bhi or (strict_lt and alo >= bhi)):
+        return not lt_result
+    return Unknown(_inputs(a, b))
 
 
 def lt(a, b):
     if type(a) is Unknown or type(b) is Unknown:
-        return _merge(a, b)
+        return _decided(a, b, True, True)
     return a < b
 
 
 def le(a, b):
     if type(a) is Unknown or type(b) is Unknown:
-        return _merge(a, b)
+        return _decided(a, b, False, True)
     return a <= b
 
 
 def gt(a, b):
     if type(a) is Unknown or type(b) is Unknown:
-        return _merge(a, b)
+        return _decided(b, a, True, True)
     return a > b
 
 
 def ge(a, b):
     if type(a) is Unknown or type(b) is Unknown:
-        return _merge(a, b)
+        return _decided(b, a, False, True)
     return a >= b
 
 
@@ -142,16 +212,89 @@ def is_missing(a):
     return type(a) is Unknown
 
 
+def _plus(x, y):
+    return None if x is None or y is None else x + y
+
+
 def add(a, b):
     if type(a) is Unknown or type(b) is Unknown:
-        return _merge(a, b)
+        (alo, ahi), (blo, bhi) = _bounds(a), _bounds(b)
+        return _bounded(_plus(alo, blo), _plus(ahi, bhi), a, b)
     return a + b
 
 
 def sub(a, b):
     if type(a) is Unknown or type(b) is Unknown:
-        return _merge(a, b)
+        (alo, ahi), (blo, bhi) = _bounds(a), _bounds(b)
+        return _bounded(_plus(alo, None if bhi is None else -bhi), _plus(ahi, None if blo is None else -blo), a, b)
     return a - b
+
+
+def mul(a, b):
+    if type(a) is Unknown or type(b) is Unknown:
+        if a == 0 or b == 0:  # zero times anything is zero
+            return 0
+        ends = [_bounds(a), _bounds(b)]
+        if any(x is None for pair in ends for x in pair):
+            return Unknown(_inputs(a, b))
+        products = [x * y for x in ends[0] for y in ends[1]]
+        return _bounded(min(products), max(products), a, b)
+    return a * b
+
+
+def div(a, b):
+    if type(a) is Unknown or type(b) is Unknown:
+        (alo, ahi), (blo, bhi) = _bounds(a), _bounds(b)
+        if None in (alo, ahi, blo, bhi) or blo <= 0 <= bhi:
+            return Unknown(_inputs(a, b))
+        quotients = [x / y for x in (alo, ahi) for y in (blo, bhi)]
+        return _bounded(min(quotients), max(quotients), a, b)
+    return a / b
+
+
+def count_of(*xs):
+    """How many of the yes/no values are true; with some unknown, bounded by what they may add."""
+    known = 0
+    unknown = None
+    for x in xs:
+        if x is True:
+            known += 1
+        elif x is not False:
+            unknown = x if unknown is None else unknown | x
+    if unknown is None:
+        return known
+    return _bounded(known, known + sum(1 for x in xs if type(x) is Unknown), *xs)
+
+
+def _extreme(pick, xs):
+    if not any(type(x) is Unknown for x in xs):
+        return pick(xs)
+    lows = [_bounds(x)[0] for x in xs]
+    highs = [_bounds(x)[1] for x in xs]
+    if pick is min:
+        # the least upper bound bounds the minimum above; an open low end leaves it open below
+        hi = min((h for h in highs if h is not None), default=None)
+        lo = None if None in lows else min(lows)
+    else:
+        lo = max((x for x in lows if x is not None), default=None)
+        hi = None if None in highs else max(highs)
+    known = [x for x in xs if type(x) is not Unknown]
+    if known:  # a known value that beats every possible unknown one is the answer
+        best = pick(known)
+        if all(_order(best, x) in ((-1,) if pick is min else (1,)) or
+               (pick is min and _bounds(x)[0] is not None and best <= _bounds(x)[0]) or
+               (pick is max and _bounds(x)[1] is not None and best >= _bounds(x)[1])
+               for x in xs if type(x) is Unknown):
+            return best
+    return _bounded(lo, hi, *xs)
+
+
+def min_(*xs):
+    return _extreme(min, xs)
+
+
+def max_(*xs):
+    return _extreme(max, xs)
 
 
 def union(a, b):
@@ -183,7 +326,13 @@ def if_(*args):
     first = possible[0]
     if type(first) is not Unknown and all(type(v) is not Unknown and v == first for v in possible):
         return first
-    return pending
+    # numbers: the value lies between the least and the greatest of those still possible
+    ends = [_bounds(v) for v in possible if type(v) is not bool and type(v) is not frozenset and type(v) is not str]
+    if len(ends) == len(possible) and all(lo is not None and hi is not None for lo, hi in ends):
+        return Unknown(pending.inputs | _inputs(*possible), min(lo for lo, _ in ends), max(hi for _, hi in ends))
+    # the value depends on the undecided conditions and on every still-possible value that is unknown
+    values = _inputs(*possible)
+    return pending if values <= pending.inputs else Unknown(pending.inputs | values)
 
 
 def truth(x) -> str:
@@ -197,3 +346,19 @@ def drugs_of(value, options):
         return value
     opt = options.get(value)
     return opt.drugs if opt is not None else frozenset()
+
+
+@functools.lru_cache(maxsize=256)
+def day(text: str) -> datetime.date:
+    """A date literal of the guideline (ISO text, checked by the compiler)."""
+    return datetime.date.fromisoformat(text)
+
+
+def between(unit: str, a, b):
+    """Whole years, months or days from date a to date b (an age: years between birth date and today)."""
+    if type(a) is Unknown or type(b) is Unknown:
+        return _merge(a, b)
+    if unit == "days":
+        return (b - a).days
+    months = (b.year - a.year) * 12 + (b.month - a.month) - (b.day < a.day)
+    return months // 12 if unit == "years" else months

@@ -11,9 +11,23 @@ NO_DEFAULT = object()
 
 
 @dataclass(frozen=True, slots=True)
+class Role:
+    """A role an option can have: preferred, alternative, avoid, or one the guideline declares."""
+
+    id: str
+    label: str
+    negative: bool = False  # like avoid: the option is advised against
+
+
+# What a module without a ROLES table (compiled before roles were declared) means.
+DEFAULT_ROLES = {"avoid": Role("avoid", "Avoid", True), "preferred": Role("preferred", "Preferred"),
+                 "alternative": Role("alternative", "Alternative")}
+
+
+@dataclass(frozen=True, slots=True)
 class Option:
     id: str
-    kind: str  # "systemic" | "local"
+    kind: str | None  # one of the guideline's option kinds (None: it declares none)
     label: str
     drugs: frozenset = frozenset()
     stands_for: str | None = None  # an input whose value (an option) this option stands for
@@ -41,6 +55,7 @@ class InputSpec:
     is_parameter: bool = False
     provenance: tuple = ()
     line: int = 0
+    units: dict | None = None  # unit a case may give -> factor to `unit` (None: HGL's unit words)
 
     @property
     def has_default(self) -> bool:

@@ -11,13 +11,14 @@ STATUS_WORDS = {
 }
 
 
-def _option_line(o) -> list[str]:
+def _option_line(o, cautions=frozenset()) -> list[str]:
     prov = ", ".join(o["provenance"])
-    caution = " ⚠" if any(p in ("verify", "inference", "post_publication") for p in o["provenance"]) else ""
+    caution = " ⚠" if any(p in cautions for p in o["provenance"]) else ""
     label = o["label"]
     if o.get("stands_for"):
         label += f" ({o.get('stands_for_label') or o['stands_for']})"
-    lines = [f"  - {o['id']}: {label}  [{o['kind']}; rule {o['rule']}; {prov}{caution}]"]
+    kind = f"{o['kind']}; " if o.get("kind") else ""
+    lines = [f"  - {o['id']}: {label}  [{kind}rule {o['rule']}; {prov}{caution}]"]
     if o["evidence"]:
         lines.append(f"      evidence: {', '.join(o['evidence'])}")
     for b in o["because"]:
@@ -38,12 +39,17 @@ def format_result(result, title: str | None = None) -> str:
         for v in d.get("violated", []):
             out.append(f"  - {v['label']} ({', '.join(v['inputs'])})")
         return "\n".join(out)
-    for role, heading in (("preferred", "Preferred"), ("alternative", "Alternatives"), ("avoid", "Avoid")):
-        opts = [o for o in d["options"] if o["role"] == role]
-        if opts:
-            out.append(f"{heading}:")
-            for o in opts:
-                out.extend(_option_line(o))
+    engine = getattr(getattr(result, "_g", None), "engine", None)
+    module = engine.m if engine is not None else None
+    cautions = frozenset(k for k, v in getattr(module, "PROVENANCE", {}).items() if v.get("caution"))
+    roles = engine.roles if engine is not None else {}
+    # the roles in the result's order (strongest for an option first, those against it last)
+    for role in dict.fromkeys(o["role"] for o in d["options"]):
+        heading = roles[role].label if role in roles else role.replace("_", " ").capitalize()
+        out.append(f"{heading}:")
+        for o in d["options"]:
+            if o["role"] == role:
+                out.extend(_option_line(o, cautions))
     if not any(o["role"] == "preferred" for o in d["options"]):
         out.append("Preferred: none")
     if d["flags"]:
@@ -57,7 +63,7 @@ def format_result(result, title: str | None = None) -> str:
         for m in d.get("missing_because", []):
             out.extend(_missing_lines(m))
     if d.get("governing"):
-        out.append(f"Systemic therapy governed by section: {d['governing']}")
+        out.append(f"Governed by section: {d['governing']}")
     for oid, rules in (d.get("why_not") or {}).items():
         out.append(f"Why not {oid}:")
         if not rules:
@@ -102,6 +108,6 @@ def format_summary(summary: dict) -> str:
     lines = [f"{summary['cases']} case(s), {summary['errors']} invalid"]
     lines.append("by status: " + ", ".join(f"{k} {v}" for k, v in summary["by_status"].items()))
     if summary["by_preferred"]:
-        lines.append("by preferred systemic option: " + ", ".join(
+        lines.append("by preferred option: " + ", ".join(
             f"{k} {v}" for k, v in summary["by_preferred"].items()))
     return "\n".join(lines)

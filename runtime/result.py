@@ -8,12 +8,13 @@ not pay for the words.
 
 from __future__ import annotations
 
+from datetime import date as _date
+
 from .explain import renderer
 from .logic import Unknown, truth
 
 _RESTRICT_WORDS = {"demote": "not preferred", "avoid": "avoided"}
 _ROLE_ACTION = {"alternative": "demote", "avoid": "avoid"}
-_ROLE_RANK = {"preferred": 0, "alternative": 1, "avoid": 2}
 
 
 def plain(value):
@@ -22,6 +23,8 @@ def plain(value):
         return None
     if type(value) is frozenset:
         return sorted(value)
+    if type(value) is _date:
+        return value.isoformat()
     return value
 
 
@@ -56,11 +59,13 @@ class Result:
 
     @property
     def roles(self) -> dict:
-        """{option: role}, preferred first, then alternatives, then avoid; each in declaration order."""
+        """{option: role}: the roles for an option strongest first (preferred, alternative…), then those
+        against it (avoid…); within a role, in declaration order."""
         if self.firing is None:
             return {}
         rank = self._g.option_rank
-        return dict(sorted(self.firing.roles.items(), key=lambda kv: (_ROLE_RANK[kv[1]], rank[kv[0]])))
+        role_rank = self._g.engine.display_rank
+        return dict(sorted(self.firing.roles.items(), key=lambda kv: (role_rank[kv[1]], rank[kv[0]])))
 
     def ids(self, role: str) -> list[str]:
         return [o for o, r in self.roles.items() if r == role]
@@ -109,6 +114,8 @@ class Result:
             self._receipt = {"guideline": g.header, "hgl_version": g.module.HGL_VERSION,
                              "parameters": {n: plain(env[n]) for n in g.parameter_names},
                              "input": {n: plain(env[n]) for n in g.input_names}}
+            if g.uses_today:  # the evaluation date the result depends on
+                self._receipt["evaluation_date"] = plain(env.get("today"))
         return self._receipt
 
     def to_dict(self, receipt: bool = True) -> dict:

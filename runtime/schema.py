@@ -2,15 +2,37 @@
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import math
 import re
+import reprlib
 
 from . import units
 from .logic import Unknown, missing
 from .model import InputSpec
 
-_QUANTITY = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*([A-Za-z%]+)\s*$")
+_QUANTITY = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*([A-Za-z%\[/][A-Za-z0-9%_.\[\]/]*)\s*$")
+
+# Bounds on hostile input, checked before any other work on a value (site/pages/runtime.md, "Hardening"):
+MAX_TEXT = 200  # characters in a text value, a field name or a set item: longer is refused, never suggested
+MAX_INT = 2**53 - 1  # magnitude of a number: larger ones are refused (and could not convert exactly)
+
+_repr = reprlib.Repr()
+_repr.maxstring = _repr.maxother = 60
+_repr.maxlist = _repr.maxtuple = _repr.maxset = _repr.maxfrozenset = _repr.maxdict = 6
+_repr.maxlevel = 2
+
+
+def show(value) -> str:
+    """A value as echoed in an error message: its repr, cut short (a hostile value stays small)."""
+    return _repr.repr(value)
+
+
+def _name(key) -> str:
+    """A field name as echoed in an error: cut at MAX_TEXT characters."""
+    key = str(key) if not isinstance(key, str) else key
+    return key if len(key) <= MAX_TEXT else key[:MAX_TEXT] + "…"
 
 
 class CaseError(ValueError):
@@ -26,7 +48,7 @@ class CaseError(ValueError):
 
 def suggest(word, choices) -> str | None:
     """The closest allowed name: a case-insensitive match, a unique prefix, else a near spelling."""
-    if not isinstance(word, str):
+    if not isinstance(word, str) or len(word) > MAX_TEXT:  # no suggestion work on a hostile string
         return None
     lower = {c.lower(): c for c in choices}
     w = word.lower()
@@ -56,6 +78,9 @@ def _number(spec: InputSpec, value, errors):
     if isinstance(value, bool):
         errors.append(_err(name, f"expected a number{_unit_words(spec)}, got {value!r}"))
         return None
+    if isinstance(value, str) and len(value) > MAX_TEXT:
+        errors.append(_err(name, f"text longer than {MAX_TEXT} characters"))
+        return None
     unit_given = None
     if isinstance(value, dict) and set(value) == {"value", "unit"}:
         unit_given, value = value["unit"], value["value"]
@@ -65,29 +90,38 @@ def _number(spec: InputSpec, value, errors):
     elif isinstance(value, str):
         m = _QUANTITY.match(value)
         if not m:
-            errors.append(_err(name, f"expected a number{_unit_words(spec)}, got {value!r}"))
+            errors.append(_err(name, f"expected a number{_unit_words(spec)}, got {show(value)}"))
             return None
         value = float(m.group(1)) if "." in m.group(1) else int(m.group(1))
         unit_given = m.group(2)
     elif not isinstance(value, (int, float)):
         errors.append(_err(name, f"expected a number{_unit_words(spec)}, got {type(value).__name__}"))
         return None
-    if isinstance(value, float) and not math.isfinite(value):
-        errors.append(_err(name, "expected a finite number"))
+    if not _sane(name, value, errors):
         return None
     if unit_given is not None:
         if spec.unit is None:
             errors.append(_err(name, f"this input has no unit, but '{unit_given}' was given"))
             return None
-        canon = units.canonical(unit_given)
-        if canon is None:
-            errors.append(_err(name, f"unknown unit '{unit_given}'", "units: " + ", ".join(units.UNITS)))
-            return None
-        try:
-            value = units.convert(value, canon, spec.unit)
-        except ValueError:
-            errors.append(_err(name, f"'{unit_given}' is not a unit of {units.dimension(spec.unit)}; "
-                                     f"this input is in {spec.unit}"))
+        if spec.units is not None:  # UCUM units and analyte conversions: the compiler's table
+            factor = spec.units.get(unit_given)
+            if factor is None:
+                errors.append(_err(name, f"'{unit_given}' is not a unit this input takes; it is in {spec.unit}",
+                                   "units: " + ", ".join(spec.units)))
+                return None
+            value = value * factor if factor != 1 else value
+        else:
+            canon = units.canonical(unit_given)
+            if canon is None:
+                errors.append(_err(name, f"unknown unit '{unit_given}'", "units: " + ", ".join(units.UNITS)))
+                return None
+            try:
+                value = units.convert(value, canon, spec.unit)
+            except ValueError:
+                errors.append(_err(name, f"'{unit_given}' is not a unit of {units.dimension(spec.unit)}; "
+                                         f"this input is in {spec.unit}"))
+                return None
+        if not _sane(name, value, errors):  # 1e308 years is finite, but not in months
             return None
     if spec.kind == "int":
         if isinstance(value, float):
@@ -104,6 +138,17 @@ def _number(spec: InputSpec, value, errors):
     return value
 
 
+def _sane(name, value, errors) -> bool:
+    """A number that is finite and not too large; else an error naming the field."""
+    if isinstance(value, float) and not math.isfinite(value):
+        errors.append(_err(name, "expected a finite number"))
+        return False
+    if abs(value) > MAX_INT:
+        errors.append(_err(name, f"number too large (at most {MAX_INT} in magnitude)"))
+        return False
+    return True
+
+
 def _fmt(x):
     return str(int(x)) if float(x).is_integer() else str(x)
 
@@ -114,7 +159,10 @@ def _unit_words(spec):
 
 def _choice(spec: InputSpec, value, errors):
     if not isinstance(value, str):
-        errors.append(_err(spec.name, f"expected one of {', '.join(spec.values)}, got {value!r}"))
+        errors.append(_err(spec.name, f"expected one of {', '.join(spec.values)}, got {show(value)}"))
+        return None
+    if len(value) > MAX_TEXT:
+        errors.append(_err(spec.name, f"text longer than {MAX_TEXT} characters", "allowed: " + ", ".join(spec.values)))
         return None
     if value not in spec.values:
         errors.append(_err(spec.name, f"'{value}' is not an allowed value",
@@ -125,12 +173,16 @@ def _choice(spec: InputSpec, value, errors):
 
 def _set(spec: InputSpec, value, errors):
     if isinstance(value, str) or not isinstance(value, (list, tuple, set, frozenset)):
-        errors.append(_err(spec.name, f"expected a list of {', '.join(spec.values[:6])}…, got {value!r}"))
+        errors.append(_err(spec.name, f"expected a list of {', '.join(spec.values[:6])}…, got {show(value)}"))
         return None
     out = []
     for item in value:
+        if isinstance(item, str) and len(item) > MAX_TEXT:
+            errors.append(_err(spec.name, f"an item longer than {MAX_TEXT} characters",
+                               "allowed: " + ", ".join(spec.values)))
+            return None
         if not isinstance(item, str) or item not in spec.values:
-            errors.append(_err(spec.name, f"{item!r} is not an allowed value",
+            errors.append(_err(spec.name, f"{show(item)} is not an allowed value",
                                _did_you_mean(item, spec.values) + "allowed: " + ", ".join(spec.values)))
             return None
         out.append(item)
@@ -141,7 +193,7 @@ def coerce(spec: InputSpec, value, errors: list):
     """One value of an input, checked and converted to the declared unit; None when invalid."""
     if spec.kind == "bool":
         if not isinstance(value, bool):
-            errors.append(_err(spec.name, f"expected true or false, got {value!r}"))
+            errors.append(_err(spec.name, f"expected true or false, got {show(value)}"))
             return None
         return value
     if spec.kind in ("int", "number"):
@@ -150,7 +202,26 @@ def coerce(spec: InputSpec, value, errors: list):
         return _choice(spec, value, errors)
     if spec.kind == "set":
         return _set(spec, value, errors)
+    if spec.kind == "date":
+        return _date(spec.name, value, errors)
     raise AssertionError(spec.kind)  # pragma: no cover
+
+
+def _date(name: str, value, errors):
+    """A date: `YYYY-MM-DD` text (a date object from Python callers)."""
+    if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
+        return value
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            return datetime.date.fromisoformat(value)
+        except ValueError:
+            pass
+    errors.append(_err(name, f"expected a date written YYYY-MM-DD, got {show(value)}"))
+    return None
+
+
+# The evaluation date: `today` in a guideline is this parameter (the clock's date when not given).
+TODAY = "today"
 
 
 def validate_case(inputs: tuple[InputSpec, ...], case) -> dict:
@@ -164,23 +235,30 @@ def validate_case(inputs: tuple[InputSpec, ...], case) -> dict:
     errors: list[dict] = []
     for key in case:
         if key not in by_name:
-            errors.append(_err(str(key), "unknown field", _did_you_mean(str(key), by_name).strip() or None))
+            errors.append(_err(_name(key), "unknown field", _did_you_mean(str(key), by_name).strip() or None))
     env = {}
     for spec in inputs:
         if spec.name in case:
             raw = case[spec.name]
             if raw is None:
-                env[spec.name] = missing(spec.name)
+                env[spec.name] = absent_value(spec)
                 continue
             value = coerce(spec, raw, errors)
-            env[spec.name] = value if value is not None else missing(spec.name)
+            env[spec.name] = value if value is not None else absent_value(spec)
         elif spec.has_default:
             env[spec.name] = spec.default
         else:
-            env[spec.name] = missing(spec.name)
+            env[spec.name] = absent_value(spec)
     if errors:
         raise CaseError(errors)
     return env
+
+
+def absent_value(spec: InputSpec):
+    """A missing input's value: Unknown, bounded by the declared range for a number."""
+    if spec.kind in ("int", "number"):
+        return missing(spec.name, spec.minimum, spec.maximum)
+    return missing(spec.name)
 
 
 def validate_params(parameters: tuple[InputSpec, ...], params) -> dict:
@@ -190,8 +268,13 @@ def validate_params(parameters: tuple[InputSpec, ...], params) -> dict:
     out = {s.name: s.default for s in parameters}
     for key, raw in (params or {}).items():
         spec = by_name.get(key)
+        if spec is None and key == TODAY:
+            value = _date(TODAY, raw, errors)
+            if value is not None:
+                out[TODAY] = value
+            continue
         if spec is None:
-            errors.append(_err(str(key), "unknown parameter", _did_you_mean(str(key), by_name).strip() or None))
+            errors.append(_err(_name(key), "unknown parameter", _did_you_mean(str(key), by_name).strip() or None))
             continue
         if isinstance(raw, str) and spec.kind == "bool":
             raw = {"true": True, "false": False}.get(raw.lower(), raw)
@@ -224,7 +307,7 @@ def json_schema(guideline_id: str, inputs: tuple[InputSpec, ...]) -> dict:
                 num["maximum"] = s.maximum
             if s.unit:
                 t = {"oneOf": [num, {"type": "null"},
-                               {"type": "string", "pattern": r"^\s*-?\d+(\.\d+)?\s*[A-Za-z%]+\s*$"},
+                               {"type": "string", "pattern": _QUANTITY.pattern},
                                {"type": "object", "required": ["value", "unit"],
                                 "properties": {"value": {"type": "number"}, "unit": {"type": "string"}},
                                 "additionalProperties": False}]}
@@ -232,6 +315,8 @@ def json_schema(guideline_id: str, inputs: tuple[InputSpec, ...]) -> dict:
                 t = {"oneOf": [num, {"type": "null"}]}
         elif s.kind in ("enum", "option"):
             t = {"enum": list(s.values) + [None]}
+        elif s.kind == "date":
+            t = {"type": ["string", "null"], "format": "date"}
         else:
             t = {"type": ["array", "null"], "items": {"enum": list(s.values)}, "uniqueItems": True}
         t["title"] = s.label
@@ -283,7 +368,7 @@ class Validator:
         whole = [f"(type(v{i}) is list or type(v{i}) is tuple) and (s{i} := frozenset(v{i})) <= V{i}"
                  if s.kind == "set" else t for i, (s, t) in enumerate(zip(inputs, tests))]  # one set built, not two
         lines = ["def fast(case):", f"    if len(case) == {len(inputs)}:", "        try:"]
-        lines += [f"            v{i} = case[{s.name!r}]" for i, s in enumerate(inputs)]
+        lines += [f"            v{i} = case[{s.name!r}]" for i, s in enumerate(inputs)] or ["            pass"]
         lines += ["        except KeyError:  # a field that is not an input: the path below sends it on",
                   "            pass", "        else:", "            try:",
                   "                if " + " and ".join(f"({t})" for t in whole) + ":" if tests else "                if True:",
@@ -294,8 +379,8 @@ class Validator:
         # some inputs absent or null, or a value to convert: input by input
         lines += ["    get = case.get", "    absent = 0", "    known = True"]
         for i, s in enumerate(inputs):
-            ns[f"D{i}"] = s.default if s.has_default else missing(s.name)
-            ns[f"U{i}"] = missing(s.name)
+            ns[f"D{i}"] = s.default if s.has_default else absent_value(s)
+            ns[f"U{i}"] = absent_value(s)
             v = f"v{i}"
             lines.append(f"    {v} = get({s.name!r}, ABSENT)")
             if s.kind == "set":
@@ -345,21 +430,15 @@ def _canonical(s: InputSpec, i: int, ns: dict) -> str:
     if s.kind == "bool":
         return f"{v} is True or {v} is False"
     if s.kind in ("int", "number"):
-        if s.kind == "int":  # no NaN nor infinity: an absent bound is no test
-            lo = None if s.minimum is None else _literal(s.minimum, f"LO{i}", ns)
-            hi = None if s.maximum is None else _literal(s.maximum, f"HI{i}", ns)
-            test = f"type({v}) is int"
-        else:  # NaN and infinities fail the range test and get the slow path's precise error
-            lo = _literal(-1e308 if s.minimum is None else s.minimum, f"LO{i}", ns)
-            hi = _literal(1e308 if s.maximum is None else s.maximum, f"HI{i}", ns)
-            test = f"(type({v}) is float or type({v}) is int)"
-        if lo is not None and hi is not None:
-            return f"{test} and {lo} <= {v} <= {hi}"
-        if lo is not None:
-            return f"{test} and {lo} <= {v}"
-        return f"{test} and {v} <= {hi}" if hi is not None else test
+        # NaN, infinities and numbers beyond MAX_INT fail the range test and get the slow path's error
+        lo = _literal(-MAX_INT if s.minimum is None else max(s.minimum, -MAX_INT), f"LO{i}", ns)
+        hi = _literal(MAX_INT if s.maximum is None else min(s.maximum, MAX_INT), f"HI{i}", ns)
+        test = f"type({v}) is int" if s.kind == "int" else f"(type({v}) is float or type({v}) is int)"
+        return f"{test} and {lo} <= {v} <= {hi}"
     if s.kind in ("enum", "option"):
         return f"{v} in {{{', '.join(repr(x) for x in s.values)}}}" if s.values else "False"
+    if s.kind == "date":  # text to convert: the slow path
+        return "False"
     ns[f"V{i}"] = frozenset(s.values)
     return f"(type({v}) is list or type({v}) is tuple) and V{i}.issuperset({v})"
 

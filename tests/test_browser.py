@@ -64,7 +64,8 @@ def site_url(tmp_path_factory):
     from hgl.compiler.docs.site import build_site
 
     folder = tmp_path_factory.mktemp("browser-site")
-    info = build_site([HER2], folder / "site", docs_dir=folder / "md")
+    info = build_site([HER2], folder / "site", docs_dir=folder / "md",
+                      extra_cases={"her2_mbc": [ROOT.parent / "shared" / "clinical" / "vignettes.yaml"]})
     handler = functools.partial(_Quiet, directory=str(info["site_dir"]))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -172,7 +173,7 @@ _HEADINGS_JS = """() => [...document.querySelectorAll('article h1, article h2, a
     inCode: !!h.closest('pre, code')}))"""
 
 
-@pytest.mark.parametrize("name, sections", [("language", 16), ("diagnostics", None)])
+@pytest.mark.parametrize("name, sections", [("language", 17), ("diagnostics", None)])
 def test_author_page_renders_headings_and_examples(page, site_url, name, sections):
     source = (ROOT / "site" / "pages" / f"{name}.md").read_text(encoding="utf-8")
     expected = [(len(m.group(1)), m.group(2).strip()) for m in _HEADING.finditer(_FENCED.sub("", source))]

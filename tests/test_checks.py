@@ -47,6 +47,32 @@ CASES = [
     ("stands for wrong kind", "option keep local \"K\" stands for current\n", "HGL301",
      "which does not hold a local option", None),
     ("request non-input", rule("fit", "request older"), "HGL408", "'older' is not an input", None),
+    # scores and arithmetic
+    ("count of a number", rule("count of (age, fit) >= 1"), "HGL301", "a condition must be yes/no", None),
+    ("at least more than the items", rule("at least 3 of (fit, fit)"), "HGL304", "at least 3 of 2 item(s)", None),
+    ("min of mixed units", rule("min(age, size) > 3 years"), "HGL302", "cannot compare years with mm", None),
+    ("max of one value", rule("max(age) > 3 years"), "HGL301", "'max' takes two values or more", None),
+    ("multiply two quantities", rule("age * size > 3"), "HGL302", "cannot multiply years by mm", None),
+    ("divide by a quantity", rule("2 / size > 3"), "HGL302", "cannot divide a plain number by mm", None),
+    # kinds and roles belong to the guideline
+    ("unknown option kind", "option opt_c systmic \"C\"\n", "HGL201", "unknown option kind 'systmic'",
+     "did you mean 'systemic'"),
+    ("unknown kind in option input", "input cur: locl option or none\n", "HGL201", "unknown option kind 'locl'",
+     "did you mean 'local'"),
+    ("unknown governed kind", rule("fit", "governs") + "combination\n  governing replaces sytemic\n"
+     "  governing order s\nend\n", "HGL201", "unknown option kind 'sytemic'", "did you mean 'systemic'"),
+    ("unknown role", rule("fit", "propose opt_a as consdier"), "HGL213", "unknown role 'consdier'", None),
+    ("declared role, did you mean", "role consider \"Consider\"\n" + rule("fit", "propose opt_a as consdier")
+     + "combination\n  roles avoid over preferred over consider over alternative\nend\n", "HGL213",
+     "unknown role 'consdier'", "did you mean 'consider'"),
+    ("declared role left out of the order", "role consider \"Consider\"\n" + rule("fit", "propose opt_a as consider"),
+     "HGL404", "role 'consider' has no place in the roles order", "roles avoid over preferred over consider"),
+    ("roles order leaves one out", "role consider \"Consider\"\n" + rule("fit", "propose opt_a as consider")
+     + "combination\n  roles avoid over preferred over alternative\nend\n", "HGL404",
+     "the roles order leaves out consider", None),
+    ("unknown role in the order", rule("fit") + "combination\n  roles avoid over prefered over alternative\nend\n",
+     "HGL213", "unknown role 'prefered'", "did you mean 'preferred'"),
+    ("built-in role declared", "role preferred \"P\"\n", "HGL202", "role 'preferred' is built in", None),
     # duplicates
     ("duplicate input", "input age: yes/no\n", "HGL202", "input 'age' is declared twice", "first declaration"),
     ("duplicate option", "option opt_a local \"A\"\n", "HGL202", "option 'opt_a' is declared twice", None),
@@ -120,7 +146,7 @@ CASES = [
     ("order without governing rule", rule("fit") + "combination\n  governing order s\nend\n", "HGL404",
      "has no governing rule", None),
     ("bad roles", rule("fit") + "combination\n  roles avoid over preferred\nend\n", "HGL404",
-     "roles must order exactly", None),
+     "the roles order leaves out alternative", "name every role once"),
     ("phase 2 proposes", rule("opt_b is preferred", "prefer opt_a"), "HGL403", "cannot propose", None),
     ("definition reads proposal", "define d = opt_a is preferred\n" + rule("d"), "HGL403",
      "definition 'd' reads the proposal", None),

@@ -106,6 +106,7 @@ end
 vocabulary drug {q}
   drug_a {q}
 end
+kind systemic {q}
 option opt_a systemic {q} drugs drug_a
 flag discuss {q}
 input age: integer in years at least 0

@@ -262,7 +262,7 @@ CHOOSER_CASE = {"stage": "early", "age_years": 60, "score": 6, "months_since_dia
     ({"months_since_diagnosis": "13 weeks"}, True),  # a unit to convert: the slow path
     ({"age_years": 60.0}, True),  # a whole float for an integer: the slow path
     ({"prior_drugs": ("a", "b")}, True),
-    ({"prior_lines": 10**30}, True),  # an integer with no maximum: any size, on the fast path
+    ({"prior_lines": 2**53 - 1}, True),  # an integer with no maximum: up to 2^53 - 1 (larger is refused)
     ({"score": 10}, True),  # at the bound
     ({"score": 9.5, "age_years": 120}, True),
 ])

@@ -1,8 +1,8 @@
-"""FHIR export (compiler/fhir/export.py): the Bundle's shape, references, determinism, hostile text, the CLI.
+"""FHIR export (compiler/fhir/export.py): the Bundle's shape, references, roles, determinism, hostile text, the CLI.
 
-`fhir.resources` is not a dependency, so the R4 shape is checked by hand: required fields,
-value sets of the codes used, id and name patterns, and that every canonical resolves
-inside the Bundle.
+The R4 shape is checked by hand here (required fields, id and name patterns, every canonical
+resolved inside the Bundle, roles and conditions in modifier extensions); tests/test_fhir_validate.py
+validates the Bundle against the official R4 JSON schema and the fhir.resources models.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import re
 import pytest
 
 from hgl.compiler.fhir import export as fhir
+from hgl.compiler.fhir import profiles
 from hgl.compiler.cli import main
 from hgl.compiler.explain.unparse import unparse
 from hgl.compiler.pipeline import compile_file, compile_source
@@ -31,9 +32,20 @@ RESOURCE_REQUIRED = {  # R4 1..1 elements (and the ones this export promises)
                        "description", "usage", "relatedArtifact", "library", "action"),
     "Library": ("id", "url", "version", "name", "title", "status", "type", "identifier", "parameter", "content"),
     "ActivityDefinition": ("id", "url", "version", "name", "title", "status", "kind", "code"),
+    "StructureDefinition": ("id", "url", "version", "name", "title", "status", "fhirVersion", "kind", "abstract",
+                            "context", "type", "baseDefinition", "derivation", "differential"),
 }
-ACTION_KEYS = {"id", "title", "description", "extension", "code", "documentation", "condition",
-               "groupingBehavior", "definitionCanonical", "action"}
+ACTION_KEYS = {"id", "title", "description", "extension", "modifierExtension", "textEquivalent", "code",
+               "documentation", "condition", "groupingBehavior", "definitionCanonical", "action"}
+BASE = fhir.CANONICAL_BASE
+
+
+def _ext(ext_id):
+    return profiles.extension_url(BASE, ext_id)
+
+
+def _role_of(action):
+    return next((x["valueCode"] for x in action.get("modifierExtension", []) if x["url"] == _ext("hgl-role")), None)
 ARTIFACT_TYPES = {"documentation", "justification", "citation", "predecessor", "successor",
                   "derived-from", "depends-on", "composed-of"}
 
@@ -89,7 +101,8 @@ def test_bundle_envelope(case):
     full = [e["fullUrl"] for e in b["entry"]]
     assert len(set(full)) == len(full) and all(u.startswith("urn:uuid:") for u in full)
     kinds = [r["resourceType"] for r in _resources(b)]
-    assert kinds[:2] == ["PlanDefinition", "Library"] and set(kinds[2:]) == {"ActivityDefinition"}
+    assert kinds[:2] == ["PlanDefinition", "Library"] and set(kinds[2:]) == {"ActivityDefinition", "StructureDefinition"}
+    assert kinds[-len(profiles.EXTENSIONS):] == ["StructureDefinition"] * len(profiles.EXTENSIONS)
     _no_empty(b)
 
 
@@ -113,7 +126,7 @@ def test_plan_definition_metadata():
     meta = result.guideline.meta
     plan = _resources(fhir.export_bundle(result), "PlanDefinition")[0]
     assert plan["type"]["coding"][0]["code"] == "clinical-protocol"
-    assert plan["url"] == "urn:hgl:her2_mbc" and plan["version"] == meta.get("version")
+    assert plan["url"] == BASE + "/PlanDefinition/her2-mbc" and plan["version"] == meta.get("version")
     assert plan["status"] == "draft" and plan["date"] == meta.get("date") == "2024-11-01"
     assert plan["publisher"] == meta.get("panel") and plan["usage"] == meta.get("disclaimer")
     source = plan["relatedArtifact"][0]
@@ -145,21 +158,23 @@ def test_rule_conditions_are_canonical_hgl(case):
             assert "condition" not in act
             continue
         (cond,) = act["condition"]
-        assert cond["kind"] == "applicability"
-        expr = cond["expression"]
-        assert expr["language"] == "text/hgl" and expr["expression"] == unparse(result.program.rule(r.name.text).when)
-        assert expr["description"]  # plain words (labels), besides the HGL text
+        assert cond["kind"] == "applicability" and "expression" not in cond  # R4's Expression has no HGL language
+        (mod,) = cond["modifierExtension"]  # a consumer that cannot read HGL must not take the action as unconditional
+        assert mod == {"url": _ext("hgl-condition"), "valueString": unparse(result.program.rule(r.name.text).when)}
+        assert act["textEquivalent"].startswith("Applies when ")  # plain words (labels), besides the HGL text
         assert act.get("description", "") == (r.rationale or "")
 
 
 def test_every_option_and_flag_has_an_activity_definition(case):
     result, b = case
-    ads = {r["code"]["coding"][0]["code"]: r for r in _resources(b, "ActivityDefinition")}
+    ads = {r["code"]["coding"][0]["code"]: r for r in _resources(b, "ActivityDefinition") if not r.get("doNotPerform")}
     for o in result.guideline.options:
         ad = ads[o.name.text]
-        assert ad["kind"] == {"systemic": "MedicationRequest", "local": "ServiceRequest"}[o.kind]
+        # made of drugs: ordered as medication; anything else as a service (kinds are the guideline's own)
+        assert ad["kind"] == ("MedicationRequest" if o.drugs or o.stands_for else "ServiceRequest")
         assert ad["title"] == o.label
-        assert [x["valueCoding"]["code"] for x in ad.get("extension", [])] == [d.text for d in o.drugs]
+        drugs = [x["valueCodeableConcept"]["coding"][0]["code"] for x in ad["extension"] if x["url"] == _ext("hgl-drug")]
+        assert drugs == [d.text for d in o.drugs]
     for f in result.guideline.flags:
         assert ads[f.name.text]["kind"] == "Task" and ads[f.name.text]["title"] == f.label
 
@@ -182,14 +197,102 @@ def test_references_resolve_inside_the_bundle(case):
     ("r_check", [("demote", "opt_b")]),
 ])
 def test_roles_of_outcomes(rule, expected):
-    plan = _resources(_bundle(SMALL), "PlanDefinition")[0]
+    b = _bundle(SMALL)
+    urls = {r["url"]: r for r in _resources(b)}
+    plan = _resources(b, "PlanDefinition")[0]
     got = []
     for a in _actions(_rule_actions(plan)[rule].get("action", [])):
-        role = next((x["valueCode"] for x in a.get("extension", []) if x["url"] == fhir.EXT_ROLE), None)
+        assert not any(x["url"] == _ext("hgl-role") for x in a.get("extension", []))  # never an ignorable extension
+        role = _role_of(a)
         if role:
             target = a.get("definitionCanonical")
-            got.append((role, target.rsplit(":", 1)[1] if target else None))
+            got.append((role, urls[target]["code"]["coding"][0]["code"] if target else None))
     assert got == expected
+
+
+@pytest.mark.parametrize("role, do_not_perform", [
+    ("preferred", False), ("alternative", False), ("demote", False), ("avoid", True), ("drop", True),
+])
+def test_avoided_and_dropped_options_point_at_do_not_perform_definitions(role, do_not_perform):
+    """A consumer that follows definitionCanonical reaches an ActivityDefinition whose doNotPerform says it."""
+    targets = []
+    for path in (GUIDELINE, SMALL):
+        b = _bundle(path)
+        urls = {r["url"]: r for r in _resources(b)}
+        targets += [urls[a["definitionCanonical"]] for a in _actions(_resources(b, "PlanDefinition")[0]["action"])
+                    if _role_of(a) == role and "definitionCanonical" in a]
+    # both guidelines avoid by selector only: a variant of the small one avoids one option by name
+    text = SMALL.read_text(encoding="utf-8").replace("avoid every option containing drug_b", "avoid opt_b")
+    b = fhir.export_bundle(compile_source(Source("avoid.hgl", text)))
+    urls = {r["url"]: r for r in _resources(b)}
+    targets += [urls[a["definitionCanonical"]] for a in _actions(_resources(b, "PlanDefinition")[0]["action"])
+                if _role_of(a) == role and "definitionCanonical" in a]
+    assert targets
+    assert {t.get("doNotPerform", False) for t in targets} <= {do_not_perform}
+
+
+def test_every_extension_has_a_structure_definition(case):
+    _, b = case
+    sds = {r["url"]: r for r in _resources(b, "StructureDefinition")}
+    used = set()
+
+    def walk(x):
+        if isinstance(x, dict):
+            for key in ("extension", "modifierExtension"):
+                for e in x.get(key, []):
+                    if "://" in e["url"]:  # not the parts of a complex extension ("tag", "caution")
+                        used.add((e["url"], key))
+            for v in x.values():
+                walk(v)
+        elif isinstance(x, list):
+            for v in x:
+                walk(v)
+
+    walk([r for r in _resources(b) if r["resourceType"] != "StructureDefinition"])
+    ours = {(u, k) for u, k in used if u.startswith(BASE)}
+    assert ours and {u for u, _ in ours} <= set(sds)
+    for url, key in ours:  # a modifier extension is declared isModifier, an ordinary one is not
+        root = sds[url]["differential"]["element"][0]
+        assert root.get("isModifier", False) == (key == "modifierExtension"), url
+        assert url == f"{BASE}/StructureDefinition/{sds[url]['id']}"
+    foreign = {u for u, _ in used} - set(sds)
+    assert foreign <= {fhir.EXT_STRENGTH, profiles.CPG_CAPABILITY, profiles.CPG_LEVEL}
+
+
+def test_cpg_profile_and_knowledge_capability():
+    b = _bundle(GUIDELINE)
+    for r in _resources(b):
+        if r["resourceType"] == "StructureDefinition":
+            continue
+        assert r["meta"]["profile"] == [profiles.SHAREABLE[r["resourceType"]]]
+        caps = sorted(x["valueCode"] for x in r["extension"] if x["url"] == profiles.CPG_CAPABILITY)
+        assert caps == ["computable", "shareable"]  # not executable: a FHIR engine cannot run HGL
+        for key in ("url", "version", "name", "title", "experimental", "publisher", "description"):
+            assert key in r, (r["id"], key)  # what the shareable profiles require
+
+
+@pytest.mark.parametrize("drug, atc, rxnorm", [
+    ("trastuzumab", "L01FD01", "224905"),
+    ("pertuzumab", "L01FD02", "1298944"),
+    ("t_dm1", "L01FD03", "1371041"),
+    ("t_dxd", "L01FD04", None),      # RxNorm not confirmed by two sources: left uncoded
+    ("taxane", None, None),          # a class: no single ingredient code
+    ("endocrine", "L02", None),
+    ("chemotherapy", None, None),
+])
+def test_drug_codes_come_from_the_bindings(drug, atc, rxnorm):
+    from hgl.runtime.fhirin import load_bindings, sidecar_path
+
+    b = fhir.export_bundle(compile_file(GUIDELINE), load_bindings(sidecar_path(GUIDELINE)))
+    concepts = {}
+    for r in _resources(b, "ActivityDefinition"):
+        for x in r.get("extension", []):
+            if x["url"] == _ext("hgl-drug"):
+                concepts[x["valueCodeableConcept"]["coding"][0]["code"]] = x["valueCodeableConcept"]
+    systems = {c["system"]: c["code"] for c in concepts[drug]["coding"]}
+    assert systems.get(fhir.ATC) == atc and systems.get(fhir.RXNORM) == rxnorm
+    lib = _resources(b, "Library")[0]
+    assert {"Patient", "Observation", "Condition"} <= {d["type"] for d in lib["dataRequirement"]}
 
 
 def test_nested_outcome_conditions_and_selector():
@@ -197,25 +300,26 @@ def test_nested_outcome_conditions_and_selector():
     plan = _resources(fhir.export_bundle(result), "PlanDefinition")[0]
     rules = _rule_actions(plan)
     branches = [a for a in rules["r_prefer"]["action"] if "condition" in a]
-    expressions = [b["condition"][0]["expression"]["expression"] for b in branches]
+    expressions = [b["condition"][0]["modifierExtension"][0]["valueString"] for b in branches]
     assert expressions == ["big", "older", "not big and not older"]
     assert [b["title"] for b in branches][-1] == "Otherwise"
     avoid = rules["r_local"]["action"][-1]
-    assert {"url": fhir.EXT_SELECTOR, "valueString": "every option containing drug_b"} in avoid["extension"]
+    assert {"url": _ext("hgl-selector"), "valueString": "every option containing drug_b"} in avoid["extension"]
+    assert _role_of(avoid) == "avoid"
 
 
 def test_provenance_strength_and_caution():
     plan = _resources(_bundle(GUIDELINE), "PlanDefinition")[0]
     rules = _rule_actions(plan)
     act = rules["no_her2_status"]
-    prov = [x for x in act["extension"] if x["url"] == fhir.EXT_PROVENANCE]
+    prov = [x for x in act["extension"] if x["url"] == _ext("hgl-provenance")]
     tags = {p["extension"][0]["valueCoding"]["code"]: p["extension"][1]["valueBoolean"] for p in prov}
     assert tags == {"inference": True}
     strength = next(x for x in act["extension"] if x["url"] == fhir.EXT_STRENGTH)
     assert strength["valueCodeableConcept"]["coding"][0]["code"] == "not_graded"
     section = plan["action"][0]
     assert section["code"][0]["coding"][0]["code"] == "data_checks"
-    assert any(x["url"] == fhir.EXT_PROVENANCE for x in section["extension"])
+    assert any(x["url"] == _ext("hgl-provenance") for x in section["extension"])
 
 
 # ---------------------------------------------------------------- library
@@ -247,7 +351,7 @@ def test_library_parameters(name, ftype, max_, kind):
     params = {p["name"]: p for p in lib["parameter"]}
     p = params[name]
     assert (p["use"], p["min"], p["max"], p["type"]) == ("in", 0, max_, ftype)
-    assert {"url": fhir.EXT_KIND, "valueCode": kind} in p["extension"]
+    assert {"url": _ext("hgl-input-kind"), "valueCode": kind} in p["extension"]
 
 
 def test_library_lists_every_input_and_parameter(case):
@@ -297,7 +401,8 @@ def test_hostile_text_round_trips_through_json(hostile):
     plan = _resources(back, "PlanDefinition")[0]
     assert plan["title"] == expected
     assert _rule_actions(plan)["r_prefer"]["description"] == expected
-    ad = next(r for r in _resources(back, "ActivityDefinition") if r["code"]["coding"][0]["code"] == "opt_a")
+    ad = next(r for r in _resources(back, "ActivityDefinition") if r["code"]["coding"][0]["code"] == "opt_a"
+              and not r.get("doNotPerform"))
     assert ad["title"] == expected and ad["code"]["coding"][0]["display"] == expected
     assert base64.b64decode(_resources(back, "Library")[0]["content"][0]["data"]).decode() == text
 

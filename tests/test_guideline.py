@@ -360,7 +360,7 @@ def test_own_cases_assert_status_and_have_ids():
     _, cases = load_case_file(OWN_CASES)
     ids = [c["id"] for c in cases]
     assert len(ids) == len(set(ids))
-    assert all(re.fullmatch(r"H\d{3}", i) for i in ids)
+    assert all(re.fullmatch(r"H\d{3}|M\d+", i) for i in ids)  # M: the block proposed by `hgl test --mutate`
     assert [c["id"] for c in cases if "status" not in (c.get("expect") or {})] == []
 
 

@@ -71,6 +71,7 @@ section first "First line"
     flag check_me
   end
 end
+kind systemic "Systemic therapy"
 '''
 LINES = SAMPLE.splitlines()
 URI = "file:///tmp/sample.hgl"

@@ -90,7 +90,7 @@ SYNTAX = [
      "did you mean 'prefer'?"),
     ("section s\n  rule r\n    when fit\n    recommend opt_a\n  end\nend\n", "HGL100", 3, 5,
      "expected a rule line", "a rule's lines start with when, prefer"),
-    ("input x: intger\n", "HGL100", 0, 10, "unexpected 'intger'", "did you mean 'integer'?"),
+    ("input x: intger\n", "HGL100", 0, 10, "unknown type 'intger'", "did you mean 'integer'?"),
     ("input 3x: yes/no\n", "HGL100", 0, 7, "unexpected the number 3; expected a name", "starts with a letter"),
     ('input "x": yes/no\n', "HGL100", 0, 7, "unexpected text in quotes", "without quotes"),
     ("section s\n  rule r\n    when fit && fit\n    prefer opt_a\n  end\nend\n", "HGL103", 2, 14,

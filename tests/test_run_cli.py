@@ -102,13 +102,14 @@ def test_run_batch_to_file(tmp_path, capsys):
     cases.write_text(json.dumps(FIT) + "\n" + json.dumps({"frail": "no"}) + "\n"
                      + json.dumps({**FIT, "prior_lines": 1}) + "\n", encoding="utf-8")
     out = tmp_path / "out.jsonl"
-    assert main(["run", CHOOSER, "--cases", str(cases), "--format", "jsonl", "-o", str(out), "--progress"]) == 0
+    # exit 1: some records were invalid (issue 15); the others still ran
+    assert main(["run", CHOOSER, "--cases", str(cases), "--format", "jsonl", "-o", str(out), "--progress"]) == 1
     lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
     assert [x.get("status", "error") for x in lines] == ["recommendation", "error", "recommendation"]
     err = capsys.readouterr().err
     assert "3 case(s), 1 invalid" in err
     assert "by status: recommendation 2" in err
-    assert "by preferred systemic option: opt_a 1, opt_ab 1" in err
+    assert "by preferred option: opt_a 1, opt_ab 1" in err
     assert "3/3 cases" in err
 
 

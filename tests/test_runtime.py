@@ -47,12 +47,12 @@ def _fresh(tmp_path, monkeypatch, text=None) -> Path:
 def test_cache_file_is_written_and_reused(tmp_path, monkeypatch):
     src = _fresh(tmp_path, monkeypatch)
     load(src)
-    files = list((tmp_path / "cache").glob("*.py"))
+    files = list((tmp_path / "cache").glob("*.py.signed"))
     assert len(files) == 1
-    # mark the cached module: a second load (memory cache cleared) must execute this very file
-    files[0].write_text(files[0].read_text(encoding="utf-8") + "\nLOADED_FROM_CACHE = True\n", encoding="utf-8")
+    # a second load (memory cache cleared) must use this very file: compiling is made to fail
     monkeypatch.setattr(api, "_loaded", {})
-    assert getattr(load(src).module, "LOADED_FROM_CACHE", False) is True
+    monkeypatch.setattr(api, "_compile", lambda *a: 1 / 0)
+    assert load(src).evaluate(FIT).preferred == ["opt_a"]
 
 
 def test_changed_source_recompiles(tmp_path, monkeypatch):
@@ -62,7 +62,7 @@ def test_changed_source_recompiles(tmp_path, monkeypatch):
     second = load(src)
     assert (first.version, second.version) == ("1.0.0", "1.0.1")
     assert first.sha256 != second.sha256
-    assert len(list((tmp_path / "cache").glob("*.py"))) == 2
+    assert len(list((tmp_path / "cache").glob("*.py.signed"))) == 2
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "empty", "other_hash"])

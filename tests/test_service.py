@@ -1,4 +1,4 @@
-"""`hgl serve` (hgl.runtime.service): real HTTP requests against a server on a free port."""
+"""`hgl serve` (hgl.runtime.service): the JSON API and patient-view cards, by real HTTP requests to uvicorn on a free port."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import http.client
 import json
 import re
 import socket
-import threading
 import urllib.error
 import urllib.request
 import uuid
@@ -16,7 +15,7 @@ import pytest
 
 from hgl.runtime import load
 from hgl.runtime.casefile import load_case_file, merged_case
-from hgl.runtime.service import SUMMARY_MAX, make_server, md, summary
+from hgl.runtime.service import SUMMARY_MAX, Running, Settings, make_app, md, summary
 
 from .conftest import GUIDELINE, ROOT, VIGNETTES
 
@@ -46,6 +45,7 @@ end
 
 option opt_a systemic {json.dumps(HOSTILE)}
 option opt_b systemic "- list item"
+kind systemic "Systemic therapy"
 
 flag f1 "# heading flag"
 
@@ -77,17 +77,16 @@ end
 def server(tmp_path_factory):
     hostile = tmp_path_factory.mktemp("service") / "hostile.hgl"
     hostile.write_text(HOSTILE_HGL, encoding="utf-8")
-    srv = make_server([GUIDELINE, CHOOSER, hostile], "127.0.0.1", 0, max_body=64 * 1024, quiet=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
+    app = make_app([load(GUIDELINE), load(CHOOSER), load(hostile)],
+                   Settings(max_body=64 * 1024, quiet=True, auth=False), fhirin=None)
+    srv = Running(app)
     yield srv
-    srv.shutdown()
-    srv.server_close()
+    srv.stop()
 
 
 @pytest.fixture(scope="module")
 def base(server):
-    return f"http://127.0.0.1:{server.server_address[1]}"
+    return server.url
 
 
 def call(base, path, body=None, method=None, raw: bytes | None = None):
@@ -190,7 +189,7 @@ def test_invalid_case_is_422_naming_the_fields(base):
     ("/guidelines/nope/schema", None, None, "GET", 404, "unknown_guideline"),
     ("/guidelines/nope/evaluate", {"case": {}}, None, "POST", 404, "unknown_guideline"),
     ("/cds-services/nope", {"hook": "patient-view", "hookInstance": "i", "context": {}}, None, "POST", 404,
-     "unknown_guideline"),
+     "unknown_service"),
     ("/guidelines/her2_mbc/other", None, None, "GET", 404, "not_found"),
     ("/guidelines", {}, None, "POST", 405, "method_not_allowed"),
     ("/guidelines/her2_mbc/evaluate", None, None, "GET", 405, "method_not_allowed"),
@@ -217,18 +216,24 @@ def test_error_statuses(base, path, body, raw, method, status, error):
     assert "Traceback" not in json.dumps(got)
 
 
-@pytest.mark.parametrize("method, length, status, error", [
-    ("POST", None, 411, "length_required"),
-    ("POST", "many", 400, "bad_request"),
-    ("POST", "-1", 400, "bad_request"),
-    ("OPTIONS", None, 501, "not_implemented"),
+@pytest.mark.parametrize("method, length, ctype, status, error", [
+    ("POST", None, "application/json", 411, "length_required"),
+    ("POST", "many", "application/json", 400, "bad_request"),
+    ("POST", "-1", "application/json", 400, "bad_request"),
+    ("POST", "2", None, 415, "unsupported_media_type"),
+    ("POST", "2", "text/plain", 415, "unsupported_media_type"),
+    ("POST", "2", "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
+    ("POST", "2", "application/json; charset=latin-1", 415, "unsupported_media_type"),
+    ("OPTIONS", None, None, 405, "method_not_allowed"),  # not a CORS preflight: no Origin
 ])
-def test_raw_requests(base, method, length, status, error):
+def test_raw_requests(base, method, length, ctype, status, error):
     conn = http.client.HTTPConnection("127.0.0.1", int(base.rsplit(":", 1)[1]), timeout=10)
     conn.putrequest(method, "/guidelines/her2_mbc/evaluate")
     if length is not None:
         conn.putheader("Content-Length", length)
-    conn.endheaders()
+    if ctype is not None:
+        conn.putheader("Content-Type", ctype)
+    conn.endheaders(b"{}" if length == "2" else None)
     resp = conn.getresponse()
     assert resp.status == status and resp.getheader("Content-Type") == "application/json; charset=utf-8"
     assert json.loads(resp.read())["error"] == error
@@ -237,20 +242,20 @@ def test_raw_requests(base, method, length, status, error):
 
 def test_malformed_request_line_is_json(base):
     with socket.create_connection(("127.0.0.1", int(base.rsplit(":", 1)[1])), timeout=10) as sock:
-        sock.sendall(b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n")  # a request line over http.server's limit
+        sock.sendall(b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n")  # a request line over the head limit
         reply = sock.makefile("rb").read().decode("utf-8")
     head, _, body = reply.partition("\r\n\r\n")
-    assert head.startswith("HTTP/1.0 414") and json.loads(body)["error"] == "bad_request"
+    assert head.startswith("HTTP/1.1 400") and json.loads(body)["error"] == "bad_request"
 
 
-def test_internal_error_is_generic_and_logged(base, server, monkeypatch, capsys):
+def test_internal_error_is_generic_and_logged(base, server, monkeypatch, caplog):
     def boom(*a, **k):
         raise RuntimeError("secret detail")
 
-    monkeypatch.setattr(server.service, "schema", boom)
+    monkeypatch.setattr(server.app.state.service.guidelines["her2_mbc"], "schema", boom)
     status, _, body = call(base, "/guidelines/her2_mbc/schema")
     assert status == 500 and body == {"error": "internal_error", "message": "internal error (logged by the server)"}
-    assert "secret detail" in capsys.readouterr().err
+    assert "secret detail" in caplog.text
 
 
 # ---------------------------------------------------------------- CDS Hooks 2.0
@@ -275,10 +280,13 @@ def test_discovery(base, her2):
     status, _, body = call(base, "/cds-services")
     assert status == 200
     services = body["services"]
-    assert [s["id"] for s in services] == ["her2_mbc", "chooser", "hostile"]
+    assert [(s["id"], s["hook"]) for s in services] == [
+        ("her2_mbc", "patient-view"), ("her2_mbc-order-select", "order-select"),
+        ("chooser", "patient-view"), ("chooser-order-select", "order-select"),
+        ("hostile", "patient-view")]  # order-select: only for options made of drugs
     for s in services:
-        assert s["hook"] == "patient-view" and s["description"] and s["title"]
-        assert "prefetch" not in s
+        assert s["description"] and s["title"]
+        assert "prefetch" not in s  # no FHIR bindings loaded: the case comes in context.hglCase
         assert set(s) <= {"hook", "title", "description", "id", "prefetch", "usageRequirements"}
     assert services[0]["title"] == her2.module.GUIDELINE["title"]
 
@@ -405,7 +413,7 @@ def test_summary_length(text, length):
 def test_duplicate_ids_refused():
     g = load(CHOOSER)
     with pytest.raises(ValueError, match="two guidelines"):
-        make_server([g, g], port=0)
+        make_app([g, g], Settings(auth=False), fhirin=None)
 
 
 @pytest.mark.parametrize("path, code, words", [
@@ -420,7 +428,7 @@ def test_serve_command_refuses_what_it_cannot_load(path, code, words, capsys):
 
 
 def test_concurrent_requests_agree(base, her2, vignettes):
-    """The server answers in threads: parallel requests give the runtime's results, each its own."""
+    """Parallel requests (evaluated in worker threads) give the runtime's results, each its own."""
     from concurrent.futures import ThreadPoolExecutor
 
     items = list(vignettes.values())[:16]

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-from hgl.runtime import units
 
 from hgl.compiler.front import nodes as n
 from hgl.compiler.front.diagnostics import Diagnostic, closest, did_you_mean
-from hgl.compiler.check.exprcheck import ExprChecker
+from hgl.compiler.check import units
+from hgl.compiler.check.exprcheck import ExprChecker, resolve_unit
 from hgl.compiler.check import program as p
 from hgl.compiler.check.types import BOOL, Domain, Model, Symbol, T, input_kind
 
 MAX_DEPTH = 20  # outcome groups nest at most this deep (a cycle is reported, HGL407, and cut here)
 
-# What every guideline must say about itself; a local protocol has no DOI, panel or publication
-# date, so those are optional (design page, "Guideline metadata").
-META_REQUIRED = ("title", "version", "status", "source", "disclaimer")
-META_OPTIONAL = ("doi", "panel", "date", "pmid", "url", "description", "jurisdiction", "language")
+# What every guideline must say about itself (an error without them), what a guideline put in
+# front of clinicians should say (a warning, HGL214), and what is optional: a local protocol has
+# no DOI, panel or publication date (design page, "Guideline metadata").
+META_REQUIRED = ("title", "version")
+META_RECOMMENDED = ("status", "source", "disclaimer")
+META_OPTIONAL = META_RECOMMENDED + ("doi", "panel", "date", "pmid", "url", "description", "jurisdiction", "language")
 EVIDENCE_FIELDS = ("trial", "design", "setting", "result", "citation", "note", "doi", "pmid", "status")
 STATUSES = ("draft", "final")
+# The roles every guideline has (`prefer`, `alternative`, `avoid`); a guideline may declare more.
+DEFAULT_ROLES = {"preferred": ("Preferred", False), "alternative": ("Alternative", False), "avoid": ("Avoid", True)}
+DEFAULT_ROLE_ORDER = ("avoid", "preferred", "alternative")
 
 
 class Checker:
@@ -81,16 +86,23 @@ class Checker:
         self.check_combination()
         self.check_unused()
         comb = self.g.combination
+        roles = dict(DEFAULT_ROLES)
+        roles.update((r.name.text, (r.label, r.against)) for r in self.g.roles if r.name.text not in DEFAULT_ROLES)
+        kinds = {k.name.text: k.label for k in self.g.kinds}
+        if comb is not None and comb.replaces is not None:
+            replaces = tuple(x.text for x in comb.replaces if x.text in kinds)
+        else:
+            replaces = tuple(kinds) + (None,)
         program = p.Program(
             guideline=self.g, meta=self.g.meta,
             inputs=tuple(self._input(d, defaults) for d in self.g.inputs if self._declared_symbol(d)),
             parameters=tuple(self._input(d, defaults) for d in self.g.parameters if self._declared_symbol(d)),
             definitions=tuple(ex.definitions), constraints=tuple(constraints), groups=dict(self.groups),
             sections=sections,
-            role_order=tuple(x.text for x in comb.roles) if comb and comb.roles else ("avoid", "preferred", "alternative"),
+            role_order=tuple(x.text for x in comb.roles) if comb and comb.roles else DEFAULT_ROLE_ORDER,
             governing_order=tuple(x.text for x in comb.governing_order) if comb else (),
             symbols=self.model.symbols, domains=self.model.domains, options=self.model.options,
-            flags=self.model.flags)
+            flags=self.model.flags, kinds=kinds, roles=roles, governed_kinds=replaces)
         program.rules_by_name.update((r.name, r) for s in sections for r in s.rules)
         return program, self.diags
 
@@ -107,7 +119,24 @@ class Checker:
         return p.Input(d.name.text, input_kind(t), t, sym.label, d.description, values,
                        num.minimum if num else None, num.maximum if num else None,
                        defaults.get(d.name.text), d.name.text in defaults, d.is_parameter,
-                       tuple(x.text for x in d.provenance), d, d.span)
+                       tuple(x.text for x in d.provenance), d, d.span, self._units(d, t))
+
+    def _units(self, d: n.InputDecl, t: T) -> dict | None:
+        """The units a case may give for a numeric input, with factors; None: HGL's words (the runtime knows them)."""
+        if d.accepts is not None and t.unit is None:
+            self.error("HGL302", f"'{d.name.text}' has no unit, so it accepts no other", d.accepts[0].span,
+                       f"declare its unit first: input {d.name.text}: number in <unit>")
+            return None
+        if t.kind != "num" or t.unit is None:
+            return None
+        unit = units.resolve(t.unit)
+        table = None if unit.word and d.accepts is None else units.accepted(unit)
+        if d.accepts is not None:
+            other = resolve_unit(self, d.accepts[0])
+            if other is not None:
+                table = dict(table or units.accepted(unit))
+                table[other.text] = d.accepts[1]  # analyte-specific: the author's factor, not a dimension's
+        return table
 
     def check_meta(self):
         meta = self.g.meta
@@ -139,6 +168,10 @@ class Checker:
         if missing:
             self.error("HGL209", f"guideline '{meta.id.text}' lacks {', '.join(missing)}", meta.id.span,
                        "add each as a line inside the guideline block, e.g. version \"1.0\"")
+        advised = [k for k in META_RECOMMENDED if k not in seen]
+        if advised:
+            self.error("HGL214", f"guideline '{meta.id.text}' does not say its {', '.join(advised)}", meta.id.span,
+                       "clinicians reading its results need them, e.g. source \"…\" and disclaimer \"…\"")
 
     def declare_vocabularies(self):
         m = self.model
@@ -159,9 +192,18 @@ class Checker:
                     self.declare(f"{v.name.text} entry", entry, f"vocab:{v.name.text}")
                 values = tuple(e.text for e, _ in v.entries)
                 m.domains[f"vocab:{v.name.text}"] = Domain(f"vocab:{v.name.text}", v.label or v.name.text, values)
+        for k in self.g.kinds:
+            self.declare("option kind", k.name, "kind")
+        for r in self.g.roles:
+            if r.name.text in DEFAULT_ROLES:
+                self.error("HGL202", f"role '{r.name.text}' is built in", r.name.span,
+                           "preferred, alternative and avoid always exist; declare only other roles")
+            elif self.declare("role", r.name, "role"):
+                self.used.add(("role", r.name.text))  # a role is used by the roles order at least
         for o in self.g.options:
             if self.declare("option", o.name, "option"):
                 m.options[o.name.text] = o
+            self.check_option_kind(o.kind_ref)
             for d in o.drugs:
                 if ("vocabulary", "drug") not in self.declared:
                     self.error("HGL201", "options list drugs, but no 'vocabulary drug' is declared", d.span)
@@ -176,6 +218,18 @@ class Checker:
             if self.declare("outcome group", grp.name, "group"):
                 m.groups[grp.name.text] = grp
 
+    def check_option_kind(self, kind: n.Name | None) -> None:
+        """An option's kind (or an option input's) must be one the guideline declares."""
+        if kind is None:
+            if self.g.kinds:
+                pass  # an option without a kind is allowed beside kinds: it is governed by nothing
+            return
+        if not self.g.kinds:
+            self.error("HGL201", f"unknown option kind '{kind.text}'", kind.span,
+                       f"declare the kinds this guideline uses, e.g. kind {kind.text} \"{kind.text.replace('_', ' ')}\"")
+            return
+        self.use("kind", kind, "option kind")
+
     def type_of_decl(self, d: n.InputDecl) -> T:
         t = d.type
         if isinstance(t, n.BoolType):
@@ -183,10 +237,8 @@ class Checker:
         if isinstance(t, n.NumberType):
             unit = None
             if t.unit is not None:
-                unit = units.canonical(t.unit.text)
-                if unit is None:
-                    self.error("HGL305", f"unknown unit '{t.unit.text}'", t.unit.span,
-                               "units: " + ", ".join(units.UNITS))
+                resolved = resolve_unit(self, t.unit)
+                unit = resolved.text if resolved is not None else None
             if t.minimum is not None and t.maximum is not None and t.minimum > t.maximum:
                 self.error("HGL304", f"the range of '{d.name.text}' is empty ({t.minimum} > {t.maximum})", t.span)
             return T("num", unit, t.integer)
@@ -204,11 +256,15 @@ class Checker:
             if self.use("vocabulary", t.vocabulary, "vocabulary"):
                 return T("set", domain=f"vocab:{t.vocabulary.text}")
             return T("error")
+        if isinstance(t, n.DateType):
+            return T("date")
         if isinstance(t, n.OptionRefType):
-            key = f"optref:{t.kind}"
+            self.check_option_kind(t.kind)
+            kind = t.kind.text if t.kind is not None else None
+            key = f"optref:{kind or '*'}"
             values = tuple(o.name.text for o in self.g.options
-                           if o.kind == t.kind and o.drugs and o.stands_for is None)
-            self.model.domains[key] = Domain(key, f"{t.kind} option", values + ("none",))
+                           if (kind is None or _kind(o) == kind) and o.drugs and o.stands_for is None)
+            self.model.domains[key] = Domain(key, f"{kind} option" if kind else "option", values + ("none",))
             return T("elem", domain=key)
         return T("error")  # pragma: no cover
 
@@ -237,14 +293,17 @@ class Checker:
         m_sym = sym = self.model.symbols.get(target.text)
         if sym is None or sym.kind != "input":
             inputs = [k for k, s in self.model.symbols.items() if s.kind == "input"]
-            hint = did_you_mean(target.text, inputs) or "name an input declared as: systemic option or none"
+            hint = did_you_mean(target.text, inputs) or "name an input declared as: <kind> option or none"
             self.error("HGL201", f"option '{o.name.text}' stands for '{target.text}', which is not an input",
                        target.span, hint)
             return
         t = m_sym.decl.type
-        if not isinstance(t, n.OptionRefType) or t.kind != o.kind:
+        kind = _kind(o)
+        if not isinstance(t, n.OptionRefType) or (t.kind is not None and t.kind.text != kind):
+            what = f"{kind} option" if kind else "option"
+            article = "an" if what[0] in "aeiou" else "a"
             self.error("HGL301", f"option '{o.name.text}' stands for '{target.text}', which does not hold "
-                       f"a {o.kind} option", target.span, f"declare it as: {o.kind} option or none")
+                       f"{article} {what}", target.span, f"declare it as: {what} or none")
             return
         self.used.add(("symbol", target.text))
 
@@ -359,16 +418,15 @@ class Checker:
         c = self.g.combination
         governing = [(s, r) for s, r in self.g.rules() if r.governs]
         if c is None:
+            self.check_roles_order(None)
             if governing:
                 s, r = governing[0]
                 self.error("HGL402", f"rule '{r.name.text}' governs, but there is no governing order",
                            r.name.span, f"add a block: combination / governing order {s.name.text} / end")
             return
-        if c.roles:
-            names = [x.text for x in c.roles]
-            if sorted(names) != ["alternative", "avoid", "preferred"]:
-                self.error("HGL404", "roles must order exactly avoid, preferred and alternative",
-                           c.roles[0].span, "e.g. roles avoid over preferred over alternative")
+        self.check_roles_order(c)
+        for k in c.replaces or ():
+            self.use("kind", k, "option kind")
         order = [x.text for x in c.governing_order]
         for x in c.governing_order:
             if self.use("section", x, "section"):
@@ -386,8 +444,36 @@ class Checker:
                            "governing rule", x.span, "mark the rules that replace other sections' "
                            "options with 'governs'")
 
+    def check_roles_order(self, c: n.Combination | None) -> None:
+        """`roles a over b over …` names every role once: the three built in and those declared."""
+        every = list(DEFAULT_ROLES) + [r.name.text for r in self.g.roles if r.name.text not in DEFAULT_ROLES]
+        if c is None or not c.roles:
+            extra = every[len(DEFAULT_ROLES):]
+            if extra:
+                r = next(r for r in self.g.roles if r.name.text == extra[0])
+                self.error("HGL404", f"role '{extra[0]}' has no place in the roles order", r.name.span,
+                           "add to the combination block: roles " + " over ".join(("avoid", "preferred", *extra,
+                                                                                     "alternative")))
+            return
+        seen: list[str] = []
+        for x in c.roles:
+            if x.text not in every:
+                suggested = closest(x.text, every)
+                self.error("HGL213", f"unknown role '{x.text}'", x.span,
+                           f"did you mean '{suggested}'?" if suggested else "roles: " + ", ".join(every))
+                if suggested:  # one mistake, one error: the misspelt role is not also left out
+                    seen.append(suggested)
+            elif x.text in seen:
+                self.error("HGL202", f"role '{x.text}' appears twice in the roles order", x.span)
+            seen.append(x.text)
+        left = [r for r in every if r not in seen]
+        if left:
+            example = ("avoid", "preferred", *every[len(DEFAULT_ROLES):], "alternative")
+            self.error("HGL404", "the roles order leaves out " + ", ".join(left), c.roles[0].span,
+                       "name every role once, strongest first, e.g. roles " + " over ".join(example))
+
     def check_unused(self):
-        kinds = {"symbol": "input", "option": "option", "flag": "flag", "evidence": "evidence entry",
+        kinds = {"symbol": "input", "option": "option", "kind": "option kind", "flag": "flag", "evidence": "evidence entry",
                  "vocabulary": "vocabulary",
                  "group": "outcome group", "provenance": "provenance tag", "strength": "strength"}
         for (ns, name), decl in sorted(self.declared.items(), key=lambda kv: (kv[1].span.line, kv[1].span.column)):
@@ -398,6 +484,10 @@ class Checker:
                 kind = self.model.symbols[name].kind if name in self.model.symbols else "name"
             self.error("HGL203", f"{kind} '{name}' is never used", decl.span,
                        "remove it, or use it in a rule" if ns != "provenance" else None)
+
+
+def _kind(o: n.OptionDecl) -> str | None:
+    return o.kind
 
 
 def _uses(outcomes):

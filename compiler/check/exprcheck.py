@@ -12,8 +12,9 @@ from hgl.compiler.check import program as p
 from hgl.compiler.check.types import BOOL, ERROR, Domain, T, domains_compatible
 from hgl.compiler.front import nodes as n
 from hgl.compiler.front.diagnostics import closest, did_you_mean
-from hgl.runtime import units
+from hgl.compiler.check import units
 
+TODAY = "today"  # the built-in name of the evaluation date
 _OP_WORDS = {"=": "=", "!=": "≠", "<": "<", "<=": "≤", ">": ">", ">=": "≥"}
 
 
@@ -50,7 +51,24 @@ class ExprChecker:
             return
         self._def_state[name] = "busy"
         self._def_stack.append(name)
-        expr = self.infer(d.expr)
+        expect = None
+        if d.values is not None:  # a derived category: its own values, named like an enum input's
+            key = f"enum:{name}"
+            seen: set[str] = set()
+            for v in d.values:
+                if v.text in seen:
+                    self.c.error("HGL202", f"value '{v.text}' is listed twice", v.span)
+                seen.add(v.text)
+            self.m.domains[key] = Domain(key, sym.label, tuple(dict.fromkeys(v.text for v in d.values)))
+            expect = T("elem", domain=key)
+        expr = self.infer(d.expr, expect)
+        if expect is not None and expr.type.kind != "error" and (
+                expr.type.kind != "elem" or not domains_compatible(expr.type.domain, expect.domain, self.m.domains)):
+            self.c.error("HGL301", f"'{name}' is declared one of {', '.join(v.text for v in d.values)}, "
+                         f"but its value is {expr.type.describe(self.m.domains)}", d.expr.span)
+            expr = _retyped(expr, ERROR)  # one mistake, one error: its uses are not reported too
+        elif expect is not None and expr.type.kind == "elem":
+            expr = _retyped(expr, expect)
         self._def_stack.pop()
         if p.reads_proposal(expr):
             self.c.error("HGL403", f"definition '{name}' reads the proposal", d.expr.span,
@@ -87,14 +105,13 @@ class ExprChecker:
                 return None
             value = lit.value
             if lit.unit is not None and t.unit is not None:
-                u = units.canonical(lit.unit.text)
+                u = self.unit(lit.unit)
                 if u is None:
-                    err("HGL305", f"unknown unit '{lit.unit.text}'", lit.unit.span)
                     return None
                 try:
-                    value = units.convert(value, u, t.unit)
-                except ValueError:
-                    err("HGL302", f"{what} is in {u}, but the input is in {t.unit}", lit.unit.span)
+                    value = _scaled(value, units.factor(u, units.resolve(t.unit)))
+                except units.UnitError:
+                    err("HGL302", f"{what} is in {u.text}, but the input is in {t.unit}", lit.unit.span)
                     return None
             elif lit.unit is not None and t.unit is None:
                 err("HGL302", f"{what} has a unit, but the input has none", lit.unit.span)
@@ -164,6 +181,8 @@ class ExprChecker:
             if sym.kind == "definition":
                 self._definition(sym.decl)
             return p.Var(name, sym.kind, sym.type, e.span)
+        if name == TODAY:  # the evaluation date, given with the parameters (recorded in the receipt)
+            return p.Var(TODAY, "parameter", T("date"), e.span)
         if expect is not None and expect.kind in ("elem", "set"):
             dom = self.m.domains.get(expect.domain)
             values = dom.values if dom else ()
@@ -190,16 +209,34 @@ class ExprChecker:
         self.c.error("HGL201", f"unknown name '{name}'", e.name.span, hint)
         return self._error(e)
 
+    def unit(self, name: n.Name, dimension: str | None = None) -> "units.Unit | None":
+        return resolve_unit(self.c, name, dimension)
+
     def _Quantity(self, e: n.Quantity, expect):
         unit = None
         if e.unit is not None:
-            unit = units.canonical(e.unit.text)
-            if unit is None:
-                self.c.error("HGL305", f"unknown unit '{e.unit.text}'", e.unit.span,
-                             did_you_mean(e.unit.text, list(units.UNITS) + list(units.ALIASES))
-                             or "units: " + ", ".join(units.UNITS))
+            dim = None
+            if expect is not None and expect.kind == "num" and expect.unit:
+                try:
+                    dim = units.resolve(expect.unit).dimension
+                except units.UnitError:
+                    dim = None
+            u = self.unit(e.unit, dim)
+            if u is None:
                 return self._error(e)
+            unit = u.text
         return p.Num(e.value, _written(e), T("num", unit, isinstance(e.value, int)), e.span)
+
+    def convert(self, node, to_unit: str):
+        """`node` (a number in another unit of one dimension) expressed in `to_unit`; None if it cannot be."""
+        try:
+            f = units.factor(units.resolve(node.type.unit), units.resolve(to_unit))
+        except units.UnitError:
+            return None
+        t = T("num", to_unit, node.type.integer and float(f).is_integer())
+        if isinstance(node, p.Num):
+            return p.Num(_scaled(node.value, f), node.written, t, node.span)
+        return p.Binary("*", node, p.Num(f, repr(f), T("num"), node.span), t, node.span)
 
     def _BoolLit(self, e, expect):
         return p.Bool(e.value, BOOL, e.span)
@@ -321,24 +358,27 @@ class ExprChecker:
                 if isinstance(lit, n.Quantity) and lit.unit is None:
                     err("HGL306", f"this number needs a unit: it is compared with {t_other.unit}",
                         lit.span, f"write `{lit.value} {t_other.unit}`")
-                elif isinstance(lit, n.Quantity) and t_other.unit and lit.unit is not None:
-                    u = units.canonical(lit.unit.text)
-                    try:
-                        value = units.convert(lit.value, u, t_other.unit)
-                    except ValueError:
-                        err("HGL302", f"cannot compare {t_other.unit} with {u}", lit.span,
-                            f"'{self._text(other)}' is measured in {t_other.unit}")
-                    else:
-                        lit_node = rn if lit_right else ln
-                        converted = p.Num(value, lit_node.written, T("num", t_other.unit, isinstance(value, int)),
-                                          lit_node.span)
-                        ln, rn = (ln, converted) if lit_right else (converted, rn)
+                elif tl.unit and tr.unit:
+                    # one dimension: the literal (or else the right operand) in the other's unit
+                    lit_node = rn if lit_right or not isinstance(left, n.Quantity) else ln
+                    target = tl.unit if lit_node is rn else tr.unit
+                    converted = self.convert(lit_node, target)
+                    if converted is None:
+                        err("HGL302", f"cannot compare {tl.unit} with {tr.unit}", lit.span if isinstance(
+                            lit, n.Quantity) else right.span, f"'{self._text(other)}' is measured in {t_other.unit}")
+                        return ln, rn
+                    ln, rn = (ln, converted) if lit_node is rn else (converted, rn)
                 else:
                     err("HGL302", f"cannot compare {tl.unit or 'a plain number'} with {tr.unit or 'a plain number'}",
                         right.span)
                     return ln, rn
             self._check_in_range(left, ln, right, rn)
             return ln, rn
+        if tl.kind == tr.kind == "date":
+            return ln, rn
+        if tl.kind == tr.kind == "set" and op in ("=", "!=") and domains_compatible(tl.domain, tr.domain,
+                                                                                     self.m.domains):
+            return ln, rn  # two sets of one vocabulary: equal or not
         if op not in ("=", "!="):
             err("HGL301", f"'{_OP_WORDS[op]}' compares numbers, not {tl.describe(self.m.domains)}", left.span,
                 "use = or ≠ for values, 'in' for sets")
@@ -365,7 +405,7 @@ class ExprChecker:
             if (lo is not None and value < lo) or (hi is not None and value > hi):
                 unit = f" {sym.type.unit}" if sym.type.unit else ""
                 shown = f"{value:g}{unit}"
-                if lit.unit is not None and units.canonical(lit.unit.text) != sym.type.unit:
+                if lit.unit is not None and lit.unit.text != sym.type.unit:
                     shown = f"{lit.value:g} {lit.unit.text} ({shown})"
                 self.c.error("HGL304", f"{shown} is outside the range of '{ref.name.text}' "
                              f"({lo if lo is not None else '…'}–{hi if hi is not None else '…'}{unit})", lit.span,
@@ -422,6 +462,13 @@ class ExprChecker:
 
     def _Binary(self, e: n.Binary, expect):
         ln, rn = self._pair(e.left, e.right)
+        tl, tr = ln.type, rn.type
+        if e.op in ("+", "-") and tl.kind == tr.kind == "num" and tl.unit and tr.unit and tl.unit != tr.unit:
+            converted = self.convert(rn, tl.unit)
+            if converted is None:
+                self.c.error("HGL302", f"cannot add {tl.unit} and {tr.unit}", e.right.span)
+                return p.Binary(e.op, ln, rn, ERROR, e.span)
+            rn = converted
         return p.Binary(e.op, ln, rn, self._binary_type(e, ln.type, rn.type), e.span)
 
     def _binary_type(self, e: n.Binary, tl: T, tr: T) -> T:
@@ -431,7 +478,21 @@ class ExprChecker:
             return self._join(tl, tr, e.right) if tl.kind in ("set", "empty_set") else self._bad_op(e, tl)
         if tl.kind != "num" or tr.kind != "num":
             return self._bad_op(e, tl if tl.kind != "num" else tr)
-        if tl.unit != tr.unit:
+        if e.op in ("*", "/"):
+            # a quantity scaled by a plain number keeps its unit; a ratio of one unit is a plain number
+            if tl.unit and tr.unit:
+                if e.op == "/" and tl.unit == tr.unit:
+                    return T("num")
+                self.c.error("HGL302", f"cannot {'multiply' if e.op == '*' else 'divide'} {tl.unit} by {tr.unit}",
+                             e.right.span, "scale a quantity by a plain number, or compute the value outside")
+                return ERROR
+            if e.op == "/" and tr.unit:
+                self.c.error("HGL302", f"cannot divide a plain number by {tr.unit}", e.right.span)
+                return ERROR
+            return T("num", tl.unit or tr.unit, tl.integer and tr.integer and e.op == "*")
+        if tl.unit != tr.unit and tl.unit and tr.unit and e.op in ("+", "-"):
+            pass  # converted by _Binary
+        elif tl.unit != tr.unit:
             if isinstance(e.right, n.Quantity) and e.right.unit is None and tl.unit:
                 self.c.error("HGL306", f"this number needs a unit: it is added to {tl.unit}", e.right.span,
                              f"write `{e.right.value} {tl.unit}`")
@@ -442,8 +503,62 @@ class ExprChecker:
 
     def _bad_op(self, e, t):
         self.c.error("HGL301", f"'{e.op}' does not apply to {t.describe(self.m.domains)}", e.span,
-                     "'+' and '-' work on numbers, 'union' on sets")
+                     "'+', '-', '*' and '/' work on numbers, 'union' on sets")
         return ERROR
+
+    def _Count(self, e: n.Count, expect):
+        items = tuple(self.check_bool(x, allow_proposal=False) for x in e.items)
+        count = p.Count(items, e.span)
+        if e.at_least is None:
+            return count
+        n_ = e.at_least.value
+        if not isinstance(n_, int) or n_ > len(items):
+            self.c.error("HGL304", f"at least {n_} of {len(items)} item(s) can never hold", e.at_least.span,
+                         f"N is a whole number from 0 to {len(items)}")
+        return p.Compare((count, p.Num(n_, str(n_), T("num", None, True), e.at_least.span)), (">=",), e.span)
+
+    def _DateLit(self, e: n.DateLit, expect):
+        import datetime
+
+        try:
+            datetime.date.fromisoformat(e.value)
+        except ValueError:
+            self.c.error("HGL307", f"'{e.value}' is not a date", e.span, "write YYYY-MM-DD, e.g. 2024-02-29")
+            return self._error(e)
+        return p.Day(e.value, e.span)
+
+    def _Between(self, e: n.Between, expect):
+        if e.unit not in ("years", "months", "days"):
+            self.c.error("HGL301", f"'{e.unit} between' is not a measure of time", e.unit_span,
+                         did_you_mean(e.unit, ("years", "months", "days")) or "write years, months or days between")
+            return self._error(e)
+        start, end = self.infer(e.start), self.infer(e.end)
+        for side in (start, end):
+            if side.type.kind not in ("date", "error"):
+                self.c.error("HGL301", f"'{e.unit} between' takes two dates, not {side.type.describe(self.m.domains)}",
+                             side.span, "e.g. years between birth_date and today")
+                return self._error(e)
+        return p.Between(e.unit, start, end, T("num", e.unit, True), e.span)
+
+    def _Extreme(self, e: n.Extreme, expect):
+        operands = tuple(self.infer(x) for x in e.operands)
+        if len(operands) < 2:
+            self.c.error("HGL301", f"'{e.fn}' takes two values or more", e.span, f"e.g. {e.fn}(a, b)")
+            return self._error(e)
+        types = [x.type for x in operands]
+        if any(t.kind == "error" for t in types):
+            return self._error(e)
+        bad = next((x for x in operands if x.type.kind != "num"), None)
+        if bad is not None:
+            self.c.error("HGL301", f"'{e.fn}' takes numbers, not {bad.type.describe(self.m.domains)}", bad.span)
+            return self._error(e)
+        unit = types[0].unit
+        for x in operands[1:]:
+            if x.type.unit != unit:
+                self.c.error("HGL302", f"cannot compare {unit or 'a plain number'} with "
+                             f"{x.type.unit or 'a plain number'}", x.span)
+                return self._error(e)
+        return p.Extreme(e.fn, operands, T("num", unit, all(t.integer for t in types)), e.span)
 
     def _DrugsOf(self, e: n.DrugsOf, expect):
         operand = self.infer(e.operand)
@@ -502,6 +617,8 @@ class ExprChecker:
             if isinstance(o, n.Propose):
                 for name in o.options:
                     c.use("option", name, "option", "HGL206")
+                if o.role_name is not None:
+                    c.use("role", o.role_name, "role", "HGL213")
                 out.append(p.Propose(o.role, tuple(x.text for x in o.options), o.span))
             elif isinstance(o, n.Restrict):
                 sel = o.selector
@@ -552,3 +669,32 @@ def _written(e: n.Quantity) -> str:
     if e.unit is None:
         return str(e.value)
     return f"{e.value} %" if e.unit.text == "%" else f"{e.value} {e.unit.text}"
+
+
+def _scaled(value, f: float):
+    """value × f (12 months stays 12; 3 cm is 30.0 mm)."""
+    return value if f == 1 else round(value * f, 9)
+
+
+def resolve_unit(checker, name: n.Name, dimension: str | None = None) -> "units.Unit | None":
+    """A unit as written -> resolved, or None after an HGL305 (did-you-mean only within `dimension`)."""
+    try:
+        return units.resolve(name.text)
+    except units.UnitError:
+        candidates = units.suggestions(name.text, dimension)
+        spelled = units.SPELLINGS.get(name.text)
+        if spelled is not None and dimension is not None and spelled not in candidates:
+            spelled = None  # never a unit of another dimension
+        checker.error("HGL305", f"unknown unit '{name.text}'", name.span,
+                      (f"in UCUM, write '{spelled}'" if spelled else None)
+                      or did_you_mean(name.text, candidates)
+                      or "a unit is a UCUM code (mmol/L, mg/dL, mm[Hg], /min, kg, kg/m2, %, mo, a) "
+                         "or days, weeks, months, years, mm, cm")
+        return None
+
+
+def _retyped(expr, t: T):
+    """A category's value with the category's own type (its branches may name values of another set)."""
+    from dataclasses import replace
+
+    return replace(expr, type=t) if hasattr(expr, "type") else expr

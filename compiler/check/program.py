@@ -148,9 +148,48 @@ class SetTest:
 
 @dataclass(frozen=True)
 class Binary:
-    op: str  # "+" | "-" | "union"
+    op: str  # "+" | "-" | "*" | "/" | "union"
     left: "Expr"
     right: "Expr"
+    type: T
+    span: Span
+
+
+@dataclass(frozen=True)
+class Count:
+    """`count of (a, b, c)`: how many of the yes/no items are true (missing ones bound it)."""
+
+    items: tuple["Expr", ...]
+    span: Span
+    type: T = T("num", None, True)
+
+
+@dataclass(frozen=True)
+class Day:
+    """A date literal (ISO text)."""
+
+    value: str
+    span: Span
+    type: T = T("date")
+
+
+@dataclass(frozen=True)
+class Between:
+    """Whole years, months or days from one date to another (an age from a birth date and `today`)."""
+
+    unit: str  # "years" | "months" | "days"
+    start: "Expr"
+    end: "Expr"
+    type: T
+    span: Span
+
+
+@dataclass(frozen=True)
+class Extreme:
+    """`min(a, b, …)` / `max(a, b, …)`."""
+
+    fn: str  # "min" | "max"
+    operands: tuple["Expr", ...]
     type: T
     span: Span
 
@@ -183,7 +222,7 @@ class AnyOption:
 
 
 Expr = Union[Var, Value, Num, Bool, SetOf, If, And, Or, Not, Compare, IsMissing, IsEmpty, Member, SetTest,
-             Binary, DrugsOf, HasRole, AnyOption]
+             Binary, Count, Extreme, Day, Between, DrugsOf, HasRole, AnyOption]
 
 # ---------------------------------------------------------------- option filters and selectors
 
@@ -313,6 +352,7 @@ class Input:
     provenance: tuple[str, ...]
     decl: n.InputDecl
     span: Span
+    units: dict | None = None  # the units a case may give (UCUM inputs, `accepts`), with their factors
 
 
 @dataclass(frozen=True)
@@ -401,6 +441,9 @@ class Program:
     domains: dict[str, Domain]
     options: dict[str, n.OptionDecl]
     flags: dict[str, n.FlagDecl]
+    kinds: dict[str, str] = field(default_factory=dict)  # option kind -> label
+    roles: dict[str, tuple[str, bool]] = field(default_factory=dict)  # role -> (label, negative)
+    governed_kinds: tuple = (None,)  # the kinds a governing section replaces (None: options of no kind)
     rules_by_name: dict[str, Rule] = field(default_factory=dict)
 
     @property
@@ -463,6 +506,14 @@ def conjuncts(e) -> list:
     return list(e.operands) if isinstance(e, And) else [e]
 
 
+def uses_today(program) -> bool:
+    """Whether some definition, constraint or rule reads the evaluation date (`today`)."""
+    exprs = [d.expr for d in program.definitions] + [c.expr for c in program.constraints]
+    for r in program.rules:
+        exprs += ([r.when] if r.when is not None else []) + [g for b in r.branches for g in b.guards]
+    return any(isinstance(x, Var) and x.name == "today" and x.kind == "parameter" for e in exprs for x in walk(e))
+
+
 def reads_proposal(e) -> bool:
     return any(isinstance(x, (HasRole, AnyOption)) for x in walk(e))
 
@@ -475,7 +526,7 @@ class Visitor:
 
 
 EXPR_TYPES = (Var, Value, Num, Bool, SetOf, If, And, Or, Not, Compare, IsMissing, IsEmpty, Member, SetTest,
-              Binary, DrugsOf, HasRole, AnyOption)
+              Binary, Count, Extreme, Day, Between, DrugsOf, HasRole, AnyOption)
 FILTER_TYPES = (Containing, AllDrugsIn, OptionIn)
 SELECTOR_TYPES = (SelectOption, SelectEvery)
 SIMPLE_OUTCOME_TYPES = (Propose, Restrict, RaiseFlag, Request, Withhold)

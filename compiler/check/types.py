@@ -9,7 +9,7 @@ from hgl.compiler.front import nodes as n
 class T:
     """A static type.  `elem` and `set` carry the domain their values come from."""
 
-    kind: str  # "bool" | "num" | "elem" | "set" | "empty_set" | "error"
+    kind: str  # "bool" | "num" | "date" | "elem" | "set" | "empty_set" | "error"
     unit: str | None = None
     integer: bool = False
     domain: str | None = None
@@ -17,6 +17,8 @@ class T:
     def describe(self, domains: dict[str, "Domain"] | None = None) -> str:
         if self.kind == "bool":
             return "yes/no"
+        if self.kind == "date":
+            return "date"
         if self.kind == "num":
             base = "integer" if self.integer else "number"
             return f"{base} in {self.unit}" if self.unit else base
@@ -32,6 +34,8 @@ def input_kind(t: T) -> str:
     """The runtime's InputSpec kind for an input's type: bool, int, number, set, option or enum."""
     if t.kind == "bool":
         return "bool"
+    if t.kind == "date":
+        return "date"
     if t.kind == "num":
         return "int" if t.integer else "number"
     if t.kind == "set":
@@ -58,6 +62,10 @@ def domains_compatible(a: str | None, b: str | None, domains: dict | None = None
     """Whether values of two domains can meet in a comparison or a membership test."""
     if a == b:
         return True
+    if domains is not None and a in domains and b in domains and \
+            str(a).startswith("enum:") and str(b).startswith("enum:") and \
+            set(domains[a].values) == set(domains[b].values):
+        return True  # two inputs of the same `one of` values
     pair = {str(a).split(":")[0], str(b).split(":")[0]}
     if pair == {"optref", "option"}:
         return True

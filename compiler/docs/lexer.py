@@ -19,19 +19,21 @@ from pygments.token import (Comment, Error, Keyword, Name, Number, Operator, Pun
 DECLARATIONS = ("guideline", "section", "rule", "define", "input", "parameter", "vocabulary",
                 "outcomes", "constraint")
 # Declarations whose word is also a field or outcome inside blocks: a declaration only at column 0.
-TOP_LEVEL = ("option", "flag", "evidence", "provenance", "strength")
+TOP_LEVEL = ("option", "flag", "evidence", "provenance", "strength", "kind", "role")
 KEYWORDS = (
     "combination", "end", "when", "then", "else", "if", "governs", "exclusive",                       # blocks
-    "prefer", "alternative", "avoid", "demote", "drop", "request", "withhold", "use",  # outcomes
-    "option", "options", "flag", "evidence", "provenance", "strength",
+    "prefer", "alternative", "propose", "as", "avoid", "demote", "drop", "request", "withhold", "use",  # outcomes
+    "option", "options", "flag", "evidence", "provenance", "strength", "kind", "role",
     "label", "description", "default", "rationale", "spec", "caution",                 # fields
-    "drugs", "stands", "for", "roles", "over", "governing", "order",                  # options, combination
-    "from", "to", "at", "least", "most", "with", "systemic", "local", "one", "set",    # types and filters
+    "drugs", "stands", "for", "roles", "over", "governing", "order", "replaces", "against",  # combination
+    "accepts", "times",                                                                # units
+    "from", "to", "at", "least", "most", "with", "one", "set",    # types and filters
 )
 TYPES = ("yes/no", "integer", "number")
+CONTEXT_TYPES = ("date",)  # a type after ':', a metadata field elsewhere (`date 2025-01-01`)
 CONSTANTS = ("true", "false", "none")
 WORD_OPERATORS = ("and", "or", "not", "in", "has", "any", "all", "of", "is", "missing", "empty",
-                  "containing", "every", "except", "union", "proposed", "preferred")
+                  "containing", "every", "except", "union", "proposed", "preferred", "count", "min", "max", "between")
 
 NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _RESERVED = "|".join(sorted({*DECLARATIONS, *KEYWORDS, *TYPES, *CONSTANTS, *WORD_OPERATORS}, key=len, reverse=True))
@@ -64,6 +66,7 @@ class HglLexer(RegexLexer):
             (r"else[ \t]+if\b", Keyword),
             (r"yes/no\b", Keyword.Type),
             (words(TYPES[1:], suffix=r"\b"), Keyword.Type),
+            (rf"(:)([ \t]*)({'|'.join(CONTEXT_TYPES)})\b", bygroups(Punctuation, Whitespace, Keyword.Type)),
             (words(CONSTANTS, suffix=r"\b"), Keyword.Constant),
             (words(WORD_OPERATORS, suffix=r"\b"), Operator.Word),
             (words(KEYWORDS, suffix=r"\b"), Keyword),
@@ -72,7 +75,7 @@ class HglLexer(RegexLexer):
             (rf"(\d+(?:\.\d+)?)([ \t]*)({UNIT})", bygroups(Number, Whitespace, Name.Constant)),
             (r"\d+(?:\.\d+)?", Number),
             (r"%", Name.Constant),  # the unit of `number in %`
-            (r"<=|>=|!=|[<>=≤≥≠+\-]", Operator),
+            (r"<=|>=|!=|[<>=≤≥≠+\-*/]", Operator),
             (r"[,:(){}]", Punctuation),
             (NAME, Name),
         ],

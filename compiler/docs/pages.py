@@ -133,17 +133,22 @@ def type_facts(d: p.Input, program: Program) -> dict:
         else:
             rng = ""
         unit = d.decl.type.unit  # the author's unit word, not its canonical name
-        return {"type": "integer" if d.kind == "int" else "number", "unit": unit.text if unit else "",
-                "allowed": [], "range": rng}
+        shown = unit.text if unit else ""
+        if d.decl.accepts is not None:  # an analyte-specific conversion the author declared
+            shown += f" (also {d.decl.accepts[0].text}, × {d.decl.accepts[1]:g})"
+        return {"type": "integer" if d.kind == "int" else "number", "unit": shown, "allowed": [], "range": rng}
+    if d.kind == "date":
+        return {"type": "date", "unit": "", "allowed": ["YYYY-MM-DD"], "range": ""}
     if d.kind == "enum":
         return {"type": "one of", "unit": "", "allowed": list(d.values), "range": ""}
     if d.kind == "set":
         domain = program.domains.get(d.type.domain or "")
         return {"type": f"set of {domain.label if domain else d.type.domain}", "unit": "",
                 "allowed": list(d.values), "range": ""}
-    kind = d.decl.type.kind  # an option input: any option of its kind, or none
-    opts = [name for name, o in program.options.items() if o.kind == kind]
-    return {"type": f"{kind} option or none", "unit": "", "allowed": opts + ["none"], "range": ""}
+    kind = d.decl.type.kind.text if d.decl.type.kind is not None else None  # an option input, or none
+    opts = [name for name, o in program.options.items() if kind is None or o.kind == kind]
+    return {"type": f"{kind} option or none" if kind else "option or none", "unit": "", "allowed": opts + ["none"],
+            "range": ""}
 
 
 def _names(e) -> set[str]:
@@ -300,13 +305,14 @@ class GuidelineDocs:
                     f"sections/{sec.name}.md", html=True), "section")
                 groups.append((head, [self._leaf(r.name, page) for r in sec.rules if r.governs]))
             rest = [s for s in prog.sections if s.name not in prog.governing_order]
-            groups.append((Box("No governing scenario fired", ["the line algorithm and the additions decide"],
+            groups.append((Box("No governing scenario fired", ["the other sections decide together"],
                                kind="rest"),
                            [self._section_box(s, page, [], "rest") for s in rest]))
-            title = "Governing scenarios: the first that fires decides systemic therapy"
+            governed = self.governed_words()
+            title = f"Governing scenarios: the first that fires decides the {governed}"
             out.append({"title": title, "svg": Md(tree(title, None, groups, chain=True, chain_label="else")),
-                        "note": "Read from top to bottom: a scenario's governing rules replace the systemic "
-                                "options of every section below it."})
+                        "note": f"Read from top to bottom: a scenario's governing rules replace the {governed} "
+                                "of every section below it."})
         groups = [(self._section_box(s, page, [f"{len(s.rules)} rule(s)"], "section"),
                    [self._leaf(r.name, page) for r in s.rules]) for s in prog.sections]
         title = "Every rule, by section"
@@ -323,7 +329,7 @@ class GuidelineDocs:
                      "evidence": list(s.evidence), "governing_rank": self._governing_rank(s.name),
                      "rules": [self.rules[r.name] for r in s.rules]} for s in prog.sections]
         common = {"gid": gid, "title": self.title, "source": self.display, "sha256": self.r.source.sha256,
-                  "caution": sorted(self.caution)}
+                  "caution": sorted(self.caution), "governed": self.governed_words()}
         pages = [
             Page(f"{gid}/index.md", "Overview", "overview.md.j2",
                  {"meta": meta, "doi": prog.meta.get("doi"), "disclaimer": DISCLAIMER,
@@ -335,7 +341,7 @@ class GuidelineDocs:
             pages.append(Page(f"{gid}/sections/{s['id']}.md", s["title"], "section.md.j2", {"section": s}))
         pages += [
             Page(f"{gid}/data.md", "Data dictionary", "data.md.j2",
-                 {"inputs": [self._decl(d) for d in prog.inputs]}),
+                 {"inputs": [self._decl(d) for d in prog.inputs], "fhir": self._fhir_bindings()}),
             Page(f"{gid}/parameters.md", "Parameters", "parameters.md.j2",
                  {"parameters": [self._decl(d) for d in prog.parameters]}),
             Page(f"{gid}/vocabulary.md", "Options, flags and terms", "vocabulary.md.j2", self._vocabulary()),
@@ -351,6 +357,13 @@ class GuidelineDocs:
                 page.data["charts"] = self.charts(page.path)
         return pages
 
+    def governed_words(self) -> str:
+        """What a governing scenario replaces, in words: "systemic therapy options", or "options"."""
+        labels = [self.program.kinds[k] for k in self.program.governed_kinds if k in self.program.kinds]
+        if not labels or len(labels) == len(self.program.kinds):
+            return "options"
+        return " and ".join(x[0].lower() + x[1:] for x in labels) + " options"
+
     def _governing_rank(self, sid: str):
         order = self.program.governing_order
         return order.index(sid) + 1 if sid in order else None
@@ -362,6 +375,26 @@ class GuidelineDocs:
                 "default": literal_text(decl.default) if decl.default is not None else None,
                 "provenance": list(d.provenance), "where": f"{self.display}:{d.span.line}",
                 "used_by": uses, **type_facts(d, self.program)}
+
+    def _fhir_bindings(self) -> dict | None:
+        """Where each input comes from in FHIR, from the bindings file next to the guideline (None when it has none)."""
+        from hgl.runtime.fhirin import BindingError, load_bindings, sidecar_path
+
+        from hgl.compiler.docs.site import ROOT  # a source is named relative to the project root
+
+        path = sidecar_path(self.r.source.name)
+        if not path.is_absolute() and not path.is_file():
+            path = ROOT / path
+        if not path.is_file():
+            return None
+        try:
+            bindings = load_bindings(path)
+        except BindingError as err:
+            return {"file": path.name, "error": str(err), "inputs": []}
+        rows = [dict(zip(("where", "path", "how"), bindings.describe(d.name)), name=d.name)
+                for d in self.program.inputs if bindings.binding(d.name) is not None]
+        return {"file": path.name, "error": None, "inputs": rows,
+                "entered": [d.name for d in self.program.inputs if bindings.binding(d.name) is None]}
 
     def _vocabulary(self) -> dict:
         prog = self.program

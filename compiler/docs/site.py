@@ -14,7 +14,6 @@ import hashlib
 import http.server
 import importlib
 import json
-import os
 import re
 import shutil
 import sys
@@ -26,16 +25,19 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from hgl.compiler.docs.pages import GuidelineDocs, Page
+from hgl.runtime import cache as _cache
 from hgl.compiler.docs.text import Md, code, esc
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 SITE = ROOT / "site"
-# Case files outside guidelines/ that document a guideline (the public vignettes).
-EXTRA_CASES = {"her2_mbc": [ROOT.parent / "shared" / "clinical" / "vignettes.yaml"]}
+# More case files for a guideline's worked-cases page, by guideline id (`hgl docs --cases ID=FILE`):
+# none by default; each guideline's own guidelines/<id>.cases.yaml is always shown.
+EXTRA_CASES: dict = {}
 # Hand-written pages, in nav order; any other site/pages/*.md follows, alphabetically.
-HAND_PAGES = (("runtime.md", "Running cases"), ("language.md", "Language reference"),
-              ("diagnostics.md", "Diagnostics reference"), ("verification.md", "Verification method"),
+# site/pages/guidelines/<id>.md, the author's notes on one guideline, becomes <id>/notes.md in its nav group.
+HAND_PAGES = (("runtime.md", "Running cases"), ("cohorts.md", "Cohorts at scale"), ("language.md", "Language reference"),
+              ("testing.md", "Testing a guideline"), ("diagnostics.md", "Diagnostics reference"), ("verification.md", "Verification method"),
               ("service.md", "HTTP service and CDS Hooks"), ("fhir.md", "FHIR export"),
               ("editors.md", "Editor support"),
               ("design.md", "Design decisions"))
@@ -148,8 +150,9 @@ def run_cases(result, paths: list[Path], display_root: Path = ROOT) -> list[dict
                 continue
             problems = check_expectations(r, expect)
             failures += [f"{shown}::{cid}: {p}" for p in problems]
-            by_role = {role: [(o["id"], o["rule"]) for o in r.options if o["role"] == role]
-                       for role in ("preferred", "alternative", "avoid")}
+            roles = guideline.engine.roles
+            by_role = [(roles[role].label, [(o["id"], o["rule"]) for o in r.options if o["role"] == role])
+                       for role in guideline.engine.display_rank]
             entries.append({
                 "id": cid, "title": str(c.get("title", "")), "spec": [str(s) for s in c.get("spec") or []],
                 "params": [(k, _value_text(v)) for k, v in (c.get("params") or {}).items()],
@@ -190,10 +193,13 @@ def run_verification(result, verifier=None) -> dict:
             return {"available": False, "reason": f"verification failed: ImportError: {exc}", "findings": []}
         verifier = verify_module.verify
         cache = _verification_cache(result, verify_module)
-        if cache is not None and cache.exists():
+        cached = _cache.read_signed(cache) if cache is not None else None  # signed by this user's hgl
+        if cached is not None:
             try:
-                return json.loads(cache.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
+                entry = json.loads(cached)
+                if entry.get("key") == cache.stem:  # the entry is for this source and this verifier
+                    return entry["findings"]
+            except (ValueError, KeyError, AttributeError):
                 pass
     from hgl.compiler.front.diagnostics import CODES
 
@@ -214,12 +220,8 @@ def run_verification(result, verifier=None) -> dict:
                          if witness is not None else ""})
     out = {"available": True, "reason": "", "findings": findings,
            "seconds": round(time.perf_counter() - started, 1)}
-    if cache is not None:
-        try:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            cache.write_text(json.dumps(out, ensure_ascii=False), encoding="utf-8")
-        except OSError:
-            pass  # a read-only cache only costs a rerun
+    if cache is not None:  # a read-only or untrusted cache only costs a rerun
+        _cache.write_signed(cache, json.dumps({"key": cache.stem, "findings": out}, ensure_ascii=False).encode())
     return out
 
 
@@ -234,8 +236,8 @@ def _verification_cache(result, module) -> Path | None:
     except (OSError, TypeError):
         return None
     key = hashlib.sha256(result.source.text.encode("utf-8") + b"\0" + code).hexdigest()
-    root = Path(os.environ.get("HGL_CACHE_DIR", Path.home() / ".cache" / "hgl"))
-    return root / "verify" / f"{key}.json"
+    folder = _cache.trusted_dir("verify")  # None: the directory is not private, nothing is cached
+    return folder / f"{key}.json" if folder is not None else None
 
 
 # ---------------------------------------------------------------- Markdown
@@ -271,9 +273,15 @@ def guideline_pages(path: Path, *, verifier=None, extra_cases: dict | None = Non
     if not result.ok:
         raise DocsError(f"{shown} does not compile:\n" + render_all(result.source, result.errors))
     gid = result.program.meta.id.text
-    cases = run_cases(result, _case_files(Path(path), gid, extra_cases), display_root)
-    docs = GuidelineDocs(result, shown, cases=cases, schema=_schema(result),
-                         verification=run_verification(result, verifier))
+    case_files = _case_files(Path(path), gid, extra_cases)
+    cases = run_cases(result, case_files, display_root)
+    verification = run_verification(result, verifier)
+    if verifier is None:  # the real verifier: the page also shows the mutation score (compiler/mutate/report.py)
+        from hgl.compiler.mutate.report import page_summary
+
+        verification = {**verification, "mutation": page_summary(
+            path, case_files, [_display(p, display_root) for p in case_files])}
+    docs = GuidelineDocs(result, shown, cases=cases, schema=_schema(result), verification=verification)
     return docs, docs.pages()
 
 
@@ -308,6 +316,10 @@ def write_markdown(paths, docs_dir, *, pages_dir: Path | None = SITE / "pages", 
                 gnav.append({"Sections": sections})
         (docs_dir / docs.gid / f"{docs.gid}.schema.json").write_text(
             json.dumps(docs.schema, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        notes = Path(pages_dir) / "guidelines" / f"{docs.gid}.md" if pages_dir else None
+        if notes is not None and notes.is_file():  # the author's notes: in the guideline's own nav group
+            shutil.copyfile(notes, docs_dir / docs.gid / "notes.md")
+            gnav.insert(1, {"Notes": f"{docs.gid}/notes.md"})
         nav.append({_nav_title(docs.title): gnav})
         guidelines.append({"id": docs.gid, "title": docs.title, "version": docs.program.meta.get("version")})
     hand = {p.name: p for p in sorted(Path(pages_dir).glob("*.md"))} if pages_dir and Path(pages_dir).exists() else {}
@@ -415,6 +427,8 @@ def configure(sub) -> None:
                      help="fail on any mkdocs warning (the default)")
     sub.add_argument("--no-strict", dest="strict", action="store_false")
     sub.add_argument("--no-verify", action="store_true", help="skip the verification section")
+    sub.add_argument("--cases", action="append", default=[], metavar="ID=FILE",
+                     help="another case file for guideline ID's worked cases (repeatable), e.g. public vignettes")
 
 
 def cli_main(args) -> int:
@@ -424,8 +438,18 @@ def cli_main(args) -> int:
         print("hgl docs: no guidelines to document", file=sys.stderr)
         return 2
     try:
+        extra: dict = {}
+        for item in args.cases:
+            gid, sep, file = item.partition("=")
+            if not sep or not gid or not file:
+                print(f"hgl docs: --cases takes ID=FILE, got {item!r}", file=sys.stderr)
+                return 2
+            if not Path(file).is_file():
+                print(f"hgl docs: --cases {gid}: no such file {file}", file=sys.stderr)
+                return 2
+            extra.setdefault(gid, []).append(Path(file))
         info = build_site(paths, args.output, docs_dir=args.docs_dir, strict=args.strict,
-                          verifier=False if args.no_verify else None)
+                          verifier=False if args.no_verify else None, extra_cases=extra)
     except DocsError as err:
         print(f"hgl docs: {err}", file=sys.stderr)
         return 1

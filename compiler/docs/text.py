@@ -73,7 +73,8 @@ def outcome_items(outcomes, program: Program, words: Words, depth: int = 0) -> l
     items: list[dict] = []
     for o in outcomes:
         if isinstance(o, p.Propose):
-            items.append({"kind": "propose", "role": o.role, "options": list(o.options)})
+            label = program.roles[o.role][0] if o.role in program.roles else o.role
+            items.append({"kind": "propose", "role": o.role, "label": label, "options": list(o.options)})
         elif isinstance(o, p.Restrict):
             one = isinstance(o.selector, p.SelectOption)
             items.append({"kind": "restrict", "action": o.action, "options": [o.selector.option] if one else [],

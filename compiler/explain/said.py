@@ -161,7 +161,7 @@ class Sayer(Visitor):
         return self._fallback(e)
 
     visit_Value = visit_Num = visit_Bool = visit_SetOf = visit_If = visit_And = visit_Or = visit_Not = _other
-    visit_Binary = visit_DrugsOf = _other
+    visit_Binary = visit_Count = visit_Extreme = visit_Day = visit_Between = visit_DrugsOf = _other
 
     def _subject(self, name):
         """(label, value slot, unknown phrase) of the symbol a condition is about."""

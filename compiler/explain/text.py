@@ -13,6 +13,9 @@ from hgl.compiler.explain.unparse import OPS as _OPS
 from hgl.compiler.explain.unparse import unparse
 
 
+_OP_WORDS = {"+": "+", "-": "−", "*": "×", "/": "÷", "union": "and"}
+
+
 class PlainWords(Visitor):
     """An expression in words with no case values: labels for names, words for operators."""
 
@@ -55,8 +58,20 @@ class PlainWords(Visitor):
         return f"a {e.role} option" + "".join(" " + self.w.filter_words(f) for f in e.filters)
 
     def visit_Binary(self, e):
-        op = {"+": "+", "-": "−", "union": "and"}[e.op]
+        op = _OP_WORDS[e.op]
         return f"{self.visit(e.left)} {op} {self.visit(e.right)}"
+
+    def visit_Count(self, e):
+        return "the number of (" + "; ".join(self.visit(x) for x in e.items) + ") that hold"
+
+    def visit_Day(self, e):
+        return e.value
+
+    def visit_Between(self, e):
+        return f"whole {e.unit} from {self.visit(e.start)} to {self.visit(e.end)}"
+
+    def visit_Extreme(self, e):
+        return f"the {'lower' if e.fn == 'min' else 'higher'} of " + " and ".join(self.visit(x) for x in e.operands)
 
     def _as_written(self, e):
         return unparse(e).replace("_", " ")
@@ -95,11 +110,26 @@ class RuleText(Visitor):
         return f"({text})" if len(words) > 1 and not top else text
 
     def visit_Binary(self, e, top):
-        op = {"+": "+", "-": "−", "union": "and"}[e.op]
-        right = self.text(e.right, False)
+        op = _OP_WORDS[e.op]
+        left, right = self.text(e.left, False), self.text(e.right, False)
         if isinstance(e.right, p.Binary):
             right = f"({right})"
-        return f"{self.text(e.left, False)} {op} {right}"
+        if e.op in ("*", "/") and isinstance(e.left, p.Binary) and e.left.op not in ("*", "/"):
+            left = f"({left})"
+        return f"{left} {op} {right}"
+
+    def visit_Day(self, e, top):
+        return e.value
+
+    def visit_Between(self, e, top):
+        return f"whole {e.unit} from {self.text(e.start, False)} to {self.text(e.end, False)}"
+
+    def visit_Count(self, e, top):
+        return "the number of (" + "; ".join(self.text(x, True) for x in e.items) + ") that hold"
+
+    def visit_Extreme(self, e, top):
+        return f"the {'lower' if e.fn == 'min' else 'higher'} of " + \
+            " and ".join(self.text(x, False) for x in e.operands)
 
     def visit_DrugsOf(self, e, top):
         of = self.text(e.operand, False)

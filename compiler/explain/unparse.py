@@ -23,6 +23,8 @@ class Prec(IntEnum):
     TEST = 4  # comparisons, membership, `is missing`, `has any of`
     ARITH = 5
     ARITH_RIGHT = 6
+    PRODUCT = 7
+    PRODUCT_RIGHT = 8
     ATOM = 9
 
 
@@ -77,7 +79,21 @@ class Unparser(Visitor):
         return f"{self.text(e.left, Prec.ARITH)} has {e.quantifier} of {self.text(e.right, Prec.ARITH)}", Prec.TEST
 
     def visit_Binary(self, e):
+        if e.op in ("*", "/"):
+            return f"{self.text(e.left, Prec.PRODUCT)} {e.op} {self.text(e.right, Prec.PRODUCT_RIGHT)}", Prec.PRODUCT
         return f"{self.text(e.left, Prec.ARITH)} {e.op} {self.text(e.right, Prec.ARITH_RIGHT)}", Prec.ARITH
+
+    def visit_Day(self, e):
+        return e.value, Prec.ATOM
+
+    def visit_Between(self, e):
+        return f"{e.unit} between {self.text(e.start, Prec.ARITH)} and {self.text(e.end, Prec.ARITH)}", Prec.ATOM
+
+    def visit_Count(self, e):
+        return "count of (" + ", ".join(self.text(x) for x in e.items) + ")", Prec.ATOM
+
+    def visit_Extreme(self, e):
+        return f"{e.fn}(" + ", ".join(self.text(x) for x in e.operands) + ")", Prec.ATOM
 
     def visit_DrugsOf(self, e):
         return f"drugs of {self.text(e.operand, Prec.ATOM)}", Prec.ATOM

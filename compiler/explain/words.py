@@ -74,7 +74,8 @@ class Words:
         return self.m.label(name)
 
     def is_def(self, name: str) -> bool:
-        return self.m.symbols[name].kind == "definition"
+        sym = self.m.symbols.get(name)
+        return sym is not None and sym.kind == "definition"
 
     def const(self, x) -> str | None:
         """Words for a constant: a value by its label, a quantity with its unit, a set as 'a or b'."""
@@ -261,6 +262,8 @@ class Words:
         for name, sym in m.symbols.items():
             t = sym.type
             symbols[name] = (sym.label, sym.kind, t.unit, t.domain if t.kind in ("elem", "set") else None)
+        if p.uses_today(m):
+            symbols["today"] = ("today", "parameter", None, None)
         defs = {}
         for d in m.definitions:
             r = self.reason(d.expr)

@@ -28,6 +28,8 @@ CODES: dict[str, tuple[str, str]] = {
     "HGL210": ("error", "definitions depend on each other in a cycle"),
     "HGL211": ("error", "ambiguous name"),
     "HGL212": ("error", "unknown strength"),
+    "HGL213": ("error", "unknown role"),
+    "HGL214": ("warning", "guideline metadata a published guideline needs"),
     "HGL301": ("error", "type mismatch"),
     "HGL302": ("error", "unit mismatch"),
     "HGL303": ("error", "value not in the allowed set"),
@@ -80,13 +82,33 @@ class HglError(Exception):
         super().__init__(render_all(source, diagnostics))
 
 
+def _shown(ch: str) -> str:
+    """A character as an excerpt shows it: control and bidirectional-override characters escaped."""
+    o = ord(ch)
+    if o < 0x20 or 0x7F <= o < 0xA0:
+        return f"\\x{o:02x}"
+    if 0x202A <= o <= 0x202E or 0x2066 <= o <= 0x2069 or o in (0x200E, 0x200F, 0x061C):
+        return f"\\u{o:04x}"
+    return ch
+
+
+def safe_text(text: str) -> str:
+    """Text for a terminal: a guideline cannot send escape codes through a diagnostic."""
+    return "".join(map(_shown, text))
+
+
 def render(source: Source, d: Diagnostic, color: bool = False) -> str:
-    """GNU-style first line, then the source line with a caret under the span."""
+    """GNU-style first line, then the source line with a caret under the span.
+
+    Control characters anywhere (the line, the message, a hint, the file name) are shown
+    escaped (\\x1b), and the caret stays under the escaped text.
+    """
     sev = d.severity
-    head = f"{source.name}:{d.span.line}:{d.span.column}: {sev}[{d.code}]: {d.message}"
+    name, message = safe_text(source.name), safe_text(d.message)
+    head = f"{name}:{d.span.line}:{d.span.column}: {sev}[{d.code}]: {message}"
     if color:
         c = "\033[1;31m" if sev == "error" else "\033[1;33m"
-        head = f"\033[1m{source.name}:{d.span.line}:{d.span.column}:\033[0m {c}{sev}[{d.code}]\033[0m: {d.message}"
+        head = f"\033[1m{name}:{d.span.line}:{d.span.column}:\033[0m {c}{sev}[{d.code}]\033[0m: {message}"
     out = [head]
     text = source.line_text(d.span.line)
     if d.span.line >= 1:
@@ -96,14 +118,16 @@ def render(source: Source, d: Diagnostic, color: bool = False) -> str:
         if d.span.end_line == d.span.line and d.span.end_column > d.span.column:
             width = d.span.end_column - d.span.column
         width = max(1, min(width, max(1, len(text) - d.span.column + 1)))
-        expanded = text.replace("\t", " ")
+        text = text.replace("\t", " ")
+        start = d.span.column - 1
+        before, under = safe_text(text[:start]), safe_text(text[start:start + width])
         out.append(f"{pad} |")
-        out.append(f"{num} | {expanded}")
-        out.append(f"{pad} | {' ' * (d.span.column - 1)}{'^' * width}")
+        out.append(f"{num} | {before}{safe_text(text[start:])}")
+        out.append(f"{pad} | {' ' * (len(before) + max(0, start - len(text)))}{'^' * max(1, len(under))}")
     for note in d.notes:
-        out.append(f"  = note: {note}")
+        out.append(f"  = note: {safe_text(note)}")
     if d.hint:
-        out.append(f"  = help: {d.hint}")
+        out.append(f"  = help: {safe_text(d.hint)}")
     return "\n".join(out)
 
 
@@ -112,7 +136,7 @@ def render_all(source: Source, diagnostics: list[Diagnostic], color: bool = Fals
     errors = sum(d.severity == "error" for d in diagnostics)
     warnings = len(diagnostics) - errors
     if diagnostics:
-        parts.append(f"{source.name}: {errors} error(s), {warnings} warning(s)")
+        parts.append(f"{safe_text(source.name)}: {errors} error(s), {warnings} warning(s)")
     return "\n".join(parts)
 
 

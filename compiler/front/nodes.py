@@ -114,8 +114,45 @@ class SetTest:
 
 
 @dataclass(frozen=True)
+class Count:
+    """`count of (a, b, c)`: how many of the conditions hold; `at least N of (…)` sets `at_least`."""
+
+    items: tuple["Expr", ...]
+    span: Span
+    at_least: "Quantity | None" = None
+
+
+@dataclass(frozen=True)
+class DateLit:
+    """`2024-01-31` in an expression."""
+
+    value: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Between:
+    """`years between a and b`: whole years (months, days) from date a to date b."""
+
+    unit: str  # "years" | "months" | "days" (the checker says so)
+    start: "Expr"
+    end: "Expr"
+    span: Span
+    unit_span: Span = NO_SPAN
+
+
+@dataclass(frozen=True)
+class Extreme:
+    """`min(a, b)` / `max(a, b)`."""
+
+    fn: str  # "min" | "max"
+    operands: tuple["Expr", ...]
+    span: Span
+
+
+@dataclass(frozen=True)
 class Binary:
-    op: str  # "+" | "-" | "union"
+    op: str  # "+" | "-" | "*" | "/" | "union"
     left: "Expr"
     right: "Expr"
     span: Span
@@ -147,7 +184,7 @@ class AnyOption:
 
 Expr = Union[
     Ref, Quantity, BoolLit, SetLit, If, And, Or, Not, Compare, IsMissing, IsEmpty,
-    Member, SetTest, Binary, DrugsOf, HasRole, AnyOption,
+    Member, SetTest, Binary, Count, Extreme, DateLit, Between, DrugsOf, HasRole, AnyOption,
 ]
 
 
@@ -203,11 +240,12 @@ Selector = Union[SelectOption, SelectEvery]
 
 @dataclass(frozen=True)
 class Propose:
-    """`prefer a, b` or `alternative a, b`."""
+    """`prefer a, b`, `alternative a, b` or `propose a, b as <role>`."""
 
-    role: str  # "preferred" | "alternative"
+    role: str  # "preferred" | "alternative" | a role the guideline declares
     options: tuple[Name, ...]
     span: Span
+    role_name: "Name | None" = None  # the role as written in `propose … as <role>`
 
 
 @dataclass(frozen=True)
@@ -283,12 +321,17 @@ class SetType:
 
 
 @dataclass(frozen=True)
-class OptionRefType:
-    kind: str  # "systemic" | "local"
+class DateType:
     span: Span = NO_SPAN
 
 
-TypeExpr = Union[BoolType, NumberType, EnumType, SetType, OptionRefType]
+@dataclass(frozen=True)
+class OptionRefType:
+    kind: "Name | None"  # a declared option kind, or None: an option of any kind
+    span: Span = NO_SPAN
+
+
+TypeExpr = Union[BoolType, NumberType, EnumType, SetType, DateType, OptionRefType]
 
 
 # ---------------------------------------------------------------- literals in declarations
@@ -364,13 +407,33 @@ class Vocabulary:
 
 
 @dataclass(frozen=True)
+class KindDecl:
+    """`kind systemic "Systemic therapy"`: an option kind the guideline uses."""
+
+    name: Name
+    label: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class RoleDecl:
+    """`role consider "Consider"` (`against`: a negative role, like avoid)."""
+
+    name: Name
+    label: str
+    against: bool
+    span: Span
+
+
+@dataclass(frozen=True)
 class OptionDecl:
     name: Name
-    kind: str
+    kind: str | None  # a declared kind, or None: an option of no kind
     label: str
     drugs: tuple[Name, ...]
     stands_for: Name | None
     span: Span
+    kind_ref: Name | None = None  # the kind as written
 
 
 @dataclass(frozen=True)
@@ -392,6 +455,8 @@ class InputDecl:
     provenance: tuple[Name, ...]
     is_parameter: bool
     span: Span
+    # `accepts mg/dL times 0.357`: an analyte-specific unit a case may give, and its factor
+    accepts: "tuple[Name, float] | None" = None
 
 
 @dataclass(frozen=True)
@@ -401,6 +466,7 @@ class Definition:
     expr: Expr
     description: str | None
     span: Span
+    values: tuple[Name, ...] | None = None  # `: one of a, b, c`, a derived category
 
 
 @dataclass(frozen=True)
@@ -452,6 +518,7 @@ class Combination:
     roles: tuple[Name, ...]
     governing_order: tuple[Name, ...]
     span: Span
+    replaces: tuple[Name, ...] | None = None  # `governing replaces k1, k2`; None: every kind
 
 
 @dataclass(frozen=True)
@@ -463,6 +530,8 @@ class Guideline:
     strengths: tuple[StrengthDecl, ...] = field(default=())
     evidence: tuple[EvidenceEntry, ...] = field(default=())
     vocabularies: tuple[Vocabulary, ...] = field(default=())
+    kinds: tuple[KindDecl, ...] = field(default=())
+    roles: tuple[RoleDecl, ...] = field(default=())
     options: tuple[OptionDecl, ...] = field(default=())
     flags: tuple[FlagDecl, ...] = field(default=())
     inputs: tuple[InputDecl, ...] = field(default=())

@@ -8,7 +8,7 @@ from functools import lru_cache
 from importlib import resources
 
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from hgl.compiler.front import nodes as n
 from hgl.compiler.front import syntaxmsg
@@ -25,39 +25,76 @@ def grammar_text() -> str:
 _OPTIONS = dict(parser="lalr", lexer="contextual", propagate_positions=True, maybe_placeholders=False)
 
 
-def _cache_file(text: str) -> str | None:
-    """Where the built parser tables are kept; None when no private cache directory can be made.
+def _cache_file(text: str):
+    """Where the built parser tables are kept (hgl.runtime.cache: a private, signed entry), or None.
 
-    Building the LALR tables costs more than parsing the whole HER2 guideline, so they are
-    pickled once per grammar and Lark version.  The file lives in the user's own cache
-    directory (HGL_CACHE_DIR, as the runtime uses), never in a shared /tmp, because loading
-    it unpickles it; Lark also checks the grammar hash stored inside before trusting it.
+    Building the LALR tables costs more than parsing the whole HER2 guideline, so they are kept
+    once per grammar and Lark version, as JSON (never a pickle: loading the cache runs no
+    code), signed like every cache entry and read only from a directory no one else can write.
     """
     import hashlib
-    import os
-    from pathlib import Path
 
     import lark
 
-    folder = Path(os.environ.get("HGL_CACHE_DIR") or Path.home() / ".cache" / "hgl")
-    digest = hashlib.sha256(f"{lark.__version__}\n{sorted(_OPTIONS.items())}\n{text}".encode()).hexdigest()[:16]
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError:
+    from hgl.runtime import cache
+
+    folder = cache.trusted_dir()
+    if folder is None:
         return None
-    return str(folder / f"grammar-{digest}.lark")
+    digest = hashlib.sha256(f"{lark.__version__}\n{sorted(_OPTIONS.items())}\n{text}".encode()).hexdigest()[:16]
+    return folder / f"grammar-{digest}.json"
+
+
+def _to_json(x):
+    """Lark's serialized tables as JSON: dicts with non-text keys and tuples are tagged."""
+    if isinstance(x, dict):
+        if all(type(k) is str for k in x) and "~d" not in x and "~t" not in x:
+            return {k: _to_json(v) for k, v in x.items()}
+        return {"~d": [[_to_json(k), _to_json(v)] for k, v in x.items()]}
+    if isinstance(x, tuple):
+        return {"~t": [_to_json(v) for v in x]}
+    if isinstance(x, list):
+        return [_to_json(v) for v in x]
+    if x is None or type(x) in (str, int, float, bool):
+        return x
+    raise TypeError(f"cannot keep {type(x).__name__} in the parser cache")
+
+
+def _from_json(o: dict):
+    if len(o) == 1 and "~d" in o:
+        return {(tuple(k) if isinstance(k, list) else k): v for k, v in o["~d"]}
+    if len(o) == 1 and "~t" in o:
+        return tuple(o["~t"])
+    return o
 
 
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
+    import json
+
+    from lark.grammar import Rule
+    from lark.lexer import TerminalDef
+
+    from hgl.runtime import cache
+
     text = grammar_text()
-    cache = _cache_file(text)
-    if cache is not None:
+    path = _cache_file(text)
+    payload = cache.read_signed(path) if path is not None else None
+    if payload is not None:
         try:
-            return Lark(text, cache=cache, **_OPTIONS)
-        except OSError:  # an unwritable cache only costs time
+            d = json.loads(payload, object_hook=_from_json)
+            return Lark._load_from_dict(d["data"], d["memo"], **{k: v for k, v in _OPTIONS.items()
+                                                                  if k == "propagate_positions"})
+        except Exception:  # noqa: BLE001 - tables from another Lark: rebuilt below
             pass
-    return Lark(text, **_OPTIONS)
+    lark = Lark(text, **_OPTIONS)
+    if path is not None:
+        try:
+            data, memo = lark.memo_serialize([TerminalDef, Rule])
+            cache.write_signed(path, json.dumps(_to_json({"data": data, "memo": memo})).encode("utf-8"))
+        except (OSError, TypeError, ValueError):  # an unwritable cache only costs time
+            pass
+    return lark
 
 
 def _span_tok(tok: Token) -> Span:
@@ -151,6 +188,8 @@ class _ToAst(Transformer):
             strengths=tuple(groups.get("StrengthDecl", [])),
             evidence=tuple(groups.get("EvidenceEntry", [])),
             vocabularies=tuple(groups.get("Vocabulary", [])),
+            kinds=tuple(groups.get("KindDecl", [])),
+            roles=tuple(groups.get("RoleDecl", [])),
             options=tuple(groups.get("OptionDecl", [])),
             flags=tuple(groups.get("FlagDecl", [])),
             inputs=tuple(inputs),
@@ -187,15 +226,23 @@ class _ToAst(Transformer):
     def vocabulary_entry(self, meta, c):
         return (c[0], c[1] if len(c) > 1 else None)
 
+    def kind_decl(self, meta, c):
+        return n.KindDecl(c[0], c[1], _span_meta(meta))
+
+    def role_decl(self, meta, c):
+        return n.RoleDecl(c[0], c[1], len(c) > 2, _span_meta(meta))
+
     def option_decl(self, meta, c):
         drugs: tuple = ()
         stands = None
-        for d in c[3:]:
+        kind = c[1] if isinstance(c[1], n.Name) else None
+        label = c[2] if kind is not None else c[1]
+        for d in c[3 if kind is not None else 2:]:
             if d[0] == "drugs":
                 drugs = d[1]
             else:
                 stands = d[1]
-        return n.OptionDecl(c[0], str(c[1]), c[2], drugs, stands, _span_meta(meta))
+        return n.OptionDecl(c[0], kind.text if kind else None, label, drugs, stands, _span_meta(meta), kind)
 
     def option_drugs(self, meta, c):
         return ("drugs", c[0])
@@ -212,7 +259,7 @@ class _ToAst(Transformer):
         for x in c[2:]:
             self._set(fields, x, f"{'parameter' if is_parameter else 'input'} '{c[0].text}'")
         return n.InputDecl(c[0], c[1], fields.get("label"), fields.get("description"), fields.get("default"),
-                           fields.get("provenance", ()), is_parameter, _span_meta(meta))
+                           fields.get("provenance", ()), is_parameter, _span_meta(meta), fields.get("accepts"))
 
     def input_decl(self, meta, c):
         return self._decl(meta, c, False)
@@ -225,6 +272,9 @@ class _ToAst(Transformer):
 
     def description_field(self, meta, c):
         return _Clause(("description", c[0]), meta)
+
+    def accepts_field(self, meta, c):
+        return _Clause(("accepts", (c[0], _number(str(c[1])))), meta)
 
     def default_field(self, meta, c):
         return _Clause(("default", c[0]), meta)
@@ -267,14 +317,14 @@ class _ToAst(Transformer):
         return n.SetType(c[0], _span_meta(meta))
 
     def option_ref_type(self, meta, c):
-        return n.OptionRefType(str(c[0]), _span_meta(meta))
+        return n.OptionRefType(c[0] if c else None, _span_meta(meta))
 
     def unit_spec(self, meta, c):
         return c[0]
 
     def unit(self, meta, c):
         x = c[0]
-        return x if isinstance(x, n.Name) else n.Name("%", _span_tok(x))
+        return x if isinstance(x, n.Name) else n.Name(str(x), _span_tok(x))
 
     def range_between(self, meta, c):
         return (c[0], c[1])
@@ -321,6 +371,9 @@ class _ToAst(Transformer):
         label = rest[0] if rest and isinstance(rest[0], str) else None
         if label is not None:
             rest = rest[1:]
+        values = None
+        if rest and isinstance(rest[0], tuple) and rest[0] and rest[0][0] == "category":
+            values, rest = rest[0][1], rest[1:]
         expr, fields = rest[0], {}
         for x in rest[1:]:
             if x[0] in ("default", "provenance"):  # computed, so it has neither: say so rather than drop it
@@ -329,7 +382,10 @@ class _ToAst(Transformer):
                                                   f"give the '{x[0]}' to the inputs it reads"))
             self._set(fields, x, f"definition '{name.text}'")
         label = label if label is not None else fields.get("label")
-        return n.Definition(name, label, expr, fields.get("description"), _span_meta(meta))
+        return n.Definition(name, label, expr, fields.get("description"), _span_meta(meta), values)
+
+    def category(self, meta, c):
+        return ("category", c[0])
 
     def constraint(self, meta, c):
         label = c[1] if len(c) > 2 else None
@@ -390,6 +446,9 @@ class _ToAst(Transformer):
 
     def alternative(self, meta, c):
         return n.Propose("alternative", c[0], _span_meta(meta))
+
+    def propose_as(self, meta, c):
+        return n.Propose(c[1].text, c[0], _span_meta(meta), c[1])
 
     def avoid(self, meta, c):
         return n.Restrict("avoid", c[0], _span_meta(meta))
@@ -456,18 +515,24 @@ class _ToAst(Transformer):
     def combination(self, meta, c):
         roles: tuple = ()
         order: tuple = ()
+        replaces = None
         for key, value in c:
             if key == "roles":
                 roles = value
+            elif key == "replaces":
+                replaces = value
             else:
                 order = value
-        return n.Combination(roles, order, _span_meta(meta))
+        return n.Combination(roles, order, _span_meta(meta), replaces)
 
     def roles_order(self, meta, c):
         return ("roles", tuple(c))
 
     def governing_order(self, meta, c):
         return ("order", c[0])
+
+    def governing_replaces(self, meta, c):
+        return ("replaces", c[0])
 
     # expressions ----------------------------------------------------------------
     def ref(self, meta, c):
@@ -542,6 +607,31 @@ class _ToAst(Transformer):
     def drugs_of(self, meta, c):
         return n.DrugsOf(c[0], _span_meta(meta))
 
+    def expr_list(self, meta, c):
+        return tuple(c)
+
+    def count_of(self, meta, c):
+        return n.Count(c[0], _span_meta(meta))
+
+    def at_least(self, meta, c):
+        span = _span_tok(c[0])
+        return n.Count(c[1], _span_meta(meta), n.Quantity(_number(str(c[0])), None, span))
+
+    def date_type(self, meta, c):
+        return n.DateType(_span_meta(meta))
+
+    def date_value(self, meta, c):
+        return n.DateLit(str(c[0]), _span_meta(meta))
+
+    def between(self, meta, c):
+        return n.Between(c[0].text, c[1], c[2], _span_meta(meta), c[0].span)
+
+    def min_of(self, meta, c):
+        return n.Extreme("min", c[0], _span_meta(meta))
+
+    def max_of(self, meta, c):
+        return n.Extreme("max", c[0], _span_meta(meta))
+
     def any_option(self, meta, c):
         return n.AnyOption(str(c[0]), tuple(c[1:]), _span_meta(meta))
 
@@ -567,14 +657,80 @@ def _problem(source: Source, err: UnexpectedInput) -> syntaxmsg.Problem:
     raise err  # pragma: no cover - lark raises only the kinds above
 
 
+# How deep a text may nest (site/pages/language.md, "Limits"): every stage after the parser
+# (checks, code generation, CPython's own parser of the generated module) handles these depths,
+# and a test compiles and runs a guideline at each limit (tests/test_hardening.py).
+MAX_EXPR_DEPTH = 32  # operators inside operators in one expression; an `else if` counts as one more
+MAX_BLOCK_DEPTH = 32  # outcome `if` blocks inside outcome `if` blocks
+MAX_COND_IF = 6  # `if` expressions inside the condition of an `if` expression (each doubles the explanation)
+_LEAVES = frozenset({"ref", "quantity", "negative_quantity", "true", "false", "set_literal", "date_lit", "date_value",
+                     "true_lit", "false_lit", "name_lit", "number_lit", "set_lit", "string_lit"})
+
+
+@lru_cache(maxsize=1)
+def _expr_nodes() -> frozenset[str]:
+    """The tree nodes that nest in an expression: every alias of the grammar's expression section but the leaves."""
+    section = grammar_text().split("-- expressions", 1)[-1]
+    return (frozenset(re.findall(r"->\s*([a-z_]+)", section)) - _LEAVES) | {
+        "containing", "containing_any", "all_drugs_in", "option_in"}
+
+
+def _too_deep(tree) -> Diagnostic | None:
+    """HGL100 at the first place (in text order) nested deeper than the limits, or None.
+
+    Iterative, so a text nested thousands deep is measured without recursion.
+    """
+    hint = "split it: give inner parts names with 'define'"
+    expr_nodes = _expr_nodes()
+    stack = [(tree, 0, 0, 0)]
+    while stack:
+        node, expr, block, cond = stack.pop()
+        kind = str(node.data)
+        children = [c for c in node.children if hasattr(c, "data")]
+        if kind in expr_nodes:
+            expr += 1
+            # an `if` with k branches is generated as k nested conditionals
+            if expr + (len(children) // 2 - 1 if kind == "if_expr" else 0) > MAX_EXPR_DEPTH:
+                return Diagnostic("HGL100", f"this expression nests more than {MAX_EXPR_DEPTH} deep",
+                                  _span_meta(node.meta), hint)
+        elif kind == "outcome_if":
+            block += 1
+            if block > MAX_BLOCK_DEPTH:
+                return Diagnostic("HGL100", f"'if' blocks nest more than {MAX_BLOCK_DEPTH} deep here",
+                                  _span_meta(node.meta), "split the rule, or name the conditions with 'define'")
+        if kind == "if_expr":
+            if cond >= MAX_COND_IF:
+                return Diagnostic("HGL100", f"more than {MAX_COND_IF} 'if' expressions inside one another's "
+                                  "conditions", _span_meta(node.meta), hint)
+            # generated as nested conditionals: the i-th `else if` is i deeper; its conditions one `if` deeper
+            k = len(children) // 2
+            pushed = [(c, expr + min(i // 2, k - 1), block, cond + (i % 2 == 0 and i < 2 * k))
+                      for i, c in enumerate(children)]
+        else:
+            pushed = [(c, expr, block, cond) for c in children]
+        stack.extend(reversed(pushed))
+    return None
+
+
 def parse(source: Source) -> tuple[n.Guideline | None, list[Diagnostic]]:
     """Parse a source; on a syntax error return (None, [the first error]) - later ones would cascade."""
     try:
         tree = _lark().parse(source.text)
     except UnexpectedInput as err:
         return None, [syntaxmsg.diagnose(source, _problem(source, err))]
+    deep = _too_deep(tree)
+    if deep is not None:
+        return None, [deep]
     builder = _ToAst()
-    guideline, extras = builder.transform(tree)
+    try:
+        guideline, extras = builder.transform(tree)
+    except VisitError as err:  # Lark wraps what a callback raises: a RecursionError stays the author's HGL100
+        if not isinstance(err.orig_exc, RecursionError):
+            raise
+        meta = getattr(getattr(err, "obj", None), "meta", None)
+        return None, [Diagnostic("HGL100", "the text nests too deeply to read",
+                                 _span_meta(meta) if meta is not None else n.NO_SPAN,
+                                 "split long expressions into definitions")]
     diags = builder.duplicates + [Diagnostic("HGL202", "a guideline has one 'guideline' block and one 'combination' block",
                         getattr(x, "span", n.NO_SPAN), "merge the blocks") for x in extras]
     return guideline, diags

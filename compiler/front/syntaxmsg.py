@@ -24,11 +24,14 @@ _WORDS = {
     "COMPARE": "a comparison (=, <, ≤ …)",
     "EQUAL": "'='",
     "ADD_OP": "'+', '-' or 'union'",
+    "MUL_OP": "'*' or '/'",
     "MINUS": "'-'",
     "ROLE_WORD": "'proposed' or 'preferred'",
-    "OPTION_KIND": "'systemic' or 'local'",
+    "AGAINST": "'against'",
+    "YES_NO": "'yes/no'",
     "ELSE_IF": "'else if'",
     "PERCENT": "'%'",
+    "UCUM": "a unit (UCUM code)",
     "INTEGER_KW": "'integer'",
     "NUMBER_KW": "'number'",
     "GOVERNS": "'governs'",
@@ -36,18 +39,19 @@ _WORDS = {
 }
 
 _DECLARATIONS = frozenset({"GUIDELINE", "PROVENANCE", "STRENGTH", "EVIDENCE", "VOCABULARY", "OPTION", "FLAG",
-                           "INPUT", "PARAMETER", "DEFINE", "CONSTRAINT", "OUTCOMES", "SECTION", "COMBINATION"})
-_OUTCOMES = frozenset({"PREFER", "ALTERNATIVE", "AVOID", "DEMOTE", "DROP", "FLAG", "REQUEST", "WITHHOLD", "USE", "IF"})
+                           "KIND", "ROLE", "INPUT", "PARAMETER", "DEFINE", "CONSTRAINT", "OUTCOMES", "SECTION", "COMBINATION"})
+_OUTCOMES = frozenset({"PREFER", "ALTERNATIVE", "PROPOSE", "AVOID", "DEMOTE", "DROP", "FLAG", "REQUEST", "WITHHOLD", "USE", "IF"})
 _RULE_LINES = _OUTCOMES | {"WHEN", "GOVERNS", "STRENGTH", "PROVENANCE", "EVIDENCE", "RATIONALE"}
-_OPERATORS = frozenset({"COMPARE", "EQUAL", "ADD_OP", "MINUS", "AND", "OR", "IN", "IS", "HAS", "NOT"})
+_OPERATORS = frozenset({"COMPARE", "EQUAL", "ADD_OP", "MUL_OP", "MINUS", "AND", "OR", "IN", "IS", "HAS", "NOT",
+                        "BETWEEN"})
 _DECL_FIELDS = frozenset({"LABEL", "DESCRIPTION", "DEFAULT", "PROVENANCE"})
 _IGNORED = frozenset({"COMMENT", "WS", "$END"})
 
 # Words that begin a line of a rule or a block: when one of them is swallowed as a name, the
 # line before it is unfinished.
-_LINE_WORDS = frozenset({"when", "prefer", "alternative", "avoid", "demote", "drop", "flag", "request", "withhold",
+_LINE_WORDS = frozenset({"when", "prefer", "alternative", "propose", "avoid", "demote", "drop", "flag", "request", "withhold",
                          "use", "governs", "strength", "provenance", "evidence", "rationale", "rule", "section",
-                         "input", "define", "constraint", "option", "parameter", "label", "description", "default",
+                         "input", "define", "constraint", "option", "kind", "role", "parameter", "label", "description", "default",
                          "exclusive"})
 BLOCK_END_HINT = ("every 'guideline', 'evidence', 'vocabulary', 'section', 'rule', 'outcomes', "
                   "'combination' and outcome 'if' block is closed by 'end'")
@@ -134,7 +138,8 @@ def expected_words(expected, keywords: dict[str, str]) -> str:
         e -= _OPERATORS
     if {"NAME", "NUMBER", "LPAR"} <= e:
         parts.append("a value (a name, a number, true, false, {…}, ( … ))")
-        e -= {"NAME", "NUMBER", "LPAR", "TRUE", "FALSE", "LBRACE", "MINUS", "DRUGS", "ANY", "IF", "NOT"}
+        e -= {"NAME", "NUMBER", "LPAR", "TRUE", "FALSE", "LBRACE", "MINUS", "DRUGS", "ANY", "IF", "NOT", "DATE",
+              "COUNT", "AT", "MIN", "MAX"}
     if _DECL_FIELDS <= e:
         parts.append("label, description, default or provenance")
         e -= _DECL_FIELDS
@@ -204,6 +209,9 @@ def _line_starts(p: Problem, word: str) -> bool:
 def diagnose(source: Source, p: Problem) -> Diagnostic:
     """The one diagnostic for a syntax error (later errors would only be echoes of this one)."""
     exp = expected_words(p.expected, p.keywords)
+    unknown_type = _unknown_type(source, p)
+    if unknown_type is not None:
+        return unknown_type
     if p.kind == "eof":
         culprit = misaligned_block(source.text) if "END" in p.expected else None
         if culprit:
@@ -219,9 +227,31 @@ def diagnose(source: Source, p: Problem) -> Diagnostic:
         return Diagnostic("HGL101", f"unexpected end of file; expected {exp}", source.end_span(),
                           BLOCK_END_HINT if "END" in p.expected else None)
     p = replace(p, line_text=source.line_text(p.span.line))
+    if p.kind == "token" and p.type == "UCUM" and "UCUM" not in p.expected:
+        # a unit code where none can stand (`[drug_a]`, `a/b` after a number): the sign is the problem
+        sign = p.text[0] if p.text[0] in "[/" else next((ch for ch in p.text if ch in "[/"), p.text[0])
+        col = p.span.column + p.text.index(sign)
+        p = replace(p, kind="char", text=sign, span=Span(p.span.line, col, p.span.line, col + 1))
     if p.kind == "char":
         return _char(source, p, exp)
     return _token(p, exp)
+
+
+_TYPE_WORDS = ("yes/no", "integer", "number", "one of", "set of", "option or none")
+
+
+def _unknown_type(source: Source, p: Problem) -> Diagnostic | None:
+    """`input x: intger`: a name where a type goes is read as an option kind waiting for 'option'."""
+    prev_type, prev_text, prev_line = p.previous or ("", "", 0)
+    if p.expected != frozenset({"OPTION"}) or prev_type != "NAME":
+        return None
+    line = source.line_text(prev_line)
+    col = line.find(prev_text, line.find(":") + 1) + 1
+    span = Span(prev_line, col, prev_line, col + len(prev_text)) if col > 0 else p.span
+    close = difflib.get_close_matches(prev_text, [w.split()[0] for w in _TYPE_WORDS], n=1, cutoff=0.6)
+    hint = (f"did you mean '{close[0]}'? " if close else "") + \
+        "a type is yes/no, integer, number, one of …, set of …, or <kind> option or none"
+    return Diagnostic("HGL100", f"unknown type '{prev_text}'", span, hint)
 
 
 def _char(source: Source, p: Problem, exp: str) -> Diagnostic:
@@ -238,7 +268,6 @@ def _char(source: Source, p: Problem, exp: str) -> Diagnostic:
             "!": "write 'not', or '≠' (or '!=') for 'is not equal to'",
             ";": "lines need no ';' at the end", "[": "a set is written in braces: {a, b}",
             "]": "a set is written in braces: {a, b}", "/": "'/' has no meaning here; only 'yes/no' contains it",
-            "*": "HGL has no multiplication; compute the value outside, or compare each part",
             ".": "names use '_' rather than '.'"}.get(ch)
     expected = f"; expected {exp}" if exp and not hint else ""  # the lexer's list is broad: a hint says more
     return Diagnostic("HGL103", f"character {ch!r} is not allowed here{expected}", p.span, hint)

@@ -17,13 +17,13 @@ from hgl.compiler.explain.unparse import unparse
 from hgl.compiler.explain.words import explanation_table, map_tests
 from hgl.runtime import logic as L
 from hgl.runtime.model import (
-    Branch, Constraint, Definition, Flag, InputSpec, Option, Outcome, Rule, Section, Selector,
+    Branch, Constraint, Definition, Flag, InputSpec, Option, Outcome, Role, Rule, Section, Selector,
 )
 
 INTERPRETER_VERSION = "interpret-0.2"
 
 _CMP = {"=": L.eq, "!=": L.ne, "<": L.lt, "<=": L.le, ">": L.gt, ">=": L.ge}
-_BIN = {"+": L.add, "-": L.sub, "union": L.union}
+_BIN = {"+": L.add, "-": L.sub, "*": L.mul, "/": L.div, "union": L.union}
 
 
 def _and(thunks):
@@ -118,6 +118,18 @@ class Evaluator(p.Visitor):
     # ------------------------------------------------------------------ values
     def visit_Binary(self, e, env, P):
         return _BIN[e.op](self.visit(e.left, env, P), self.visit(e.right, env, P))
+
+    def visit_Day(self, e, env, P):
+        return L.day(e.value)
+
+    def visit_Between(self, e, env, P):
+        return L.between(e.unit, self.visit(e.start, env, P), self.visit(e.end, env, P))
+
+    def visit_Count(self, e, env, P):
+        return L.count_of(*(self.visit(x, env, P) for x in e.items))
+
+    def visit_Extreme(self, e, env, P):
+        return (L.min_ if e.fn == "min" else L.max_)(*(self.visit(x, env, P) for x in e.operands))
 
     def visit_DrugsOf(self, e, env, P):
         return L.drugs_of(self.visit(e.operand, env, P), self.options)
@@ -231,6 +243,10 @@ def build(program: Program, source_name: str = "<ast>", sha256: str = "") -> _In
                          for s in program.sections)
     mod.GOVERNING_ORDER = program.governing_order
     mod.ROLE_ORDER = program.role_order
+    mod.ROLES = {r: Role(r, *program.roles[r]) for r in program.role_order if r in program.roles}
+    mod.KINDS = dict(program.kinds)
+    mod.GOVERNED_KINDS = program.governed_kinds
+    mod.USES_TODAY = p.uses_today(program)
     outcomes = Outcomes(ev)
     mod.RULES = tuple(_rule(r, ev, outcomes) for r in program.rules)
     mod.EXPLAIN = map_tests(explanation_table(program), ev.condition)
@@ -253,6 +269,8 @@ def _spec(x: p.Input) -> InputSpec:
         kw["description"] = x.description
     if t.kind == "num":
         kw.update(unit=t.unit, minimum=x.minimum, maximum=x.maximum)
+        if x.units:
+            kw["units"] = dict(x.units)
     if t.kind in ("elem", "set"):
         kw["values"] = x.values
     if x.has_default:

@@ -227,7 +227,8 @@ class ResolvedNames(p.Visitor):
         pass
 
     visit_Num = visit_Bool = visit_If = visit_And = visit_Or = visit_Not = visit_Compare = _parts_only
-    visit_IsMissing = visit_IsEmpty = visit_Member = visit_SetTest = visit_Binary = visit_DrugsOf = _parts_only
+    visit_IsMissing = visit_IsEmpty = visit_Member = visit_SetTest = visit_Binary = visit_Count = visit_Extreme = visit_Between = visit_DrugsOf = _parts_only
+    visit_Day = _parts_only
     visit_HasRole = visit_AnyOption = _parts_only
     visit_Containing = visit_AllDrugsIn = visit_OptionIn = visit_SelectOption = visit_SelectEvery = _parts_only
 
@@ -307,10 +308,10 @@ def word_at(text: str, line: int, column: int) -> str | None:
 # ---------------------------------------------------------------- completion
 
 
-_TOP = ("guideline", "provenance", "strength", "evidence", "vocabulary", "option", "flag", "input",
+_TOP = ("guideline", "provenance", "strength", "evidence", "vocabulary", "kind", "role", "option", "flag", "input",
         "parameter", "define", "constraint", "outcomes", "section", "combination")
-_DECL_FIELDS = ("label", "description", "default", "provenance")
-_OUTCOMES = ("prefer", "alternative", "avoid", "demote", "drop", "flag", "request", "withhold options",
+_DECL_FIELDS = ("label", "description", "default", "provenance", "accepts")
+_OUTCOMES = ("prefer", "alternative", "propose", "avoid", "demote", "drop", "flag", "request", "withhold options",
              "use", "if")
 _BLOCK_WORDS = {
     None: _TOP + _DECL_FIELDS,
@@ -318,7 +319,7 @@ _BLOCK_WORDS = {
     "rule": ("when", "governs", "strength", "provenance", "evidence", "rationale") + _OUTCOMES + ("end",),
     "outcomes": _OUTCOMES + ("end",),
     "if": _OUTCOMES + ("else", "else if", "end"),
-    "combination": ("roles", "governing order", "end"),
+    "combination": ("roles", "governing order", "governing replaces", "end"),
     "guideline": ("title", "version", "status", "source", "doi", "pmid", "panel", "date", "disclaimer",
                   "url", "description", "jurisdiction", "language", "end"),
     "evidence": ("trial", "design", "setting", "result", "citation", "note", "doi", "pmid", "status", "end"),
@@ -326,8 +327,9 @@ _BLOCK_WORDS = {
 }
 _EXPR_WORDS = ("and", "or", "not", "is missing", "is not missing", "is empty", "is not empty", "in",
                "not in", "has any of", "has all of", "if", "then", "else", "true", "false", "drugs of",
-               "any proposed option", "any preferred option", "is proposed", "is preferred", "union")
-_UNITS = ("days", "weeks", "months", "years", "mm", "cm", "%")
+               "any proposed option", "any preferred option", "is proposed", "is preferred", "union",
+               "count of", "at least", "min", "max", "years between", "today")
+_UNITS = ("days", "weeks", "months", "years", "mm", "cm", "%", "mmol/L", "mg/dL", "mm[Hg]", "/min", "kg", "kg/m2")
 _ID = r"[A-Za-z_]\w*"
 _LIST = r"(?:\w+\s*,\s*)*"
 

@@ -42,7 +42,9 @@ def type_text(t) -> str:
     if isinstance(t, n.SetType):
         return f"set of {t.vocabulary.text}"
     if isinstance(t, n.OptionRefType):
-        return f"{t.kind} option or none"
+        return f"{t.kind.text} option or none" if t.kind is not None else "option or none"
+    if isinstance(t, n.DateType):
+        return "date"
     return "?"
 
 

@@ -20,12 +20,12 @@ from hgl.compiler.python.exprs import RUNTIME_NAMES, Plain, ThreeValued
 from hgl.compiler.python.layout import Call, Kw, Lam, Lit, Seq, dict_of, flat, render, tuple_of
 from hgl.runtime.explain import NODE_TYPES as EXPLAIN_NODES
 
-VERSION = "0.2.0"  # when the shape of the output changes, also change hgl.runtime.api.CACHE_TAG
+VERSION = "0.3.0"  # when the shape of the output changes, also change hgl.runtime.api.CACHE_TAG
 RULE_LINE = "# " + "-" * 62
 # the module's own names: a constant named after a definition never takes one of them
 MODULE_NAMES = frozenset((
     "GUIDELINE", "PROVENANCE", "STRENGTHS", "EVIDENCE", "VOCABULARIES", "OPTIONS", "FLAGS", "INPUTS", "PARAMETERS",
-    "DEFINITIONS", "CONSTRAINTS", "SECTIONS", "GOVERNING_ORDER", "ROLE_ORDER", "RULES", "EXPLAIN", "KNOWN",
+    "DEFINITIONS", "CONSTRAINTS", "SECTIONS", "GOVERNING_ORDER", "ROLE_ORDER", "ROLES", "KINDS", "GOVERNED_KINDS", "USES_TODAY", "RULES", "EXPLAIN", "KNOWN",
     "SOURCE", "SOURCE_SHA256", "HGL_VERSION"))
 
 
@@ -99,7 +99,7 @@ class _Module:
         for i in range(0, len(RUNTIME_NAMES), 8):
             self.w("    " + ", ".join(RUNTIME_NAMES[i:i + 8]) + ",")
         self.w(")", "from hgl.runtime.model import (",
-               "    Branch, Constraint, Definition, Flag, InputSpec, Option, Outcome, Rule, Section, Selector,", ")",
+               "    Branch, Constraint, Definition, Flag, InputSpec, Option, Outcome, Role, Rule, Section, Selector,", ")",
                "from hgl.runtime.explain import Condition, Fact, First, Match, Reason, Slot, Sum, Which",
                "", f"HGL_VERSION = {VERSION!r}")
         self.put("SOURCE = ", Lit(self.source))
@@ -126,6 +126,7 @@ class _Module:
             (Lit(v.name.text), dict_of((Lit(x.text), Lit(label or x.text)) for x, label in v.entries))
             for v in g.vocabularies))
         self.w("")
+        self.put("KINDS = ", dict_of((Lit(k), Lit(label)) for k, label in self.p.kinds.items()))
         self.put("OPTIONS = ", dict_of((Lit(name), _option(o)) for name, o in self.p.options.items()))
         self.put("FLAGS = ", dict_of((Lit(name), Call("Flag", [Lit(name), Lit(f.label)]))
                                      for name, f in self.p.flags.items()))
@@ -171,6 +172,11 @@ class _Module:
             for s in self.p.sections))
         self.put("GOVERNING_ORDER = ", Lit(self.p.governing_order))
         self.put("ROLE_ORDER = ", Lit(self.p.role_order))
+        self.put("ROLES = ", dict_of((Lit(r), _role(r, *self.p.roles[r])) for r in self.p.role_order
+                                     if r in self.p.roles))
+        self.put("GOVERNED_KINDS = ", Lit(self.p.governed_kinds))
+        if p.uses_today(self.p):
+            self.w("USES_TODAY = True  # `today` is the evaluation date (parameter 'today', else the clock)")
         self.w("")
         self.put("RULES = ", tuple_of(entries))
 
@@ -267,6 +273,10 @@ def _field_names(cls) -> tuple[str, ...]:
     return tuple(f.name for f in fields(cls))
 
 
+def _role(name: str, label: str, negative: bool) -> Call:
+    return Call("Role", [Lit(name), Lit(label)] + ([Kw("negative", Lit(True))] if negative else []))
+
+
 def _option(o) -> Call:
     args = [Lit(o.name.text), Lit(o.kind), Lit(o.label)]
     if o.drugs:
@@ -288,6 +298,8 @@ def _input_spec(x: p.Input) -> Call:
             args.append(Kw("minimum", Lit(x.minimum)))
         if x.maximum is not None:
             args.append(Kw("maximum", Lit(x.maximum)))
+        if x.units:
+            args.append(Kw("units", dict_of((Lit(u), Lit(f)) for u, f in x.units.items())))
     if x.values:
         args.append(Kw("values", Lit(x.values)))
     if x.has_default:

@@ -13,12 +13,12 @@ from hgl.compiler.python.layout import Call, Chain, Lam, Lit, flat
 
 _CMP = {"=": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
 _PY_CMP = {"=": " == ", "!=": " != ", "<": " < ", "<=": " <= ", ">": " > ", ">=": " >= "}
-_ARITH = {"+": "add", "-": "sub", "union": "union"}
-_PY_ARITH = {"+": " + ", "-": " - ", "union": " | "}
+_ARITH = {"+": "add", "-": "sub", "*": "mul", "/": "div", "union": "union"}
+_PY_ARITH = {"+": " + ", "-": " - ", "*": " * ", "union": " | "}  # `/` stays div(): x / 0 is undecided
 
 RUNTIME_NAMES = (
-    "add", "and_", "drugs_of", "eq", "ge", "gt", "has_all", "has_any", "if_", "is_empty",
-    "is_missing", "le", "lt", "member", "ne", "not_", "not_member", "or_", "sub", "union",
+    "add", "and_", "between", "count_of", "day", "div", "drugs_of", "eq", "ge", "gt", "has_all", "has_any", "if_", "is_empty",
+    "is_missing", "le", "lt", "max_", "member", "min_", "mul", "ne", "not_", "not_member", "or_", "sub", "union",
 )
 
 
@@ -88,6 +88,18 @@ class ThreeValued(Visitor):
     def visit_Binary(self, e):
         return Call(_ARITH[e.op], [self.visit(e.left), self.visit(e.right)])
 
+    def visit_Count(self, e):
+        return Call("count_of", [self.visit(x) for x in e.items])
+
+    def visit_Day(self, e):
+        return Call("day", [repr(e.value)])
+
+    def visit_Between(self, e):
+        return Call("between", [repr(e.unit), self.visit(e.start), self.visit(e.end)])
+
+    def visit_Extreme(self, e):
+        return Call(e.fn + "_", [self.visit(x) for x in e.operands])
+
     def visit_If(self, e):
         args = []
         for c, v in e.branches:
@@ -145,7 +157,15 @@ class Plain(ThreeValued):
         return Chain([("", right), (" <= ", left)])
 
     def visit_Binary(self, e):
+        if e.op not in _PY_ARITH:
+            return super().visit_Binary(e)
         return Chain([("", self.visit(e.left)), (_PY_ARITH[e.op], self.visit(e.right))])
+
+    def visit_Count(self, e):
+        return Chain(("" if i == 0 else " + ", self.visit(x)) for i, x in enumerate(e.items))
+
+    def visit_Extreme(self, e):
+        return Call(e.fn, [self.visit(x) for x in e.operands])
 
     def visit_If(self, e):
         parts = []

@@ -168,6 +168,7 @@ def _fill(items, indent: int) -> str:
 
 def _chunks(text: str, size: int) -> list[str]:
     """Split text into pieces of at most about `size` characters, after spaces where possible."""
+    size = max(size, 20)  # deep in a document the room left can be nothing: never loop on it
     out = []
     while len(text) > size:
         cut = text.rfind(" ", 0, size)

@@ -73,7 +73,7 @@ class Encoder(ExprEncoder):
                     if isinstance(o, p.Propose):
                         opt = o.options[0]
                         self.contrib.setdefault((opt, o.role), []).append(
-                            (x.name, i, _and([self.branch_fired[(x.name, i)], self.admitted(x, opt)])))
+                            (x.name, i, _and([self.branch_fired[(x.name, i)], self.admitted(x, opt, o.role)])))
 
     def _step_withhold(self):
         """A phase-1 `withhold` clears the proposal; what is left is what phase-2 rules read."""
@@ -87,9 +87,10 @@ class Encoder(ExprEncoder):
             if x.phase == 2:
                 self._fire(x, self.P)
 
-    def admitted(self, x: RuleEnc, opt: str):
-        """A systemic option of a rule counts only if no section governs, or it governs there (Engine._collect)."""
-        if self.options[opt].kind != "systemic":
+    def admitted(self, x: RuleEnc, opt: str, role: str):
+        """An option of a governed kind counts only if no section governs, or it governs there (Engine._collect);
+        advice against an option (a negative role) always counts."""
+        if self.options[opt].kind not in self.program.governed_kinds or self.program.roles[role][1]:
             return TRUE
         if x.governs and x.section in self.governing:
             return _or([self.no_governing, self.governing[x.section]])
@@ -114,16 +115,15 @@ class Encoder(ExprEncoder):
                     if not isinstance(o, p.Restrict):
                         continue
                     for opt in self.options:
-                        c = _and([self.branch_fired[(x.name, i)], P.proposed(opt),
+                        c = _and([self.branch_fired[(x.name, i)], P.present(opt),
                                   self.selector_hit(o.selector, opt, P)])
                         if not z3.is_false(c):
                             hits[o.action].setdefault(opt, []).append(c)
                             self.hit_by.setdefault((o.action, opt), []).append((x.name, c))
         self.final = {}
         for opt in self.options:
-            present = P.proposed(opt)
-            roles = {"preferred": P.preferred(opt), "alternative": _and([present, _not(P.preferred(opt))]),
-                     "avoid": FALSE}
+            present = P.present(opt)
+            roles = {r: P.role(opt, r) for r in self.program.role_order}
             for action, (from_role, to_role) in RESTRICTIONS.items():
                 hit = _or(hits[action].get(opt, []))
                 if z3.is_false(hit):
@@ -166,7 +166,7 @@ class Encoder(ExprEncoder):
                 if isinstance(o, p.Propose):
                     opt = o.options[0]
                     kept = _not(_or([c for _, c in self.hit_by.get(("drop", opt), [])]))
-                    effective.append(_and([bf, self.admitted(x, opt), _not(self.withhold), kept]))
+                    effective.append(_and([bf, self.admitted(x, opt, o.role), _not(self.withhold), kept]))
                 elif isinstance(o, p.Restrict):
                     effective.append(_and([bf, _or([c for (act, _), hits in self.hit_by.items()
                                                     if act == o.action for r, c in hits if r == x.name])]))
@@ -185,18 +185,29 @@ class Proposal:
 
     def __init__(self, enc: Encoder):
         self.enc = enc
-        self._pref, self._prop = {}, {}
-        # engine: of the roles an option is proposed with, the one earlier in role_order wins
-        strong = min(("preferred", "alternative"), key=lambda r: enc.role_rank.get(r, 99))
+        roles = enc.program.role_order  # strongest first: of the roles an option is given, the first wins
+        negative = {r for r, (_label, neg) in enc.program.roles.items() if neg}
+        self._present, self._prop, self._role = {}, {}, {}
         for opt in enc.options:
-            by_role = {r: _or([c for _, _, c in enc.contrib.get((opt, r), [])]) for r in ("preferred", "alternative")}
-            prop = _and([_not(enc.withhold), _or(list(by_role.values()))])
-            self._prop[opt] = prop
-            self._pref[opt] = _and([prop, by_role["preferred"]]) if strong == "preferred" else \
-                _and([prop, _not(by_role["alternative"])])
+            by_role = {r: _or([c for _, _, c in enc.contrib.get((opt, r), [])]) for r in roles}
+            present = _and([_not(enc.withhold), _or(list(by_role.values()))])
+            self._present[opt] = present
+            stronger = []
+            for r in roles:
+                self._role[(opt, r)] = _and([present, by_role[r], _not(_or(stronger))])
+                stronger.append(by_role[r])
+            self._prop[opt] = _or([self._role[(opt, r)] for r in roles if r not in negative])
+
+    def present(self, opt: str):
+        """Given any role, negative ones included."""
+        return self._present.get(opt, FALSE)
 
     def proposed(self, opt: str):
+        """Given a role that is not negative (what `is proposed` asks)."""
         return self._prop.get(opt, FALSE)
 
+    def role(self, opt: str, role: str):
+        return self._role.get((opt, role), FALSE)
+
     def preferred(self, opt: str):
-        return self._pref.get(opt, FALSE)
+        return self.role(opt, "preferred")

@@ -78,13 +78,7 @@ def diff_results(old, new, cap: int = DIFF_CAP) -> DiffReport:
     reference = {**ref_new, **ref}
     declared = [{x for x, _ in o} for o in (order_old, order_new)]
     simplify = (order, reference, declared)
-    ok = _and([_not(a.inconsistent), _not(b.inconsistent)])
-    subjects = [("status", "status", _status(a), _status(b), TRUE_)]
-    for o in list(dict.fromkeys(list(a.options) + list(b.options))):
-        subjects.append(("option", o, _roles(a, o), _roles(b, o), ok))
-    for f in sorted(set(a.flag) | set(b.flag)):
-        subjects.append(("flag", f, _flag(a, f), _flag(b, f), ok))
-    for kind, subject, olds, news, scope in subjects:
+    for kind, subject, olds, news, scope in subjects(a, b):
         blocked = []
         while True:
             differs = _or([_and([co, cn]) for vo, co in olds.items() for vn, cn in news.items()
@@ -110,6 +104,25 @@ def diff_results(old, new, cap: int = DIFF_CAP) -> DiffReport:
 
 
 TRUE_ = z3.BoolVal(True)
+
+
+def subjects(a: Encoder, b: Encoder) -> list:
+    """What two encodings over one Space are compared on: (kind, subject, old values, new values, scope),
+    each values dict mapping a value (a status, a role or absent, raised or not) to its condition."""
+    ok = _and([_not(a.inconsistent), _not(b.inconsistent)])
+    out = [("status", "status", _status(a), _status(b), TRUE_)]
+    for o in list(dict.fromkeys(list(a.options) + list(b.options))):
+        out.append(("option", o, _roles(a, o), _roles(b, o), ok))
+    for f in sorted(set(a.flag) | set(b.flag)):
+        out.append(("flag", f, _flag(a, f), _flag(b, f), ok))
+    return out
+
+
+def behaviour_differs(a: Encoder, b: Encoder):
+    """A formula true for exactly the cases whose result differs between the two encodings (one query decides
+    whether any does; `diff_results` then looks for each kind of change and its witness)."""
+    return _or([_and([scope, _or([_and([co, cn]) for vo, co in olds.items() for vn, cn in news.items() if vo != vn])])
+                for _kind, _subject, olds, news, scope in subjects(a, b)])
 
 
 def _status(enc: Encoder) -> dict:
@@ -277,4 +290,5 @@ def render_text(report: DiffReport) -> str:
     return "\n".join(out)
 
 
-__all__ = ["Change", "DiffReport", "cli_main", "configure", "diff_results", "editorial_diff"]
+__all__ = ["Change", "DiffReport", "behaviour_differs", "cli_main", "configure", "diff_results", "editorial_diff",
+           "subjects"]

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
+import datetime
+
 import z3
 
 from hgl.compiler.check import program as p
@@ -55,6 +57,9 @@ def _and(xs):
 def _not(x):
     return FALSE if z3.is_true(x) else TRUE if z3.is_false(x) else z3.Not(x)
 
+DATE_MIN = datetime.date(1900, 1, 1).toordinal()  # the dates a witness may take
+DATE_MAX = datetime.date(2100, 12, 31).toordinal()
+
 
 class Space:
     """The case variables, shared between the encoders of one search (two versions in a diff)."""
@@ -72,7 +77,7 @@ class Space:
             tag = f"{name}:{kind}"
             if kind == "bool":
                 self.vars[key] = z3.Bool(tag)
-            elif kind == "int":
+            elif kind in ("int", "date"):
                 self.vars[key] = z3.Int(tag)
             elif kind == "number":
                 self.vars[key] = z3.Real(tag)
@@ -130,6 +135,10 @@ class ExprEncoder(p.Visitor):
             if kind == "bool":
                 x = self.space.var(name, "bool")
                 self.env[name] = B(_and([k, x]), _and([k, _not(x)]))
+            elif kind == "date":  # days since year 1 (date.toordinal), within 1900-2100
+                x = self.space.var(name, "date")
+                self.domain.extend([x >= DATE_MIN, x <= DATE_MAX])
+                self.env[name] = V("num", x, k)
             elif kind in ("int", "number"):
                 x = self.space.var(name, kind)
                 if d.minimum is not None:
@@ -156,6 +165,10 @@ class ExprEncoder(p.Visitor):
         return r
 
     def visit_Var(self, e: p.Var, P):
+        if e.name == "today" and "today" not in self.env:  # the evaluation date: free, within the date range
+            x = self.space.var("today", "date")
+            self.domain.extend([x >= DATE_MIN, x <= DATE_MAX])
+            self.env["today"] = V("num", x, TRUE)
         return self.env[e.name]
 
     def visit_Value(self, e: p.Value, P):
@@ -163,6 +176,16 @@ class ExprEncoder(p.Visitor):
 
     def visit_Num(self, e: p.Num, P):
         return V("num", _num(e.value), TRUE)
+
+    def visit_Day(self, e: p.Day, P):
+        return V("num", z3.IntVal(datetime.date.fromisoformat(e.value).toordinal()), TRUE)
+
+    def visit_Between(self, e: p.Between, P):
+        """Days exactly; years and months approximately (4 years are 1,461 days): witnesses are re-run."""
+        a, b = self.visit(e.start, P), self.visit(e.end, P)
+        days = b.v - a.v
+        value = days if e.unit == "days" else days * 4 / 1461 if e.unit == "years" else days * 48 / 1461
+        return V("num", value, _and([a.k, b.k]))
 
     def visit_Bool(self, e: p.Bool, P):
         return B(TRUE, FALSE) if e.value else B(FALSE, TRUE)
@@ -211,7 +234,23 @@ class ExprEncoder(p.Visitor):
         if e.op == "union":
             keys = list(dict.fromkeys(list(a.v) + list(b.v)))
             return V("set", {x: _or([a.v.get(x, FALSE), b.v.get(x, FALSE)]) for x in keys}, k)
-        return V("num", a.v + b.v if e.op == "+" else a.v - b.v, k)
+        if e.op == "/":  # x / 0 is undecided at run time: known only where the divisor is not 0
+            left = z3.ToReal(a.v) if z3.is_expr(a.v) and z3.is_int(a.v) else a.v  # not integer division
+            return V("num", left / b.v, _and([k, b.v != 0]))
+        return V("num", {"+": lambda: a.v + b.v, "-": lambda: a.v - b.v, "*": lambda: a.v * b.v}[e.op](), k)
+
+    def visit_Count(self, e: p.Count, P):
+        """Approximation: known only when every item is decided (the runtime bounds it; witnesses re-run)."""
+        items = [self.truth(x, P) for x in e.items]
+        total = z3.Sum([z3.If(b.t, z3.IntVal(1), z3.IntVal(0)) for b in items]) if items else z3.IntVal(0)
+        return V("num", total, _and([_or([b.t, b.f]) for b in items]))
+
+    def visit_Extreme(self, e: p.Extreme, P):
+        values = [self.visit(x, P) for x in e.operands]
+        best = values[0].v
+        for x in values[1:]:
+            best = z3.If(x.v < best, x.v, best) if e.fn == "min" else z3.If(x.v > best, x.v, best)
+        return V("num", best, _and([x.k for x in values]))
 
     def visit_DrugsOf(self, e: p.DrugsOf, P):
         x = self.visit(e.operand, P)
@@ -364,5 +403,7 @@ def model_value(zmodel, x, kind: str, values=()):
     val = zmodel.eval(x, model_completion=True)
     if kind == "int":
         return val.as_long()
+    if kind == "date":
+        return datetime.date.fromordinal(val.as_long()).isoformat()
     frac = val.as_fraction() if z3.is_rational_value(val) else Fraction(val.as_decimal(12).rstrip("?"))
     return int(frac) if frac.denominator == 1 else float(frac)

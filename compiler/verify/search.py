@@ -8,6 +8,8 @@ what is encoded and what is not).
 
 from __future__ import annotations
 
+import datetime
+
 import json
 import time
 from dataclasses import dataclass, field
@@ -106,6 +108,8 @@ class Search:
                 out.append(x == value)
             elif kind in ("int", "number"):
                 out.append(x == z3.RealVal(value) if kind == "number" else x == value)
+            elif kind == "date":
+                out.append(x == datetime.date.fromisoformat(str(value)).toordinal())
             elif kind in ("enum", "option"):
                 out.append(x == self.space.enum_values[f"{name}:{kind}"].index(value))
             else:
@@ -126,6 +130,9 @@ class Search:
             if d.has_default and value == _default(d):
                 continue  # the runtime reads an absent input as its default: shorter, same case
             (params if d.is_parameter else case)[name] = value
+        today = self.space.vars.get(("today", "date"))
+        if today is not None:  # the evaluation date the witness needs
+            params["today"] = model_value(zmodel, today, "date")
         return case, params
 
 
@@ -445,6 +452,8 @@ def reference_case(result, space: Space) -> tuple[list, dict]:
             ref[name] = False
         elif kind == "set":
             ref[name] = []
+        elif kind == "date":
+            ref[name] = "2000-01-01"
         else:
             low = d.minimum if d.minimum is not None else min(0, d.maximum) if d.maximum is not None else 0
             ref[name] = int(low) if kind == "int" or float(low).is_integer() else low

@@ -1,0 +1,148 @@
+"""Cohort benchmark: the shipped HER2 guideline on realistic generated cases, in one run.
+
+Run by hand (not a test):  .venv/bin/python bench/cohort.py [--n 20000] [--n-large 100000] [--spark]
+
+Cases come from guidelines/her2_mbc_cohort.py (fields that do not apply are left out, as in
+real records).  Every figure is measured in this run and printed as cases/s and as a ratio
+to two baselines measured in the same run: the hand-written chooser (bench/handwritten.py, on
+bench/chooser.hgl cases: the practical limit of a guideline engine, per case) and a plain
+JSON I/O floor (json.loads + json.dumps of the same HER2 file, what any batch tool pays).
+End-to-end figures run `hgl` in a fresh process (start-up included), best of --repeat.
+Peak RSS of a batch is reported at --n and --n-large cases (flat = bounded memory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT / "guidelines"))
+
+from handwritten import choose  # noqa: E402
+from her2_mbc_cohort import records  # noqa: E402
+from runtime import chooser_cases  # noqa: E402  (bench/runtime.py)
+
+from hgl.runtime import load  # noqa: E402
+from hgl.runtime.records import record  # noqa: E402
+
+HER2 = ROOT / "guidelines" / "her2_mbc.hgl"
+GOALS = {  # issue 13
+    "batch, 2 cores, --explain short": 20_000, "batch, 2 cores, --explain none": 40_000,
+    "in process, full explanation": 15_000, "hgl cohort (Parquet), 2 cores, --explain none": 100_000,
+}
+
+
+def best(fn, repeat):
+    """The shortest of `repeat` runs, in seconds (the machine is shared: the least disturbed run)."""
+    out = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        out = min(out, time.perf_counter() - start)
+    return out
+
+
+# a small launcher reports the peak RSS: a child forked from this (large) process would count
+# this process's pages in its own peak until it executes the command
+_LAUNCH = ("import os, subprocess, sys; p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL); "
+           "_, st, ru = os.wait4(p.pid, 0); print(ru.ru_maxrss); sys.exit(1 if st else 0)")
+
+
+def run_process(cmd, env):
+    """(seconds, peak RSS in MB) of one command in a fresh process."""
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", _LAUNCH, *map(str, cmd)], env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(map(str, cmd))}\n{proc.stderr}")
+    return elapsed, int(proc.stdout.split()[-1]) / 1024
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=20_000)
+    ap.add_argument("--n-large", type=int, default=100_000, help="cases for the memory check")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--spark", action="store_true", help="also hgl cohort --engine spark (local[jobs]; slow start)")
+    args = ap.parse_args(argv)
+    n, jobs = args.n, args.jobs
+    tmp = Path(tempfile.mkdtemp(prefix="hgl-bench-"))
+    env = {**os.environ, "HGL_CACHE_DIR": os.environ.get("HGL_CACHE_DIR", str(tmp / "cache"))}
+    her2 = load(HER2)
+    cases = list(records(n, seed=1, extra=False))
+    jsonl = tmp / "cases.jsonl"
+    jsonl.write_text("".join(json.dumps(c) + "\n" for c in cases), encoding="utf-8")
+    from hgl.runtime.columnar import evaluate_batch, write_parquet
+
+    parquet = tmp / "cohort.parquet"
+    write_parquet(her2, records(n, seed=1), parquet, extra=("patient_id", "treatment_started"))
+    rows = []
+
+    # baselines
+    chooser = chooser_cases(n)
+    rows.append(("hand-written chooser (baseline, per case)", n / best(lambda: [choose(c) for c in chooser], args.repeat)))
+    text = jsonl.read_text(encoding="utf-8").splitlines()
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    rows.append(("JSON I/O floor (loads + dumps, in process)",
+                 n / best(lambda: [dumps(json.loads(line)) for line in text], args.repeat)))
+    # in process, one core
+    for level, name in (("full", "in process, full explanation"), ("short", "in process, short"),
+                        ("none", "in process, decision only")):
+        rows.append((name, n / best(lambda level=level: [record(her2.evaluate(c), level) for c in cases], args.repeat)))
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(parquet)
+    rows.append(("columnar evaluate_batch, in process, none", n / best(lambda: evaluate_batch(her2, table), args.repeat)))
+    # end to end, fresh processes
+    hgl = [sys.executable, "-m", "hgl.compiler.cli"]
+    subprocess.run(hgl + ["check", str(HER2)], env=env, capture_output=True)  # warm the compile cache
+    rss = {}
+    for j in sorted({1, jobs}):
+        for level in ("full", "short", "none"):
+            cmd = hgl + ["run", str(HER2), "--cases", str(jsonl), "-o", str(tmp / "out.jsonl"), "--no-progress",
+                         "--jobs", str(j), "--explain", level]
+            secs = min(run_process(cmd, env)[0] for _ in range(args.repeat))
+            rows.append((f"batch, {j} core{'s' if j > 1 else ''}, --explain {level}", n / secs))
+        cmd = hgl + ["cohort", str(HER2), "--input", str(parquet), "-o", str(tmp / "res.parquet"), "--jobs", str(j)]
+        secs = min(run_process(cmd, env)[0] for _ in range(args.repeat))
+        rows.append((f"hgl cohort (Parquet), {j} core{'s' if j > 1 else ''}, --explain none", n / secs))
+    if args.spark:
+        cmd = hgl + ["cohort", str(HER2), "--input", str(parquet), "-o", str(tmp / "spark"), "--engine", "spark",
+                     "--master", f"local[{jobs}]", "--explain", "full"]
+        rows.append((f"hgl cohort --engine spark local[{jobs}], full (start-up included)", n / run_process(cmd, env)[0]))
+    # memory: the same batch at n and n-large cases
+    for size in (n, args.n_large):
+        big = tmp / f"cases{size}.jsonl"
+        with open(big, "w", encoding="utf-8") as fh:
+            for c in records(size, seed=2, extra=False):
+                fh.write(json.dumps(c) + "\n")
+        cmd = hgl + ["run", str(HER2), "--cases", str(big), "-o", str(tmp / "big.jsonl"), "--no-progress", "--jobs", "1",
+                     "--explain", "full"]
+        rss[size] = run_process(cmd, env)[1]
+        big.unlink()
+
+    hand, floor = rows[0][1], rows[1][1]
+    print(f"python {sys.version.split()[0]}; HER2 {her2.version}, {len(her2.engine.rules)} rules; {n} generated "
+          f"realistic cases; {jobs} cores; best of {args.repeat}")
+    print(f"{'measure':58} {'cases/s':>10} {'vs hand':>8} {'vs I/O':>7}  goal")
+    for name, rate in rows:
+        goal = GOALS.get(name)
+        mark = "" if goal is None else f">= {goal:,}/s " + ("met" if rate >= goal else "NOT met")
+        print(f"{name:58} {rate:10,.0f} {rate / hand:8.3f} {rate / floor:7.3f}  {mark}")
+    print(f"peak RSS of hgl run --cases (one process): {rss[n]:.0f} MB at {n:,} cases, "
+          f"{rss[args.n_large]:.0f} MB at {args.n_large:,} cases")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

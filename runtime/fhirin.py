@@ -1,0 +1,605 @@
+"""FHIR input stage: a patient's FHIR R4 resources + a guideline's input bindings -> an HGL case, with the source of each value.
+
+A binding says where one input comes from: the resource type, the codes (LOINC, SNOMED CT,
+RxNorm) that select the resources, a FHIRPath expression (evaluated by fhirpathpy against the
+R4 model) giving the raw value, a map from raw values to the input's values, units, and a
+derivation (age from a birth date, months since a date, "either is positive", a set of drugs,
+the regimen the active drugs make up).  Bindings live in a sidecar file next to the guideline
+(`her2_mbc.hgl` -> `her2_mbc.fhir.yaml`), described on the FHIR page of the site; the frozen
+records below are what the language will produce once inputs can declare bindings themselves.
+
+Nothing here is disease-specific: codes, paths and maps all come from the sidecar file.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import yaml
+
+from . import units
+
+FORMAT = "hgl-fhir-bindings/1"
+DERIVATIONS = ("age", "months_since", "any_of", "drugs", "regimen")
+SELECT = ("latest", "earliest")
+TEMPLATE_PATIENT = "{{context.patientId}}"
+_PREFETCH_KEY = {"Patient": "patient", "Observation": "observations", "Condition": "conditions",
+                 "MedicationStatement": "medicationStatements", "MedicationRequest": "medicationRequests",
+                 "Procedure": "procedures"}
+
+
+class BindingError(ValueError):
+    """A bindings file that cannot be used: says which file and field."""
+
+
+@dataclass(frozen=True)
+class Concept:
+    """One value of a vocabulary in standard codes: ingredients read as it (RxNorm), its own ATC code."""
+
+    value: str
+    rxnorm: tuple[str, ...] = ()
+    atc: str | None = None
+    is_class: bool = False
+
+
+@dataclass(frozen=True)
+class Binding:
+    """Where one input (or one intermediate fact) comes from in FHIR."""
+
+    name: str
+    resources: tuple[str, ...] = ()
+    codes: tuple[tuple[str, str], ...] = ()  # (system url, code): any of them selects a resource
+    where: str | None = None  # FHIRPath filter, true for the resources to read
+    value: str | None = None  # FHIRPath giving the raw value(s) of a resource
+    mapping: tuple[tuple[str, object], ...] = ()  # raw value (as text) -> the input's value
+    units: tuple[tuple[str, str], ...] = ()  # UCUM code of a Quantity -> unit of the language
+    after: str | None = None  # only resources dated on or after this fact (a date)
+    before: str | None = None  # only resources dated before this fact
+    select: str = "latest"
+    derive: str | None = None
+    facts: tuple[str, ...] = ()  # facts a derivation reads
+    options: tuple[tuple[str, str], ...] = ()  # derivation settings (positive, negative, vocabulary)
+    note: str | None = None  # said when resources were found but gave no value
+    is_fact: bool = False
+
+    def option(self, key: str, default=None):
+        return dict(self.options).get(key, default)
+
+
+@dataclass(frozen=True)
+class Bindings:
+    """The bindings of one guideline: facts first (inputs may read them), then inputs, and the terminology."""
+
+    guideline: str
+    path: str
+    systems: tuple[tuple[str, str], ...]
+    dates: tuple[tuple[str, str], ...]
+    terminology: tuple[tuple[str, tuple[Concept, ...]], ...]
+    facts: tuple[Binding, ...]
+    inputs: tuple[Binding, ...]
+
+    def concepts(self, vocabulary: str) -> tuple[Concept, ...]:
+        return dict(self.terminology).get(vocabulary, ())
+
+    def binding(self, name: str) -> Binding | None:
+        return next((b for b in self.inputs if b.name == name), None)
+
+    def describe(self, name: str) -> tuple[str, str | None, str] | None:
+        """The binding of an input as (where, FHIRPath, how), for the data dictionary; None when clinician-entered."""
+        b = self.binding(name)
+        if b is None:
+            return None
+        where, path, how = describe_parts(b, dict(self.systems))
+        facts = {f.name: f for f in self.facts}
+        used = [facts[f] for f in dict.fromkeys((*b.facts, *(x for x in (b.after, b.before) if x)))]
+        said = [f"{f.name} from {describe(f, dict(self.systems))}" for f in used]
+        return where, path, "; ".join(x for x in (how, *said) if x)
+
+
+# ---------------------------------------------------------------- loading
+
+
+def sidecar_path(guideline_path: str | os.PathLike) -> Path:
+    """`guidelines/her2_mbc.hgl` -> `guidelines/her2_mbc.fhir.yaml`."""
+    p = Path(guideline_path)
+    return p.with_name(p.stem + ".fhir.yaml")
+
+
+def load_bindings(path: str | os.PathLike) -> Bindings:
+    """Read and check a bindings file (structure, names of derivations, facts and systems)."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as err:
+        raise BindingError(f"{path}: cannot read: {err}") from err
+    return parse_bindings(data, str(path))
+
+
+def _need(cond, where: str, message: str):
+    if not cond:
+        raise BindingError(f"{where}: {message}")
+
+
+def parse_bindings(data, path: str = "<bindings>") -> Bindings:
+    """The Bindings of a parsed YAML document."""
+    _need(isinstance(data, dict), path, "expected a mapping")
+    _need(data.get("format") == FORMAT, path, f"format must be {FORMAT!r}")
+    known = {"format", "guideline", "systems", "dates", "terminology", "facts", "inputs"}
+    extra = sorted(set(data) - known)
+    _need(not extra, path, f"unknown key(s) {', '.join(extra)}")
+    systems = {str(k): str(v) for k, v in (data.get("systems") or {}).items()}
+    dates = tuple((str(k), str(v)) for k, v in (data.get("dates") or {}).items())
+    terminology = []
+    for vocab, values in (data.get("terminology") or {}).items():
+        concepts = []
+        for value, spec in (values or {}).items():
+            spec = spec or {}
+            where = f"{path}: terminology.{vocab}.{value}"
+            _need(isinstance(spec, dict) and set(spec) <= {"rxnorm", "atc", "class"}, where,
+                  "expected rxnorm, atc and class")
+            concepts.append(Concept(str(value), tuple(str(c) for c in spec.get("rxnorm") or ()),
+                                    str(spec["atc"]) if spec.get("atc") else None, bool(spec.get("class"))))
+        terminology.append((str(vocab), tuple(concepts)))
+    facts = tuple(_binding(n, s, systems, path, True) for n, s in (data.get("facts") or {}).items())
+    inputs = tuple(_binding(n, s, systems, path, False) for n, s in (data.get("inputs") or {}).items())
+    fact_names = {f.name for f in facts}
+    for b in (*facts, *inputs):
+        for f in (*b.facts, *(x for x in (b.after, b.before) if x)):
+            _need(f in fact_names, f"{path}: {b.name}", f"unknown fact {f!r}")
+    return Bindings(str(data.get("guideline") or ""), path, tuple(sorted(systems.items())), dates,
+                    tuple(terminology), facts, inputs)
+
+
+_BINDING_KEYS = {"resource", "code", "where", "value", "map", "units", "after", "before", "select",
+                 "derive", "facts", "note", "positive", "negative", "vocabulary"}
+
+
+def _binding(name, spec, systems: dict, path: str, is_fact: bool) -> Binding:
+    where = f"{path}: {'facts' if is_fact else 'inputs'}.{name}"
+    _need(isinstance(spec, dict), where, "expected a mapping")
+    extra = sorted(set(spec) - _BINDING_KEYS)
+    _need(not extra, where, f"unknown key(s) {', '.join(extra)}")
+    res = spec.get("resource") or ()
+    resources = (res,) if isinstance(res, str) else tuple(res)
+    codes = []
+    for system, values in (spec.get("code") or {}).items():
+        _need(system in systems, where, f"unknown code system {system!r} (declare it under systems)")
+        codes += [(systems[system], str(c)) for c in values]
+    derive = spec.get("derive")
+    _need(derive is None or derive in DERIVATIONS, where, f"derive must be one of {', '.join(DERIVATIONS)}")
+    select = spec.get("select", "latest")
+    _need(select in SELECT, where, f"select must be one of {', '.join(SELECT)}")
+    _need(resources or derive in ("any_of", "months_since"), where, "needs a resource or a derivation")
+    _need(not resources or spec.get("value"), where, "needs a value (FHIRPath)")
+    options = tuple((k, str(spec[k])) for k in ("positive", "negative", "vocabulary") if k in spec)
+    _need(derive not in ("drugs", "regimen") or "vocabulary" in spec, where, "needs a vocabulary")
+    return Binding(
+        name=str(name), resources=resources, codes=tuple(codes), where=spec.get("where"),
+        value=spec.get("value"), mapping=tuple((str(k), v) for k, v in (spec.get("map") or {}).items()),
+        units=tuple((str(k), str(v)) for k, v in (spec.get("units") or {}).items()),
+        after=spec.get("after"), before=spec.get("before"), select=select, derive=derive,
+        facts=tuple(spec.get("facts") or ()), options=options, note=spec.get("note"), is_fact=is_fact)
+
+
+def check_against(bindings: Bindings, guideline) -> list[str]:
+    """What a bindings file says that the guideline does not have (inputs, values, options): empty when it fits."""
+    specs = {s.name: s for s in guideline.inputs}
+    vocabularies = getattr(guideline.module, "VOCABULARIES", {})
+    problems = []
+    for b in bindings.inputs:
+        spec = specs.get(b.name)
+        if spec is None:
+            problems.append(f"{b.name}: not an input of {guideline.id}")
+            continue
+        for raw, value in b.mapping:
+            if spec.kind == "enum" and value not in spec.values:
+                problems.append(f"{b.name}: {value!r} (for {raw!r}) is not one of {', '.join(spec.values)}")
+        vocab = b.option("vocabulary")
+        if vocab is not None and vocab not in vocabularies:
+            problems.append(f"{b.name}: unknown vocabulary {vocab!r}")
+    for vocab, concepts in bindings.terminology:
+        for c in concepts:
+            if c.value not in vocabularies.get(vocab, {}):
+                problems.append(f"terminology: {c.value!r} is not a value of {vocab!r}")
+    return problems
+
+
+def load(path: str | os.PathLike):
+    """A guideline (hgl.runtime.load) with its FHIR bindings attached; raises BindingError when they do not fit."""
+    from .api import load as load_guideline
+
+    guideline = load_guideline(path)
+    bindings = load_bindings(sidecar_path(path))
+    problems = check_against(bindings, guideline)
+    if problems:
+        raise BindingError(f"{bindings.path}: " + "; ".join(problems))
+    guideline.fhir_bindings = bindings
+    return guideline
+
+
+def bindings_of(guideline) -> Bindings:
+    """The bindings of a guideline given as a path, a guideline from `load`, or Bindings themselves."""
+    if isinstance(guideline, Bindings):
+        return guideline
+    if isinstance(guideline, (str, os.PathLike)):
+        return load(guideline).fhir_bindings
+    found = getattr(guideline, "fhir_bindings", None)
+    if found is None:
+        raise BindingError("this guideline has no FHIR bindings: load it with hgl.runtime.fhirin.load(path)")
+    return found
+
+
+def _guideline(guideline):
+    if isinstance(guideline, (str, os.PathLike)):
+        return load(guideline)
+    if isinstance(guideline, Bindings):
+        return None
+    bindings_of(guideline)
+    return guideline
+
+
+# ---------------------------------------------------------------- CDS Hooks prefetch
+
+
+def prefetch_templates(guideline) -> dict[str, str]:
+    """CDS Hooks prefetch key -> FHIR query template (with {{context.patientId}}) covering every binding.
+
+    Observations and Conditions are asked for by the codes the bindings select them with;
+    medications are asked for whole, so a drug outside the vocabulary is seen (and stops a
+    regimen from being derived) rather than filtered away.
+    """
+    b = bindings_of(guideline)
+    codes: dict[str, set] = {}
+    for binding in (*b.facts, *b.inputs):
+        for rtype in binding.resources:
+            codes.setdefault(rtype, set()).update(binding.codes)
+    out = {}
+    for rtype in sorted(codes):
+        key = _PREFETCH_KEY.get(rtype, rtype[:1].lower() + rtype[1:] + "s")
+        if rtype == "Patient":
+            out[key] = f"Patient/{TEMPLATE_PATIENT}"
+        elif codes[rtype] and not rtype.startswith("Medication"):
+            tokens = ",".join(f"{s}|{c}" for s, c in sorted(codes[rtype]))
+            out[key] = f"{rtype}?patient={TEMPLATE_PATIENT}&code={tokens}"
+        else:
+            out[key] = f"{rtype}?patient={TEMPLATE_PATIENT}"
+    return out
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+def _fhirpath():
+    from fhirpathpy import compile as fp_compile
+    from fhirpathpy.models import models
+
+    return fp_compile, models["r4"]
+
+
+@dataclass(frozen=True)
+class _Item:
+    ref: str
+    resource: dict
+
+
+def flatten(resources) -> list[_Item]:
+    """Resources from a list of resources, Bundles (searchset, collection) and Nones, each with its reference."""
+    out: list[_Item] = []
+
+    def add(res, full_url=None):
+        if not isinstance(res, dict):
+            return
+        if res.get("resourceType") == "Bundle":
+            for entry in res.get("entry") or ():
+                if isinstance(entry, dict):
+                    add(entry.get("resource"), entry.get("fullUrl"))
+            return
+        rtype = res.get("resourceType")
+        if not isinstance(rtype, str):
+            return
+        rid = res.get("id")
+        ref = f"{rtype}/{rid}" if isinstance(rid, str) and rid else (full_url or f"{rtype}[{len(out)}]")
+        out.append(_Item(ref, res))
+
+    for r in resources or ():
+        add(r)
+    return out
+
+
+def _date(text) -> _dt.date | None:
+    """The day of a FHIR date or dateTime; a partial date (year, year-month) counts from its first day."""
+    if not isinstance(text, str) or len(text) < 4:
+        return None
+    parts = text[:10].split("-")
+    try:
+        y, m, d = int(parts[0]), int(parts[1]) if len(parts) > 1 else 1, int(parts[2]) if len(parts) > 2 else 1
+        return _dt.date(y, m, d)
+    except (ValueError, IndexError):
+        return None
+
+
+# FHIRPath expressions compiled once per process, by text (parsing is most of the cost of a call;
+# a compiled expression is a plain function of the resource).  Bounded: the bindings' expressions.
+_COMPILED: dict[str, object] = {}
+_MAX_COMPILED = 4096
+
+
+class _Run:
+    """One case_from_fhir call: compiled FHIRPath expressions are shared across calls (_COMPILED)."""
+
+    def __init__(self, bindings: Bindings, guideline, items: list[_Item], today: _dt.date):
+        self.b = bindings
+        self.g = guideline
+        self.today = today
+        self.by_type: dict[str, list[_Item]] = {}
+        for it in items:
+            self.by_type.setdefault(it.resource["resourceType"], []).append(it)
+        self.compile, self.model = _fhirpath()
+        self.compiled = _COMPILED
+        self.dates = dict(bindings.dates)
+        self.facts: dict[str, tuple[object, list]] = {}
+
+    def eval(self, expr: str, resource: dict) -> list:
+        f = self.compiled.get(expr)
+        if f is None:
+            if len(self.compiled) >= _MAX_COMPILED:
+                self.compiled.clear()
+            f = self.compiled[expr] = self.compile(expr, self.model)
+        try:
+            return list(f(resource))
+        except Exception:  # a malformed resource gives no value, never a crash
+            return []
+
+    def date_of(self, it: _Item) -> _dt.date | None:
+        expr = self.dates.get(it.resource["resourceType"])
+        if not expr:
+            return None
+        return next((d for d in map(_date, map(str, self.eval(expr, it.resource))) if d), None)
+
+    def candidates(self, b: Binding) -> tuple[list[tuple[_dt.date | None, _Item]], str | None]:
+        """The resources a binding reads, with their dates; or a note saying why none can be read."""
+        out = []
+        for rtype in b.resources:
+            for it in self.by_type.get(rtype, ()):
+                if b.codes and not _has_code(it.resource, b.codes):
+                    continue
+                if b.where and self.eval(b.where, it.resource) != [True]:
+                    continue
+                out.append((self.date_of(it), it))
+        if out and (b.after or b.before):
+            anchor = b.after or b.before
+            bound, _ = self.facts.get(anchor, (None, []))
+            if bound is None:  # found, but cannot be placed before or after the fact
+                return [], f"{len(out)} resource(s) found, but {anchor} is not in the record"
+            out = [(day, it) for day, it in out
+                   if day is not None and (day >= bound if b.after else day < bound)]
+        out.sort(key=lambda x: (x[0] or _dt.date.min, x[1].ref))
+        return out, None
+
+    def raw(self, b: Binding, it: _Item) -> list:
+        return [_plain(v) for v in self.eval(b.value, it.resource) if v is not None] if b.value else []
+
+    def one(self, b: Binding):
+        """(value, sources, note) of a binding that reads one resource (the latest or earliest)."""
+        found, note = self.candidates(b)
+        if not found:
+            return None, [], note
+        ordered = found if b.select == "earliest" else list(reversed(found))
+        for _, it in ordered:
+            raws = self.raw(b, it)
+            for r in raws:
+                value = _mapped(b, r)
+                if value is not None:
+                    return value, [_source(it, b.value, r)], None
+            # the most relevant resource gives no usable value: say so, never fall back to an older one
+            shown = raws[0] if raws else None
+            return None, [_source(it, b.value, shown, b.note or "value not mapped")], None
+        return None, [], None
+
+    # ------------------------------------------------------------ derivations
+    def derive(self, b: Binding):
+        if b.derive is None:
+            return self.one(b)
+        return getattr(self, "d_" + b.derive)(b)
+
+    def d_age(self, b: Binding):
+        value, sources, note = self.one(b)
+        born = _date(value) if isinstance(value, str) and len(value) >= 10 else None
+        if born is None:
+            return None, [dict(s, note="birth date incomplete: age not derived") for s in sources], note
+        years = self.today.year - born.year - ((self.today.month, self.today.day) < (born.month, born.day))
+        return years, sources, None
+
+    def d_months_since(self, b: Binding):
+        (fact,) = b.facts
+        day, sources = self.facts.get(fact, (None, []))
+        if day is None:
+            return None, sources, None
+        months = units.convert((self.today - day).days, "days", "months")
+        return round(months, 1), sources, None
+
+    def d_any_of(self, b: Binding):
+        pos, neg = b.option("positive"), b.option("negative")
+        values, sources = [], []
+        for f in b.facts:
+            v, s = self.facts.get(f, (None, []))
+            values.append(v)
+            sources += s
+        if any(v == pos for v in values):
+            return pos, sources, None
+        if values and all(v == neg for v in values):
+            return neg, sources, None
+        return None, sources, None
+
+    def _drugs(self, b: Binding):
+        """The vocabulary values of the medication records a binding reads, and the codes it could not read."""
+        reverse = {}
+        for c in self.b.concepts(b.option("vocabulary")):
+            for code in c.rxnorm:
+                reverse.setdefault(code, c.value)
+        found, note = self.candidates(b)
+        values, sources, unknown = set(), [], []
+        for _, it in found:
+            codes = [str(r) for r in self.raw(b, it)]
+            hits = [c for c in codes if c in reverse]
+            if hits:
+                values.update(reverse[c] for c in hits)
+                src = _source(it, b.value, hits[0] if len(hits) == 1 else hits)
+                src["as"] = reverse[hits[0]] if len(hits) == 1 else [reverse[c] for c in hits]
+                sources.append(src)
+            else:
+                unknown.append(_source(it, b.value, codes[0] if codes else None, "drug not in the vocabulary"))
+        return values, sources, unknown, note
+
+    def d_drugs(self, b: Binding):
+        values, sources, unknown, note = self._drugs(b)
+        if not values:
+            return None, unknown, note
+        order = [c for c in self.vocabulary(b)]
+        return sorted(values, key=lambda v: order.index(v) if v in order else len(order)), sources + unknown, None
+
+    def d_regimen(self, b: Binding):
+        values, sources, unknown, note = self._drugs(b)
+        if unknown:
+            return None, sources + [dict(s, note="an active drug outside the vocabulary: the regimen is not derived")
+                                    for s in unknown], None
+        if not values or self.g is None:
+            return None, sources, note
+        options = getattr(self.g.module, "OPTIONS", {})
+        match = sorted(o.id for o in options.values() if o.drugs and set(o.drugs) == values)
+        if len(match) == 1:
+            return match[0], sources, None
+        why = ("no option has exactly these drugs" if not match
+               else "several options have these drugs: " + ", ".join(match))
+        return None, [dict(s, note=why) for s in sources], None
+
+    def vocabulary(self, b: Binding) -> list[str]:
+        vocab = b.option("vocabulary")
+        if self.g is not None:
+            return list(getattr(self.g.module, "VOCABULARIES", {}).get(vocab, {}))
+        return [c.value for c in self.b.concepts(vocab)]
+
+
+def _plain(v):
+    """A FHIRPath result as JSON values: fhirpathpy gives decimals as Decimal."""
+    if isinstance(v, Decimal):
+        return int(v) if v == v.to_integral_value() else float(v)
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    return v if isinstance(v, (str, int, float, bool)) or v is None else str(v)
+
+
+def _has_code(resource: dict, codes) -> bool:
+    code = resource.get("code")
+    if not isinstance(code, dict):
+        return False
+    return any(isinstance(c, dict) and (c.get("system"), c.get("code")) in codes for c in code.get("coding") or ())
+
+
+def _mapped(b: Binding, raw):
+    """The input's value for one raw FHIRPath result, or None when the map has no entry for it."""
+    if isinstance(raw, dict) and "value" in raw:  # a Quantity
+        unit = dict(b.units).get(str(raw.get("code") or raw.get("unit")))
+        if b.units and unit is None:
+            return None
+        return {"value": raw["value"], "unit": unit} if unit else raw["value"]
+    if b.mapping:
+        key = str(raw).lower() if isinstance(raw, bool) else str(raw)
+        return dict(b.mapping).get(key)
+    return raw if isinstance(raw, (str, int, float, bool)) else None
+
+
+def _source(it: _Item, path, value, note=None) -> dict:
+    src = {"resource": it.ref, "path": path or it.resource["resourceType"]}
+    if value is not None:
+        src["value"] = value if isinstance(value, (str, int, float, bool, list)) else str(value)
+    if note:
+        src["note"] = note
+    return src
+
+
+def case_from_fhir(guideline, resources: list[dict], today: _dt.date | None = None, *,
+                   bindings: Bindings | None = None) -> tuple[dict, dict]:
+    """The case the bindings derive from FHIR resources, and per field its sources.
+
+    `guideline`: a path to a .hgl file (its bindings next to it), a guideline from `load`, or
+    Bindings.  `resources`: resources, Bundles or None (CDS Hooks prefetch values).  `today`: the
+    reference date for ages and durations (default: today).  `bindings`: use these instead of
+    the guideline's own.  Returns (case, sources): the case
+    holds only what was derived; sources[field] lists the resources it came from (reference,
+    FHIRPath, raw value) and, for a field found but not derived, a note saying why.  A value the
+    guideline would reject (out of range, unknown) is left out with a note.
+    """
+    if bindings is not None:
+        from .api import load as load_guideline
+
+        b = bindings
+        g = (None if isinstance(guideline, Bindings)
+             else load_guideline(guideline) if isinstance(guideline, (str, os.PathLike)) else guideline)
+    else:
+        g, b = _guideline(guideline), bindings_of(guideline)
+    run = _Run(b, g, flatten(resources), today or _dt.date.today())
+    sources: dict[str, list] = {}
+    for fact in b.facts:
+        value, src, _ = run.derive(fact)
+        if isinstance(value, str) and fact.derive is None and _date(value) and fact.value and not fact.mapping:
+            value = _date(value)  # a date fact (anchors after/before and months_since)
+        run.facts[fact.name] = (value, src)
+    case: dict = {}
+    for binding in b.inputs:
+        value, src, note = run.derive(binding)
+        if note and not src:
+            src = [{"note": note}]
+        if value is not None and g is not None:
+            problem = _invalid(g, binding.name, value)
+            if problem:
+                src = [dict(s, note=problem) for s in src] or [{"note": problem}]
+                value = None
+        if value is not None:
+            case[binding.name] = value
+        if src:
+            sources[binding.name] = src
+    return case, sources
+
+
+def _invalid(guideline, name: str, value) -> str | None:
+    from .schema import CaseError
+
+    try:
+        guideline.validate({name: value})
+    except CaseError as err:
+        return "rejected: " + "; ".join(e.get("message", "") for e in getattr(err, "errors", ()) or [{}]) or str(err)
+    return None
+
+
+def describe_parts(b: Binding, systems: dict | None = None) -> tuple[str, str | None, str]:
+    """A binding in three parts: where (resource and codes), the FHIRPath, how (map, dates, derivation)."""
+    names = {v: k for k, v in (systems or {}).items()}
+    where = " or ".join(b.resources)
+    if b.codes:
+        where += " " + ", ".join(f"{names.get(s, s).upper() if s in names else s} {c}" for s, c in b.codes)
+    how = []
+    if b.mapping:
+        how.append("mapped " + ", ".join(f"{k} → {v}" for k, v in b.mapping))
+    if b.after or b.before:
+        how.append(f"dated {'on or after' if b.after else 'before'} {b.after or b.before}")
+    if b.derive:
+        how.append({"age": "age in years at the reference date",
+                    "months_since": f"months since {', '.join(b.facts)}",
+                    "any_of": f"{b.option('positive')} if any of {', '.join(b.facts)} is, "
+                              f"{b.option('negative')} if all are",
+                    "drugs": f"the {b.option('vocabulary')} values of the records (RxNorm)",
+                    "regimen": "the option whose drugs are exactly the active ones"}[b.derive])
+    return where.strip(), b.value, "; ".join(how)
+
+
+def describe(b: Binding, systems: dict | None = None) -> str:
+    """A binding in one line: resource and codes, the FHIRPath, the derivation."""
+    where, path, how = describe_parts(b, systems)
+    return "; ".join(x for x in (where, path, how) if x)
