@@ -26,6 +26,28 @@ OWN_CASES = ROOT / "guidelines" / "her2_mbc.cases.yaml"
 
 REGENERATE = ".venv/bin/pytest --update-golden (or HGL_UPDATE_GOLDEN=1), then review `git diff tests/golden`"
 
+# The head of the small guidelines tests write inline (metadata and one provenance tag `t`).
+SMALL_HEADER = '''guideline g
+  title "T"
+  version "1"
+  status draft
+  source "S"
+  disclaimer "D"
+end
+provenance t "t"
+'''
+
+
+def load_text(text: str, tag: str = "t"):
+    """Compile a guideline given as text and load it (no cache); fails the test on a compile error."""
+    from hgl.compiler.front.source import Source
+    from hgl.compiler.pipeline import compile_source
+    from hgl.runtime.api import Guideline, load_module_source
+
+    result = compile_source(Source("g.hgl", text))
+    assert result.ok, [(d.span.line, d.code, d.message) for d in result.errors]
+    return Guideline(load_module_source(result.code, f"hgl_{tag}_{result.source.sha256[:12]}"))
+
 
 def pytest_addoption(parser):
     parser.addoption("--update-golden", action="store_true", default=False,

@@ -5,18 +5,10 @@ from __future__ import annotations
 import pytest
 
 from hgl.compiler.front.source import Source
-from hgl.compiler.pipeline import check_source, compile_source
-from hgl.runtime.api import Guideline, load_module_source
+from hgl.compiler.pipeline import check_source
+from .conftest import SMALL_HEADER, load_text
 
-HEADER = '''guideline g
-  title "T"
-  version "1"
-  status draft
-  source "S"
-  disclaimer "D"
-end
-provenance t "t"
-flag f "F"
+HEADER = SMALL_HEADER + '''flag f "F"
 vocabulary drug "drug"
   a "A"
   b "B"
@@ -56,8 +48,7 @@ def test_category_checks(name, decls, when, code):
 
 @pytest.mark.parametrize("case,flagged", [({"score": 4}, True), ({"score": 2}, False), ({"score": None}, None)])
 def test_a_category_at_run_time(case, flagged):
-    result = compile_source(Source("g.hgl", _source(SEVERITY, "severity = severe")))
-    g = Guideline(load_module_source(result.code, f"hgl_cat_{result.source.sha256[:12]}"))
+    g = load_text(_source(SEVERITY, "severity = severe"), "cat")
     r = g.evaluate(case)
     if flagged is None:
         assert r.status == "needs_data" and r.missing == ["score"]

@@ -7,10 +7,10 @@ import datetime
 import pytest
 
 from hgl.compiler.front.source import Source
-from hgl.compiler.pipeline import check_source, compile_source
+from hgl.compiler.pipeline import check_source
 from hgl.runtime import logic as L
-from hgl.runtime.api import Guideline, load_module_source
 from hgl.runtime.schema import CaseError
+from .conftest import SMALL_HEADER, load_text
 
 BETWEEN = [
     ("years", "1960-12-06", "2025-12-05", 64),  # the day before the birthday
@@ -34,15 +34,7 @@ def test_between_a_missing_date_is_unknown():
     assert type(v) is L.Unknown and v.inputs == {"birth_date"}
 
 
-SOURCE = '''guideline g
-  title "T"
-  version "1"
-  status draft
-  source "S"
-  disclaimer "D"
-end
-provenance t "t"
-flag older "65 or older"
+SOURCE = SMALL_HEADER + '''flag older "65 or older"
 input birth_date: date
 define age "age" = years between birth_date and today
 section s "S"
@@ -57,9 +49,7 @@ end
 
 @pytest.fixture(scope="module")
 def guideline():
-    result = compile_source(Source("g.hgl", SOURCE))
-    assert result.ok, [d.message for d in result.errors]
-    return Guideline(load_module_source(result.code, f"hgl_dates_{result.source.sha256[:12]}"))
+    return load_text(SOURCE, "dates")
 
 
 @pytest.mark.parametrize("today,flagged", [("2025-12-05", False), ("2025-12-06", True)])

@@ -4,19 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from hgl.compiler.front.source import Source
-from hgl.compiler.pipeline import compile_source
-from hgl.runtime.api import Guideline, load_module_source
+from hgl.runtime.api import Guideline
+from .conftest import SMALL_HEADER, load_text
 
-HEADER = '''guideline g
-  title "T"
-  version "1"
-  status draft
-  source "S"
-  disclaimer "D"
-end
-provenance t "test"
-'''
+HEADER = SMALL_HEADER
 
 SITE_OF_CARE = HEADER + '''
 kind site "Site of care"
@@ -75,9 +66,7 @@ end
 
 
 def _load(text: str) -> Guideline:
-    result = compile_source(Source("g.hgl", text))
-    assert result.ok, [(d.span.line, d.message) for d in result.errors]
-    return Guideline(load_module_source(result.code, f"hgl_test_{result.source.sha256[:12]}"))
+    return load_text(text, "roles")
 
 
 @pytest.fixture(scope="module")
