@@ -130,19 +130,14 @@ def spark_session(master: str = "local[*]", app: str = "hgl cohort"):
 
 
 def _spark_type(explain, keep_fields):
+    """The Spark schema of the results: the kept columns as Spark has them, then the result columns
+    as hgl.runtime.columnar.result_schema defines them (one definition, converted)."""
     from pyspark.sql import types as T
+    from pyspark.sql.pandas.types import from_arrow_schema
 
-    names = T.ArrayType(T.StringType())
-    option = T.StructType([T.StructField("id", T.StringType()), T.StructField("role", T.StringType()),
-                           T.StructField("rule", T.StringType())])
-    fields = list(keep_fields) + [
-        T.StructField("status", T.StringType()), T.StructField("governing", T.StringType()),
-        T.StructField("options", T.ArrayType(option)), T.StructField("flags", names),
-        T.StructField("missing", names), T.StructField("inconsistent", names), T.StructField("violated", names),
-        T.StructField("error", T.StringType())]
-    if explain != "none":
-        fields.append(T.StructField("result", T.StringType()))
-    return T.StructType(fields)
+    from .columnar import result_schema
+
+    return T.StructType(list(keep_fields) + list(from_arrow_schema(result_schema(explain)).fields))
 
 
 def evaluate_dataframe(guideline, df, params=None, explain="none", keep=None):
