@@ -7,6 +7,19 @@ GUIDELINE := guidelines/her2_mbc.hgl
 # every other shipped guideline; each has its cases beside it (guidelines/<id>.cases.yaml)
 MORE_GUIDELINES := $(filter-out $(GUIDELINE),$(sort $(wildcard guidelines/*.hgl)))
 export HGL_CACHE_DIR ?= $(CURDIR)/.hgl-cache
+# The clinical specification and public vignettes live outside this repository, in ../shared
+# beside the clone.  Without them `make demo` skips the vignette steps (with a notice) and
+# `make test` stops with a message: the tests check the guideline against them.
+SHARED := ../shared/clinical
+VIGNETTES := $(SHARED)/vignettes.yaml
+HAVE_SHARED := $(and $(wildcard $(SHARED)/SPEC.md),$(wildcard $(VIGNETTES)))
+define NO_SHARED
+$(SHARED)/SPEC.md and $(VIGNETTES) were not found.
+  They are the clinical specification the HER2 guideline encodes and its public vignettes;
+  they are not part of this repository. Put the project's shared/ folder beside this clone,
+  so that ../shared/clinical/SPEC.md and ../shared/clinical/vignettes.yaml exist.
+endef
+export NO_SHARED
 
 .PHONY: env demo test test-fast bench fuzz clean
 
@@ -19,12 +32,13 @@ $(STAMP): pyproject.toml
 env: $(STAMP)
 
 demo: env
+	@$(if $(HAVE_SHARED),true,echo; echo "NOTE: $$NO_SHARED"; echo "  This demo runs without them: the vignette steps are skipped."; echo)
 	@echo "== check"
 	$(BIN)/hgl check $(GUIDELINE)
 	@echo "== compile"
 	$(BIN)/hgl build $(GUIDELINE) -o build/guidelines
-	@echo "== the guideline's own cases and the public vignettes"
-	$(BIN)/hgl test $(GUIDELINE) --cases guidelines/her2_mbc.cases.yaml --cases ../shared/clinical/vignettes.yaml --coverage
+	@echo "== the guideline's own cases$(if $(HAVE_SHARED), and the public vignettes, (public vignettes skipped: $(VIGNETTES) not found))"
+	$(BIN)/hgl test $(GUIDELINE) --cases guidelines/her2_mbc.cases.yaml $(if $(HAVE_SHARED),--cases $(VIGNETTES)) --coverage
 	@for g in $(MORE_GUIDELINES); do \
 	  echo; echo "== $$g: check and its own cases"; \
 	  $(BIN)/hgl check $$g && $(BIN)/hgl test $$g --cases $${g%.hgl}.cases.yaml --coverage || exit 1; done
@@ -32,12 +46,15 @@ demo: env
 	@for f in guidelines/examples/*.yaml; do \
 	  echo; echo "---- $$f"; $(BIN)/hgl run $(GUIDELINE) --case $$f || exit 1; done
 	@echo
-	@echo "== documentation site"
-	$(BIN)/hgl docs --cases her2_mbc=../shared/clinical/vignettes.yaml
+	@echo "== a batch: the 200 sample patients of guidelines/examples, one CSV row each"
+	$(BIN)/hgl run $(GUIDELINE) --cases guidelines/examples/her2_mbc_cohort.jsonl -o build/results.csv --no-progress
+	@echo "== documentation site$(if $(HAVE_SHARED),, (worked cases without the public vignettes: $(VIGNETTES) not found))"
+	$(BIN)/hgl docs --previous her2_mbc=guidelines/examples/her2_mbc.previous.hgl $(if $(HAVE_SHARED),--cases her2_mbc=$(VIGNETTES))
 	@echo "== a synthetic cohort of 10,000 patients, its results and concordance page"; mkdir -p build && $(BIN)/python guidelines/her2_mbc_cohort.py -n 10000 -o build/cohort.parquet && $(BIN)/hgl cohort $(GUIDELINE) --input build/cohort.parquet -o build/cohort.results.parquet --concordance treatment_started --report build/cohort-report
 
 test: env
-	$(BIN)/hgl test $(GUIDELINE) --cases guidelines/her2_mbc.cases.yaml --cases ../shared/clinical/vignettes.yaml --coverage --require-coverage
+	@$(if $(HAVE_SHARED),true,echo "make test: $$NO_SHARED" >&2; exit 2)
+	$(BIN)/hgl test $(GUIDELINE) --cases guidelines/her2_mbc.cases.yaml --cases $(VIGNETTES) --coverage --require-coverage
 	@for g in $(MORE_GUIDELINES); do \
 	  echo "$(BIN)/hgl test $$g --cases $${g%.hgl}.cases.yaml --coverage --require-coverage"; \
 	  $(BIN)/hgl test $$g --cases $${g%.hgl}.cases.yaml --coverage --require-coverage || exit 1; done

@@ -24,6 +24,7 @@ PLUGGED = {
     "export": ("hgl.compiler.fhir.export", "export a guideline as a FHIR R4 Bundle (PlanDefinition, Library, ActivityDefinitions)"),
     "case-from-fhir": ("hgl.compiler.fhir.fromfhir", "derive a case from a patient's FHIR resources, with the source of each value"),
     "cohort": ("hgl.runtime.cohort", "evaluate a cohort in Parquet, locally or on Spark, with a concordance report"),
+    "fmt": ("hgl.compiler.front.format", "format .hgl files in place (--check for CI, --diff to show changes)"),
 }
 
 
@@ -50,13 +51,21 @@ def cmd_check(args) -> int:
             from hgl.compiler.verify.search import verify_report
 
             gap_kind = (args.verify_gaps or "silent").replace("-", "_")
-            diags += verify_report(result, gap_kind=gap_kind).diagnostics
+            from hgl.compiler.verify.phases import wants_progress
+
+            diags += verify_report(result, gap_kind=gap_kind, jobs=args.jobs,
+                                   progress=wants_progress(args.progress)).diagnostics
+        diags, accepted = _split_accepted(result, diags, verified=bool(args.verify or args.verify_gaps),
+                                          show=args.show_accepted)
         if args.format == "json":
             all_json.extend(json.loads(dumps(source, diags)))
         elif diags:
             print(render_all(source, diags, _color(sys.stdout)))
         else:
             print(f"{path}: ok")
+        if accepted and args.format != "json":
+            print(f"{path}: {accepted} finding{'' if accepted == 1 else 's'} accepted in the source" +
+                  ("" if args.show_accepted else " (--show-accepted lists them)"))
         if any(d.severity == "error" for d in diags):
             worst = max(worst, EXIT_ERRORS)
         elif args.strict and diags:
@@ -64,6 +73,21 @@ def cmd_check(args) -> int:
     if args.format == "json":
         print(json.dumps(all_json, indent=2, ensure_ascii=False))
     return worst
+
+
+def _split_accepted(result, diags, verified: bool, show: bool):
+    """Findings to print, and how many `accept` statements accepted (compiler/check/accepts.py)."""
+    from hgl.compiler.check.accepts import partition
+    from hgl.compiler.front.diagnostics import Diagnostic
+
+    part = partition(result.program, diags, verified)
+    shown = list(part.shown)
+    if show:  # each accepted finding once more, with its reason
+        shown += [Diagnostic(d.code, d.message, d.span, d.hint,
+                             (f"accepted at line {a.span.line}: {a.reason}",) + d.notes, d.data)
+                  for d, a in part.accepted]
+        shown.sort(key=Diagnostic.sort_key)
+    return shown, len(part.accepted)
 
 
 def cmd_build(args) -> int:
@@ -117,14 +141,28 @@ def cmd_run(args) -> int:
             print(f"  {e['field']}: {e['message']}" + (f" ({e['hint']})" if e.get("hint") else ""),
                   file=sys.stderr)
         return EXIT_USAGE
+    if args.why_not and (unknown := _unknown_options(guideline, args.why_not)):
+        if args.format == "json":  # as an invalid case is reported in JSON mode, on standard output
+            print(json.dumps({"error": "unknown_option", "fields": unknown}, indent=2, ensure_ascii=False))
+        return EXIT_USAGE
     if args.cases:
         from hgl.runtime.batch import OutputRefused, output_file
+        from hgl.runtime.output import CsvResults, OutputFormatError, batch_format
 
+        try:  # the format from --format or the name of -o (never a guess); the folder must exist
+            fmt = batch_format(args.output, args.format)
+            if args.output and not Path(args.output).resolve().parent.is_dir():
+                raise OutputFormatError(f"-o {args.output}: the folder {Path(args.output).parent} does not exist")
+        except OutputFormatError as err:
+            print(f"hgl run: {err}", file=sys.stderr)
+            return EXIT_USAGE
+        explain = args.explain or ("none" if fmt == "csv" else "full")  # CSV holds the decision, not the words
         try:  # -o is written atomically; -o naming an input is refused before anything is touched
             with output_file(args.output, (args.cases, args.guideline)) as out:
-                summary = run_batch(guideline, args.cases, out, params,
+                sink = CsvResults(out, guideline) if fmt == "csv" else out
+                summary = run_batch(guideline, args.cases, sink, params,
                                     progress=not args.no_progress and sys.stderr.isatty() or args.progress,
-                                    jobs=args.jobs, explain=args.explain or "full")
+                                    jobs=args.jobs, explain=explain)
         except CaseError as err:
             print(json.dumps(err.to_dict()), file=sys.stderr)
             return EXIT_USAGE
@@ -135,6 +173,10 @@ def cmd_run(args) -> int:
         return EXIT_ERRORS if summary["errors"] else EXIT_OK  # some records were invalid
     if not args.case:
         print("hgl run: give --case FILE or --cases FILE", file=sys.stderr)
+        return EXIT_USAGE
+    if args.output:  # one case prints to standard output: -o would be ignored, so it is refused
+        print(f"hgl run: -o is for a batch (--cases); redirect one case's output instead (> {args.output})",
+              file=sys.stderr)
         return EXIT_USAGE
     from hgl.runtime.casefile import CaseFileError
 
@@ -156,9 +198,32 @@ def cmd_run(args) -> int:
         return EXIT_USAGE
     if args.format == "json":
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    elif args.format == "jsonl":
+        print(json.dumps(result.to_dict(), ensure_ascii=False, separators=(",", ":")))
+    elif args.format == "csv":  # one row, the columns of a batch (hgl.runtime.output)
+        from hgl.runtime.output import CsvResults
+
+        CsvResults(sys.stdout, guideline).write_result(result.to_dict(receipt=False))
     else:
         print(format_result(result))
     return EXIT_OK
+
+
+def _unknown_options(guideline, ids) -> list[dict]:
+    """Report each --why-not id that is not an option of the guideline (with did-you-mean) on
+    standard error; return them as error fields ({field, message, hint})."""
+    import difflib
+
+    options = list(guideline.module.OPTIONS)
+    errors = []
+    for oid in (o for o in dict.fromkeys(ids) if o not in options):
+        close = [o for o in options if o.startswith(oid)] if oid else []
+        close = close[:1] or difflib.get_close_matches(oid, options, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else "its options: " + ", ".join(options)
+        message = f"no option '{oid}' in guideline {guideline.id}"
+        print(f"hgl run: --why-not {oid}: {message} ({hint})", file=sys.stderr)
+        errors.append({"field": "why_not", "message": message, "hint": hint})
+    return errors
 
 
 def cmd_test(args) -> int:
@@ -223,7 +288,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     c.add_argument("--verify-gaps", choices=("silent", "no-preferred"), default=None,
                    help="what --verify calls a gap (implies --verify): 'silent' (default, SPEC.md 3: no option, "
                         "no flag, no request) or 'no-preferred' (no preferred option, no flag, no request)")
+    c.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="--verify: run its phases in N worker processes (same findings for any N; default 1)")
+    c.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="--verify: progress on stderr (default: only when stderr is a terminal)")
     c.add_argument("--strict", action="store_true", help="warnings fail too")
+    c.add_argument("--show-accepted", action="store_true",
+                   help="also print the findings an `accept` statement accepts, with its reason")
     c.set_defaults(func=cmd_check)
 
     b = sub.add_parser("build", help="compile a guideline to a Python module")
@@ -235,11 +306,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     r.add_argument("guideline", help="a .hgl file or a module built by 'hgl build'")
     r.add_argument("--case", help="one case, JSON or YAML")
     r.add_argument("--cases", help="a batch: .jsonl or .csv")
-    r.add_argument("--format", choices=("text", "json", "jsonl"), default="text")
+    r.add_argument("--format", choices=("text", "json", "jsonl", "csv"), default=None,
+                   help="one case: text (default), json, jsonl or csv; a batch: jsonl or csv "
+                        "(default: from the name of -o, .jsonl/.ndjson or .csv; JSON lines on standard output)")
     r.add_argument("--param", action="append", metavar="NAME=VALUE", help="override a policy parameter")
     r.add_argument("--why-not", action="append", metavar="OPTION", help="explain why an option is not given")
     r.add_argument("--trace", action="store_true", help="include every rule's truth value")
-    r.add_argument("-o", "--output", help="batch output file (default: standard output)")
+    r.add_argument("-o", "--output", help="batch output file, written whole or not at all (default: standard output)")
     r.add_argument("--progress", action="store_true", help="always show the progress bar")
     r.add_argument("--no-progress", action="store_true")
     r.add_argument("--jobs", type=int, default=None, metavar="N",
@@ -286,7 +359,6 @@ def _unavailable(name) -> int:
 
 def main(argv=None) -> int:
     from hgl.compiler.front.diagnostics import HglError
-    from hgl.compiler.pipeline import InternalError
 
     argv = sys.argv[1:] if argv is None else list(argv)
     command = next((a for a in argv if not a.startswith("-")), None)
@@ -298,15 +370,20 @@ def main(argv=None) -> int:
 
         print(render_all(err.source, err.diagnostics, _color(sys.stderr)), file=sys.stderr)
         return EXIT_ERRORS
-    except InternalError as err:
-        print("hgl: internal compiler error (a bug in hgl, not in your guideline); please report it with "
-              "the file that caused it.\n" + str(err), file=sys.stderr)
-        return EXIT_INTERNAL
-    except FileNotFoundError as err:
-        print(f"hgl: {err.filename}: no such file", file=sys.stderr)
+    except FileNotFoundError as err:  # a library may give no file name (pyarrow): then its own words
+        print(f"hgl: {err.filename}: no such file" if err.filename else f"hgl: {err}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:  # pragma: no cover
         return EXIT_OK
+    except Exception as err:
+        # the compiler is imported only by the commands that compile (`hgl run` on a cached guideline
+        # starts without it): an InternalError can only come from it once it is loaded
+        pipeline = sys.modules.get("hgl.compiler.pipeline")
+        if pipeline is None or not isinstance(err, pipeline.InternalError):
+            raise
+        print("hgl: internal compiler error (a bug in hgl, not in your guideline); please report it with "
+              "the file that caused it.\n" + str(err), file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":  # pragma: no cover

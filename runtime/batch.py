@@ -46,17 +46,20 @@ def _line_error(lineno, message, field="(line)"):
     return lineno, CaseError([{"field": field, "message": message}])
 
 
-def _lines(fh, pending=None):
+def _lines(fh, pending=None, position=None):
     """(line number, text) per physical line of a binary file, each at most MAX_LINE_BYTES.
 
     A line too long or not UTF-8 gives (line number, CaseError) instead, or, with `pending`,
     an empty line while the error waits in pending[line number] (for the CSV reader).
+    `position`: a one-item list, kept at the number of bytes read so far (the progress bar).
     """
     lineno = 0
     while True:
         raw = fh.readline(MAX_LINE_BYTES + 1)
         if not raw:
             return
+        if position is not None:
+            position[0] = fh.tell()
         lineno += 1
         error = None
         if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
@@ -81,18 +84,19 @@ def _lines(fh, pending=None):
             yield lineno, "\n"
 
 
-def read_cases(path):
+def read_cases(path, position=None):
     """Yield (line number, case dict or CaseError) from a .jsonl or .csv file.
 
     Every record that cannot be read (bad JSON, bad UTF-8, a line too long, a CSV row with
     more cells than the header) is a CaseError naming its line; the reading goes on.
+    `position`: a one-item list kept at the bytes read so far (the file is read once).
     """
-    return _read_csv(path, None) if str(path).endswith(".csv") else _read_jsonl(path)
+    return _read_csv(path, None, position) if str(path).endswith(".csv") else _read_jsonl(path, position)
 
 
-def _read_jsonl(path):
+def _read_jsonl(path, position=None):
     with open(path, "rb") as fh:
-        for i, line in _lines(fh):
+        for i, line in _lines(fh, position=position):
             if isinstance(line, CaseError):
                 yield i, line
             elif line.strip():
@@ -104,11 +108,11 @@ def _read_jsonl(path):
                     yield _line_error(i, "not valid JSON: nested too deeply")
 
 
-def _read_csv(path, inputs):
+def _read_csv(path, inputs, position=None):
     """(line, row dict) per CSV record; the header is the first non-empty line."""
     pending: dict[int, str] = {}
     with open(path, "rb") as fh:
-        reader = csv.reader((text for _, text in _lines(fh, pending)))
+        reader = csv.reader((text for _, text in _lines(fh, pending, position)))
         header = None
         while True:
             try:
@@ -137,18 +141,31 @@ def _read_csv(path, inputs):
             yield _line_error(line, pending[line])
 
 
-def _count_lines(path) -> int:
-    """Lines of a file, read in bounded chunks (for the progress bar only)."""
-    n = 0
-    last = b"\n"
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            n += chunk.count(b"\n")
-            last = chunk[-1:]
-    return n + (last != b"\n")
-
-
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+try:  # a fast encoder for result records; its output is byte for byte that of _dumps (tests/test_batch_json.py)
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - orjson is a dependency; without it, the same bytes, slower
+    _orjson = None
+
+
+def dumps_record(rec: dict) -> str:
+    """A result record as one line of compact JSON, non-ASCII as is (what _dumps writes).
+
+    orjson writes the same bytes for everything a result record holds (text, ids, booleans, whole
+    numbers) except floats in exponent form (1e-05: orjson writes 0.00001): a record with an
+    option standing for a float value, a number too large for 64 bits or text orjson refuses
+    (a lone surrogate) is written by the standard encoder.
+    """
+    if _orjson is not None:
+        for o in rec.get("options", ()):
+            if type(o.get("stands_for")) is float:
+                return _dumps(rec)
+        try:
+            return _orjson.dumps(rec).decode("utf-8")
+        except (TypeError, _orjson.JSONEncodeError):
+            pass
+    return _dumps(rec)
 
 
 def evaluate_record(guideline, checked, specs, is_csv, lineno, case, explain="full"):
@@ -164,7 +181,7 @@ def evaluate_record(guideline, checked, specs, is_csv, lineno, case, explain="fu
         result = guideline.evaluate(case, checked, params_checked=True)
     except CaseError as err:
         return _dumps({"line": lineno, **err.to_dict()}) + "\n", None
-    return _dumps(record(result, explain)) + "\n", (result.status, preferred_systemic(result))
+    return dumps_record(record(result, explain)) + "\n", (result.status, preferred_systemic(result))
 
 
 def run_batch(guideline, path, out, params=None, progress=True, fmt="jsonl", jobs=1, explain="full"):
@@ -180,9 +197,9 @@ def run_batch(guideline, path, out, params=None, progress=True, fmt="jsonl", job
     status: Counter = Counter()
     preferred: Counter = Counter()
     errors = 0
-    total = None
-    if progress:
-        total = _count_lines(path) - (1 if is_csv else 0)
+    # the progress bar estimates the number of cases from the bytes read so far: the input is read once
+    size = _size(path) if progress else 0
+    position = [0]
     start = time.perf_counter()
     last = 0.0
     done = 0
@@ -190,9 +207,9 @@ def run_batch(guideline, path, out, params=None, progress=True, fmt="jsonl", job
     jobs = resolve_jobs(jobs, path)
     if jobs == 1:
         results = (evaluate_record(guideline, checked, specs, is_csv, lineno, case, explain)
-                   for lineno, case in read_cases(path))
+                   for lineno, case in read_cases(path, position))
     else:
-        results = batch_results(guideline, checked, is_csv, read_cases(path), explain, jobs)
+        results = batch_results(guideline, checked, is_csv, read_cases(path, position), explain, jobs)
     for line, tally in results:
         try:
             write(line)
@@ -204,13 +221,13 @@ def run_batch(guideline, path, out, params=None, progress=True, fmt="jsonl", job
             status[tally[0]] += 1
             preferred.update(tally[1])
         done += 1
-        if progress and total and not done & 255:
+        if progress and size and not done & 255:
             now = time.perf_counter()
             if now - last > 0.2:
                 last = now
-                _bar(done, total, now - start)
-    if progress and total:
-        _bar(done, total, time.perf_counter() - start)
+                _bar(done, _estimate(done, position[0], size), now - start, "~")
+    if progress and size:
+        _bar(done, done, time.perf_counter() - start)
         sys.stderr.write("\n")
     return {"cases": done, "errors": errors, "by_status": dict(status.most_common()),
             "by_preferred": dict(preferred.most_common())}
@@ -254,9 +271,24 @@ def output_file(path, inputs=()):
         raise
 
 
-def _bar(done, total, elapsed):
+def _size(path) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def _estimate(done: int, read: int, size: int) -> int:
+    """The cases of the whole file, from those done and the share of its bytes read (ahead of them
+    with worker processes: a slight underestimate until the end)."""
+    if read <= 0:
+        return done
+    return max(done, round(done * size / read))
+
+
+def _bar(done, total, elapsed, approx=""):
     width = 30
     filled = int(width * done / max(total, 1))
     rate = done / elapsed if elapsed > 0 else 0.0
-    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} cases, {rate:,.0f}/s")
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{approx}{total} cases, {rate:,.0f}/s")
     sys.stderr.flush()

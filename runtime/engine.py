@@ -13,9 +13,8 @@ plain-Python variant (its KNOWN table), which gives the same answer faster.
 
 from __future__ import annotations
 
-from itertools import product
-
-from .logic import Unknown, truth
+from .completion import Completions, _finite_domain
+from .logic import ABSENT, Touched, Unknown, plain_to_try, truth
 from .model import DEFAULT_ROLES
 
 ROLE_RANK_DEFAULT = ("avoid", "preferred", "alternative")
@@ -79,7 +78,7 @@ class Firing:
     """The outcome of one combination run."""
 
     __slots__ = ("roles", "by", "proposed_by", "flags", "requests", "undecided", "governing", "proposal",
-                 "decisive")
+                 "decisive", "completed")
 
     def __init__(self):
         self.roles: dict = {}  # option -> final role
@@ -94,6 +93,9 @@ class Firing:
         # result (Engine.run); only the first such rule per group of inputs is tried, so a rule not
         # here may be decisive too: it was simply not needed to show that its inputs matter
         self.decisive: dict = {}
+        # some condition behind it holds in every completion of the case but is unknown in the case
+        # itself (Engine._settle, Engine._by_cases): its words must say so (Renderer.because)
+        self.completed = False
 
     def signature(self):
         return (frozenset(self.roles.items()), frozenset(self.flags), frozenset(self.requests))
@@ -112,7 +114,7 @@ class _State:
     """One combination run: its inputs and what the steps build."""
 
     __slots__ = ("env", "fired_rules", "fired", "forced", "plain", "out", "gov", "proposals", "restricts",
-                 "withhold", "views", "proposed", "P")
+                 "withhold", "views", "proposed", "P", "penv")
 
     def __init__(self, env, fired_rules, fired, forced, plain):
         self.env, self.fired_rules, self.fired, self.forced, self.plain = env, fired_rules, fired, forced, plain
@@ -123,8 +125,8 @@ class _State:
         self.withhold = False
 
 
-class Engine:
-    """Evaluates one compiled guideline module."""
+class Engine(Completions):
+    """Evaluates one compiled guideline module (the completion search: hgl.runtime.completion)."""
 
     def __init__(self, module):
         self.m = module
@@ -146,12 +148,18 @@ class Engine:
         self.constraints = tuple(module.CONSTRAINTS)
         known = getattr(module, "KNOWN", {})
 
+        optimistic = self.shortcuts
+
         def plain(fn):
             return known.get(fn.__name__, fn) if fn is not None else None
-        # (name, three-valued function, plain variant, inputs read) per definition, in dependency order
-        self.defs = tuple((d.name, d.fn, plain(d.fn), frozenset(d.reads)) for d in module.DEFINITIONS)
+
+        def opt(fn):  # the plain variant to try with missing values ABSENT, or None (hgl.runtime.logic)
+            return plain_to_try(fn, known) if optimistic and fn is not None else None
+        # (name, three-valued function, plain variant, inputs read, plain variant to try) per
+        # definition, in dependency order
+        self.defs = tuple((d.name, d.fn, plain(d.fn), frozenset(d.reads), opt(d.fn)) for d in module.DEFINITIONS)
         self.plain_defs = tuple((d.name, plain(d.fn)) for d in module.DEFINITIONS)
-        self.tests = tuple((c.test, plain(c.test), frozenset(c.inputs)) for c in self.constraints)
+        self.tests = tuple((c.test, plain(c.test), frozenset(c.inputs), opt(c.test)) for c in self.constraints)
         self.finite_domains = {s.name: _finite_domain(s) for s in module.INPUTS}
         self.proposes = {(r.id, i): frozenset(o.option for o in b.outcomes if o.kind == "propose")
                          for r in module.RULES for i, b in enumerate(r.branches)}
@@ -159,13 +167,18 @@ class Engine:
         self.static_views = {o: OptionView(opt, None) for o, opt in self.options.items() if opt.stands_for is None}
         self.standing = tuple(o for o, opt in self.options.items() if opt.stands_for is not None)
         # each rule with its conditions: three-valued, and plain for when no input it reads is missing
-        self.p1 = tuple((r, frozenset(r.reads), r.when, plain(r.when),
-                         tuple((i, b.guard, plain(b.guard)) for i, b in enumerate(r.branches))) for r in self.phase1)
-        self.p2 = tuple((r, r.when, plain(r.when), tuple((b.guard, plain(b.guard)) for b in r.branches))
-                        for r in self.phase2)
+        self.p1 = tuple((r, frozenset(r.reads), r.when, plain(r.when), opt(r.when),
+                         tuple((i, b.guard, plain(b.guard), opt(b.guard)) for i, b in enumerate(r.branches)))
+                        for r in self.phase1)
+        self.p2 = tuple((r, r.when, plain(r.when), opt(r.when),
+                         tuple((b.guard, plain(b.guard), opt(b.guard)) for b in r.branches)) for r in self.phase2)
         self.actions = {(r.id, i): _Actions(r, i, b, self.options, self.governed, self.negative) for r in module.RULES
                         for i, b in enumerate(r.branches)}
         self._steps = tuple(getattr(self, "_step_" + step) for step in STEPS)
+        # each compiled condition and definition -> its plain variant to try with missing values ABSENT
+        self.opt_of = {fn: opt(fn) for fn in [d.fn for d in module.DEFINITIONS] + [c.test for c in self.constraints]
+                       + [x for r in module.RULES for x in (r.when, *(b.guard for b in r.branches))]
+                       if fn is not None and opt(fn) is not None}
 
     # ------------------------------------------------------------------ public
     def decide(self, env: dict, known: bool | None = None) -> tuple:
@@ -176,14 +189,33 @@ class Engine:
         raw = self.run(env, known)
         return raw["status"], raw["firing"], raw["missing"], raw["inconsistent"], raw.get("violated", ())
 
-    def derive(self, env: dict, missing=None) -> dict:
-        """Add the definitions to env; `missing`: the inputs without a value (None: use three-valued code only)."""
+    def derive(self, env: dict, missing=None, penv=None) -> dict:
+        """Add the definitions to env; `missing`: the inputs without a value (None: use three-valued code only).
+
+        `penv`: the case as plain code sees it (missing values ABSENT), kept up to date too.
+        """
         if missing is None:
-            for name, fn, _plain, _reads in self.defs:
+            for name, fn, _plain, _reads, _opt in self.defs:
                 env[name] = fn(env)
-        else:
-            for name, fn, plain, reads in self.defs:
+        elif penv is None:
+            for name, fn, plain, reads, _opt in self.defs:
                 env[name] = plain(env) if not missing or missing.isdisjoint(reads) else fn(env)
+        else:
+            for name, fn, plain, reads, opt in self.defs:
+                if opt is not None:  # the plain variant, unless it reads a missing value
+                    try:
+                        v = opt(penv)
+                    except Touched:
+                        v = fn(env)
+                    else:
+                        if v is ABSENT:
+                            v = fn(env)
+                elif missing.isdisjoint(reads):
+                    v = plain(penv)
+                else:
+                    v = fn(env)
+                env[name] = v
+                penv[name] = ABSENT if type(v) is Unknown else v
         return env
 
     def run(self, env: dict, known: bool | None = None) -> dict:
@@ -191,24 +223,34 @@ class Engine:
         U = frozenset() if known else frozenset(k for k, v in env.items() if type(v) is Unknown)
         env["__options__"] = self.options
         if U:
-            self.derive(env, U)
-            violated = [c for c, (test, plain, reads) in zip(self.constraints, self.tests)
-                        if (plain if U.isdisjoint(reads) else test)(env, None) is True]
+            penv = dict(env)  # the case as plain code sees it: missing values ABSENT (None: not used)
+            for k in U:
+                penv[k] = ABSENT
+            if not self.shortcuts:
+                penv = None
+            self.derive(env, U, penv)
+            violated = self._violated(env, penv, U)
         else:
+            penv = env
             for name, plain in self.plain_defs:
                 env[name] = plain(env)
-            violated = [c for c, (_test, plain, _reads) in zip(self.constraints, self.tests) if plain(env, None)]
+            violated = [c for c, (_test, plain, _reads, _opt) in zip(self.constraints, self.tests) if plain(env, None)]
         if violated:
             names = []
             for c in violated:
                 names.extend(x for x in c.inputs if x not in names)
             return {"status": "inconsistent_data", "inconsistent": names, "violated": violated,
                     "firing": None, "missing": [], "env": env}
-        fired_rules, fired, undecided = self._phase1(env, U)
+        fired_rules, fired, undecided = self._phase1(env, U, penv)
         truths: dict = {}
+        settled = False
         if undecided and self.refine:
+            before = fired
             fired_rules, fired, undecided = self._settle(env, fired_rules, fired, undecided, truths)
-        base = self._combine(env, fired_rules, fired, frozenset(), plain=not U)
+            settled = fired is not before  # new lists: some condition was decided over completions
+        base = self._combine(env, fired_rules, fired, frozenset(), plain=not U, penv=penv)
+        if settled or not self.shortcuts:
+            base.completed = True
         seen_inputs: set[str] = set()
         pending = undecided + base.undecided if undecided or base.undecided else ()
         sig = base.signature() if pending else None
@@ -216,9 +258,9 @@ class Engine:
             if unknown.inputs <= seen_inputs:
                 continue
             known = truths.get(key)
-            if not (known[0] if known is not None else self._truths(env, key, unknown)[0]):
+            if not (known[0] if known is not None else self._truths(env, key, unknown, truths)[0]):
                 continue
-            trial = self._combine(env, fired_rules, fired, frozenset((key,)), undecided_phase1=undecided)
+            trial = self._combine(env, fired_rules, fired, frozenset((key,)), undecided_phase1=undecided, penv=penv)
             if trial.signature() != sig:
                 seen_inputs |= unknown.inputs
                 inputs = base.decisive.get(key[1])
@@ -230,48 +272,36 @@ class Engine:
         if missing and not base.requests and self.refine:
             firing = self._by_cases(env, missing)
             if firing is not None:
+                firing.completed = True
                 return {"status": "recommendation", "firing": firing, "missing": [], "inconsistent": [], "env": env}
         status = "needs_data" if missing else "recommendation"
         return {"status": status, "firing": base, "missing": missing, "inconsistent": [], "env": env}
 
-    # Completions tried when deciding a case by cases; past this it stays undecided.
-    MAX_CASES = 16
+    def _violated(self, env, penv, U) -> list:
+        """The consistency checks a case with missing inputs breaks for sure."""
+        out = []
+        for c, (test, plain, reads, opt) in zip(self.constraints, self.tests):
+            if opt is not None and penv is not None:
+                try:
+                    v = opt(penv, None)
+                except Touched:
+                    v = test(env, None)
+                else:
+                    if v is ABSENT:
+                        v = test(env, None)
+            elif U.isdisjoint(reads):
+                v = plain(env, None)
+            else:
+                v = test(env, None)
+            if v is True:
+                out.append(c)
+        return out
 
-    def _by_cases(self, env, missing):
-        """The firing every consistent completion of the missing inputs agrees on, or None.
-
-        The relevance test forces one undecided condition at a time; when the answer is the same
-        whichever value a missing input takes (an option proposed in one branch and avoided in
-        both), it is decided: the case is run once per completion of the missing yes/no, enum
-        and small-integer inputs, and if every consistent completion gives one result (roles,
-        flags, requests), that result stands, without asking for data (issue 11, item 5).
-        """
-        domains = [self.finite_domains.get(x) for x in missing]
-        if any(d is None for d in domains):
-            return None
-        total = 1
-        for d in domains:
-            total *= len(d)
-        if total > self.MAX_CASES:
-            return None
-        agreed = None
-        for values in product(*domains):
-            trial = {k: v for k, v in env.items() if not k.startswith("__")}
-            for name, _fn, _plain, _reads in self.defs:
-                trial.pop(name, None)
-            trial.update(zip(missing, values))
-            raw = self.run(trial)
-            if raw["status"] == "inconsistent_data":
-                continue
-            if raw["status"] != "recommendation":
-                return None
-            sig = raw["firing"].signature()
-            if agreed is None:
-                agreed = (sig, raw["firing"])
-            elif agreed[0] != sig:
-                return None
-        return agreed[1] if agreed is not None else None
-
+    # Shortcuts that cannot change a result: the plain conditions tried first on a case with missing
+    # values (hgl.runtime.logic, "optimistic plain evaluation"), and words that skip the check for
+    # conditions left unknown when no condition was decided over completions (Firing.completed).
+    # Off only to compare with the engine without them (tests/test_engine_shortcuts.py).
+    shortcuts = True
     # Completions tried per undecided condition; past this the condition counts as possible.
     MAX_COMPLETIONS = 256
     # Decide conditions true in every completion, and cases every completion agrees on (design page,
@@ -279,112 +309,46 @@ class Engine:
     # which leaves both undecided.
     refine = True
 
-    def _settle(self, env, fired_rules, fired, undecided, truths):
-        """Phase-1 conditions true in every consistent completion of the case fire (they are decided).
-
-        `truths` keeps (possible, always) per condition for the relevance test that follows.
-        """
-        settled = []
-        for key, unknown in undecided:
-            t = truths[key] = self._truths(env, key, unknown)
-            if t[1]:
-                settled.append(key)
-        if not settled:
-            return fired_rules, fired, undecided
-        fired_rules, fired = list(fired_rules), list(fired)
-        rest = [x for x in undecided if x[0] not in settled]
-        for key in settled:
-            rule = self.rules[key[1]]
-            if key[0] == "b":
-                fired.append((rule, key[2]))
-                continue
-            fired_rules.append(rule)
-            for i, b in enumerate(rule.branches):
-                g = True if b.guard is None else b.guard(env, None)
-                if g is True:
-                    fired.append((rule, i))
-                elif g is not False:
-                    bkey = ("b", rule.id, i)
-                    t = truths[bkey] = self._truths(env, bkey, g)
-                    if t[1]:
-                        fired.append((rule, i))
-                    else:
-                        rest.append((bkey, g))
-        return fired_rules, fired, rest
-
-    def _possible(self, env, key, unknown) -> bool:
-        return self._truths(env, key, unknown)[0]
-
-    def _truths(self, env, key, unknown) -> tuple[bool, bool]:
-        """(possible, always): whether an undecided phase-1 condition holds in some / in every
-        consistent completion of the case.
-
-        Only its missing yes/no, enum and small-integer inputs are filled in, each way; numbers
-        and sets stay missing (three-valued).  A condition that is false in every completion, or
-        whose every completion breaks a consistency check, cannot change the result, so its
-        inputs are not asked for; one that is true in every completion (and reads no other
-        missing input) is decided true.  Anything else counts as possible (the conservative answer).
-        """
-        if key[0] not in ("r", "b"):
-            return True, False
-        rule = self.rules[key[1]]
-        if rule.phase != 1:
-            return True, False
-        names = sorted(x for x in unknown.inputs if self.finite_domains.get(x) is not None)
-        domains = [self.finite_domains[x] for x in names]
-        if not names:
-            return True, False
-        total = 1
-        for d in domains:
-            total *= len(d)
-        if total > self.MAX_COMPLETIONS:
-            return True, False
-        complete = len(names) == len(unknown.inputs)  # every input it waits for was filled in
-        # only what reads a completed input can change: the rest keeps the case's values (and the
-        # case broke no consistency check, or it would not be here)
-        filled = frozenset(names)
-        defs = [(name, fn) for name, fn, _plain, reads in self.defs if not filled.isdisjoint(reads)]
-        tests = [c.test for c, (_test, _plain, reads) in zip(self.constraints, self.tests) if not filled.isdisjoint(reads)]
-        possible, always, consistent = False, complete, False
-        for values in product(*domains):
-            trial = dict(env)
-            trial.update(zip(names, values))
-            for name, fn in defs:
-                trial[name] = fn(trial)
-            if any(test(trial, None) is True for test in tests):
-                continue
-            consistent = True
-            v = rule.when(trial, None) if rule.when is not None else True
-            if v is not False and key[0] == "b":
-                guard = rule.branches[key[2]].guard
-                v = guard(trial, None) if guard is not None else True
-            if v is not False:
-                possible = True
-            if v is not True:
-                always = False
-            if possible and not always:
-                break
-        return possible, always and consistent
-
     # ------------------------------------------------------------------ phases
-    def _phase1(self, env, missing):
+    def _phase1(self, env, missing, penv=None):
         fired_rules = []
         fired = []
         undecided = []
-        for r, reads, when, plain_when, guards in self.p1:
-            plain = not missing or missing.isdisjoint(reads)  # then no condition of the rule is undecided
-            if when is not None:
-                v = plain_when(env, None) if plain else when(env, None)
-            else:
+        # penv: the case with missing values ABSENT (env itself when none is), for the plain variants;
+        # None: the shortcuts are off
+        for r, reads, when, plain_when, opt_when, guards in self.p1:
+            plain = None  # whether the rule reads no missing input (looked up only when needed)
+            if when is None:
                 v = True
+            elif opt_when is not None and penv is not None:
+                try:
+                    v = opt_when(penv, None)
+                except Touched:
+                    v = when(env, None)
+                else:
+                    if v is ABSENT:
+                        v = when(env, None)
+            else:
+                plain = not missing or missing.isdisjoint(reads)
+                v = plain_when(env, None) if plain else when(env, None)
             if v is False:
                 continue
             if v is True:
                 fired_rules.append(r)
-                for i, guard, plain_guard in guards:
+                for i, guard, plain_guard, opt_guard in guards:
                     if guard is None:
                         g = True
+                    elif opt_guard is not None and penv is not None:
+                        try:
+                            g = opt_guard(penv, None)
+                        except Touched:
+                            g = guard(env, None)
+                        else:
+                            if g is ABSENT:
+                                g = guard(env, None)
                     else:
+                        if plain is None:
+                            plain = not missing or missing.isdisjoint(reads)
                         g = plain_guard(env, None) if plain else guard(env, None)
                     if g is True:
                         fired.append((r, i))
@@ -408,15 +372,17 @@ class Engine:
                 fired.append((self.rules[key[1]], key[2]))
         return fired_rules, fired
 
-    def _combine(self, env, fired_rules, fired, forced, undecided_phase1=(), plain=False):
+    def _combine(self, env, fired_rules, fired, forced, undecided_phase1=(), plain=False, penv=None):
         """The combination: each step of STEPS in order (see the module docstring).
 
         `forced`: undecided conditions taken as true (the relevance test); `plain`: no input is
-        missing, so the plain conditions apply.
+        missing, so the plain conditions apply; `penv`: the case with missing values ABSENT, for
+        trying the plain conditions first (None: three-valued only).
         """
         if forced:
             fired_rules, fired = self._forced_phase1(env, forced, fired_rules, fired)
         s = _State(env, fired_rules, fired, forced, plain)
+        s.penv = penv
         for step in self._steps:
             step(s)
         return s.out
@@ -453,24 +419,32 @@ class Engine:
 
     def _step_phase2(self, s):
         """Rules that read the proposal fire (they flag, request and restrict; they cannot propose)."""
-        env, P, forced, out, plain = s.env, s.P, s.forced, s.out, s.plain
-        for r, when, plain_when, guards in self.p2:
+        env, P, forced, out, plain, penv = s.env, s.P, s.forced, s.out, s.plain, s.penv
+        for r, when, plain_when, opt_when, guards in self.p2:
             key = ("r", r.id)
             if key in forced or when is None:
                 v = True
+            elif opt_when is not None and penv is not None:
+                v = _attempt(opt_when, when, penv, env, P)
+            elif plain:
+                v = plain_when(env, P)
             else:
-                v = plain_when(env, P) if plain else when(env, P)
+                v = when(env, P)
             if v is False:
                 continue
             if v is not True:
                 out.undecided.append((key, v))
                 continue
-            for i, (guard, plain_guard) in enumerate(guards):
+            for i, (guard, plain_guard, opt_guard) in enumerate(guards):
                 bkey = ("b", r.id, i)
                 if bkey in forced or guard is None:
                     g = True
+                elif opt_guard is not None and penv is not None:
+                    g = _attempt(opt_guard, guard, penv, env, P)
+                elif plain:
+                    g = plain_guard(env, P)
                 else:
-                    g = plain_guard(env, P) if plain else guard(env, P)
+                    g = guard(env, P)
                 if g is True:
                     self._collect(r, i, s)
                 elif g is not False:
@@ -564,13 +538,11 @@ class _Actions:
         self.withhold = any(o.kind == "withhold" for o in branch.outcomes)
 
 
-def _finite_domain(spec) -> tuple | None:
-    """The values an input can take when there are few of them (yes/no, enums, small integer ranges)."""
-    if spec.kind == "bool":
-        return (True, False)
-    if spec.kind in ("enum", "option"):
-        return tuple(spec.values)
-    if spec.kind == "int" and spec.minimum is not None and spec.maximum is not None \
-            and spec.maximum - spec.minimum <= 10:
-        return tuple(range(int(spec.minimum), int(spec.maximum) + 1))
-    return None
+def _attempt(opt, test, penv, env, P):
+    """A condition's value: its plain variant on the case with missing values ABSENT, or, when
+    that reads one, the three-valued variant (hgl.runtime.logic, "optimistic plain evaluation")."""
+    try:
+        v = opt(penv, P)
+    except Touched:
+        return test(env, P)
+    return test(env, P) if v is ABSENT else v

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .engine import Proposal
-from .logic import Unknown, truth
+from .logic import ABSENT, Touched, Unknown, truth
 from .model import format_value
 
 Test = Callable  # (env, proposal) -> bool | Unknown
@@ -122,6 +122,7 @@ class Renderer:
     def __init__(self, engine, table: dict):
         # no reference to the engine itself: it is the key of _RENDERERS, which must not keep it alive
         self.module, self.rule_by_id, self.options = engine.m, engine.rules, engine.options
+        self.opt_of = getattr(engine, "opt_of", {})  # plain variants to try (hgl.runtime.logic, ABSENT)
         self.symbols = table["symbols"]
         self.labels = table["labels"]
         self.defs = table["defs"]
@@ -129,7 +130,9 @@ class Renderer:
         self.order = {d: {x: i for i, x in enumerate(labels)} for d, labels in self.labels.items()}
         self._cache: dict = {}
         self._keep: list = []
-        self._because: dict = {}
+        self._because: dict = {}  # (rule, branch) -> (phrase functions, the names they read or None)
+        self._rule_reads: dict = {}  # rule id -> the inputs it reads (None: not known)
+        self._words: dict = {}  # (rule, branch, the values of those names…) -> the words (bounded)
         self._one: dict = {}  # id(fact) -> (fact,): the phrase _fact renders, made once
 
     # ------------------------------------------------------------------ values and phrases
@@ -307,15 +310,34 @@ class Renderer:
         when, branches = self.rules[rule_id]
         return when + branches[branch][0]
 
-    def because(self, rule_id: str, branch: int, env, P) -> list[str]:
-        """The conditions of a rule and branch that fired, in words with the case's values."""
-        fns = self._because.get((rule_id, branch))
-        if fns is None:  # they all held: their held phrases
-            fns = self._because[(rule_id, branch)] = [
-                self.compiled(c.fact.held) if type(c.fact) is Fact else self.compiled((c.fact,))
-                for c in self.entries(rule_id, branch)]
-        out = [f(env, P) for f in fns]
-        if any(type(v) is Unknown for v in env.values()):
+    def because(self, rule_id: str, branch: int, env, P, completed: bool = True) -> list[str]:
+        """The conditions of a rule and branch that fired, in words with the case's values.
+
+        `completed`: the firing may hold conditions decided over completions (Firing.completed);
+        when it does not, every condition of a fired rule and branch is true in the case itself.
+        """
+        plan = self._because.get((rule_id, branch))
+        if plan is None:  # they all held: their held phrases; and the names their words read
+            entries = self.entries(rule_id, branch)
+            fns = [self.compiled(c.fact.held) if type(c.fact) is Fact else self.compiled((c.fact,)) for c in entries]
+            plan = self._because[(rule_id, branch)] = (fns, self._reads(entries))
+        fns, names = plan
+        if completed or names is None or P is not None:
+            out = [f(env, P) for f in fns]
+        else:  # the same words for the same values of what they read: rendered once (bounded cache)
+            values = tuple([env.get(n) for n in names])
+            key = (rule_id, branch, values, tuple(map(type, values)),
+                   tuple([(v.lo, v.hi) for v in values if type(v) is Unknown]))
+            try:
+                words = self._words.get(key)
+            except TypeError:  # a value that cannot be a key: rendered each time
+                return [f(env, P) for f in fns]
+            if words is None:
+                if len(self._words) >= self.WORDS_CACHED:
+                    self._words.clear()
+                words = self._words[key] = [f(env, P) for f in fns]
+            return list(words)
+        if completed and any(type(v) is Unknown for v in env.values()):
             # a condition left unknown, in a result decided by completions or by cases (Engine._settle,
             # Engine._by_cases): say so, rather than the words of a truth it does not have
             for i, c in enumerate(self.entries(rule_id, branch)):
@@ -324,6 +346,38 @@ class Renderer:
                     names = ", ".join(self.symbols[x][0] if x in self.symbols else x for x in sorted(v.inputs))
                     out[i] = f"{c.written}: not known ({names} missing), but the result is the same whatever it is"
         return out
+
+    # Rendered `because` lists kept (Renderer._words); past this the cache starts again (memory bounded).
+    WORDS_CACHED = 4096
+
+    def _reads(self, phrase, depth: int = 0, out=None):
+        """The names (inputs, parameters, definitions) the words of a phrase may read, sorted, or
+        None when they also read the proposal (an `any ... option` test)."""
+        top = out is None
+        out = set() if top else out
+        for node in phrase if type(phrase) is tuple else (phrase,):
+            t = type(node)
+            if t is str or node is None:
+                continue
+            if t is Which:
+                return None
+            if callable(node) and hasattr(node, "__code__"):
+                out |= _constants(node.__code__)
+            elif t is Slot:
+                out.add(node.name)
+            elif t is Reason:
+                if depth == 0 and node.name in self.defs:
+                    out.add(node.name)
+                    if self._reads(self.defs[node.name], 1, out) is None:
+                        return None
+            elif t is tuple or t in NODE_TYPES:
+                parts = node if t is tuple else [getattr(node, f) for f in node.__dataclass_fields__]
+                for part in parts:
+                    if type(part) is not str and self._reads(part, depth, out) is None:
+                        return None
+            else:
+                return None  # a node of a kind not known here: not cached
+        return tuple(sorted(out)) if top else out
 
     def selector(self, rule_id: str, branch: int, index: int, env, P) -> str:
         phrase = self.rules[rule_id][1][branch][1][index]
@@ -408,6 +462,91 @@ class Renderer:
         # the rules shown to change the result first (sort is stable: guideline order within each)
         entry["undecided"].sort(key=lambda u: not u["changes_result"])
         return entry
+
+    def _reads_of(self, rule):
+        """The inputs a rule reads (through its definitions), or None when its module does not say."""
+        try:
+            return self._rule_reads[rule.id]
+        except KeyError:
+            reads = getattr(rule, "reads", None)
+            reads = self._rule_reads[rule.id] = frozenset(reads) if reads is not None else None
+            return reads
+
+    def missing_all(self, names, result) -> list[dict]:
+        """[missing(name) for name in names], each rule's conditions evaluated once for all of them
+        (a needs_data result: missing_because; tests/test_engine_shortcuts.py checks they agree)."""
+        env, firing = result._env, result.firing
+        decisive = getattr(firing, "decisive", {})  # a firing made elsewhere may not record it
+        P = firing.proposal
+        # per rule, in guideline order, its undecided conditions: the `when`, else each branch guard
+        # left unknown, in order (a missing input is charged to the first one that waits for it)
+        undecided = []
+        opt_of = self.opt_of if getattr(result._g.engine, "shortcuts", False) else {}
+        penv = {k: ABSENT if type(v) is Unknown else v for k, v in env.items()} if opt_of else None
+        asked = frozenset(names)
+        for r in self.module.RULES:
+            if r.phase == 1:
+                reads = self._reads_of(r)
+                if reads is not None and asked.isdisjoint(reads):
+                    continue  # none of these inputs is read (the engine relies on a phase-1 rule's reads too)
+            v = _truth(opt_of.get(r.when), r.when, penv, env, P) if r.when is not None else True
+            found = []
+            if type(v) is Unknown:
+                found.append((v.inputs, self.rules[r.id][0]))
+            elif v is True:
+                for i, b in enumerate(r.branches):
+                    g = _truth(opt_of.get(b.guard), b.guard, penv, env, P) if b.guard is not None else True
+                    if type(g) is Unknown:
+                        found.append((g.inputs, self.rules[r.id][1][i][0]))
+            if found:
+                undecided.append((r, [(inputs, [(e, e.truth(env, P)) for e in keys]) for inputs, keys in found]))
+        words: dict = {}  # id(entry) -> its words for this case (an entry may wait for several inputs)
+        out = []
+        for name in names:
+            label = self.symbols[name][0] if name in self.symbols else name
+            entry = {"input": name, "label": label, "requested_by": [], "undecided": []}
+            req = firing.requests.get(name)
+            if req is not None:
+                entry["requested_by"].append({"rule": req[0], "title": self.rule_by_id[req[0]].title})
+            for r, found in undecided:
+                truths = next((t for inputs, t in found if name in inputs), None)
+                if truths is None:
+                    continue
+                conditions = []
+                for e, t in truths:
+                    if type(t) is Unknown and name in t.inputs:
+                        text = words.get(id(e))
+                        if text is None:
+                            text = words[id(e)] = self._fact(e, env, P)
+                        conditions.append(text)
+                if conditions:
+                    entry["undecided"].append({"rule": r.id, "title": r.title, "conditions": conditions,
+                                               "changes_result": name in decisive.get(r.id, ())})
+            # the rules shown to change the result first (sort is stable: guideline order within each)
+            entry["undecided"].sort(key=lambda u: not u["changes_result"])
+            out.append(entry)
+        return out
+
+
+def _truth(opt, test, penv, env, P):
+    """A condition's value: its plain variant (opt, on penv) when it reads no missing value, else test."""
+    if opt is not None:
+        try:
+            v = opt(penv, P)
+        except Touched:
+            return test(env, P)
+        if v is not ABSENT:
+            return v
+    return test(env, P)
+
+
+def _constants(code) -> set:
+    """The strings in a compiled test and the functions nested in it (the names `e['x']` reads)."""
+    out = {c for c in code.co_consts if type(c) is str}
+    for c in code.co_consts:
+        if hasattr(c, "co_consts"):
+            out |= _constants(c)
+    return out
 
 
 def _unknown_words(v, kind: str, unit) -> str:

@@ -4,11 +4,12 @@ A binding says where one input comes from: the resource type, the codes (LOINC, 
 RxNorm) that select the resources, a FHIRPath expression (evaluated by fhirpathpy against the
 R4 model) giving the raw value, a map from raw values to the input's values, units, and a
 derivation (age from a birth date, months since a date, "either is positive", a set of drugs,
-the regimen the active drugs make up).  Bindings live in a sidecar file next to the guideline
-(`her2_mbc.hgl` -> `her2_mbc.fhir.yaml`), described on the FHIR page of the site; the frozen
-records below are what the language will produce once inputs can declare bindings themselves.
+the regimen the active drugs make up).  A guideline declares its bindings in the language
+(`record fhir … end`, an input's `fhir … end` clause, a vocabulary value's `code`/`members`:
+site/pages/fhir.md); the compiler checks them and puts them in the compiled module as plain data
+(its `FHIR` table), which `parse_bindings` turns into the frozen records below.
 
-Nothing here is disease-specific: codes, paths and maps all come from the sidecar file.
+Nothing here is disease-specific: codes, paths and maps all come from the guideline.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ import datetime as _dt
 import os
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
-
-import yaml
 
 from . import units
+from .fhirpath import compile_path
 
 FORMAT = "hgl-fhir-bindings/1"
+# the terminologies a drug vocabulary is read and exported in (FHIR's canonical system URIs)
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+ATC = "http://www.whocc.no/atc"
 DERIVATIONS = ("age", "months_since", "any_of", "drugs", "regimen")
 SELECT = ("latest", "earliest")
 TEMPLATE_PATIENT = "{{context.patientId}}"
@@ -33,17 +35,30 @@ _PREFETCH_KEY = {"Patient": "patient", "Observation": "observations", "Condition
 
 
 class BindingError(ValueError):
-    """A bindings file that cannot be used: says which file and field."""
+    """Bindings that cannot be used (none declared, or data that does not fit): says which guideline and field."""
 
 
 @dataclass(frozen=True)
 class Concept:
-    """One value of a vocabulary in standard codes: ingredients read as it (RxNorm), its own ATC code."""
+    """One value of a vocabulary in standard codes: its own codes and, for a class, its members' codes."""
 
     value: str
-    rxnorm: tuple[str, ...] = ()
-    atc: str | None = None
-    is_class: bool = False
+    codes: tuple[tuple[str, str], ...] = ()  # (system url, code): the value's own
+    members: tuple[tuple[str, str], ...] = ()  # (system url, code): the members of a class
+
+    @property
+    def is_class(self) -> bool:
+        return bool(self.members)
+
+    @property
+    def rxnorm(self) -> tuple[str, ...]:
+        """The RxNorm ingredients read as this value: its own, or its members'."""
+        return tuple(c for s, c in (*self.codes, *self.members) if s == RXNORM)
+
+    @property
+    def atc(self) -> str | None:
+        """Its own ATC code (a class: its ATC group), if any."""
+        return next((c for s, c in self.codes if s == ATC), None)
 
 
 @dataclass(frozen=True)
@@ -103,20 +118,19 @@ class Bindings:
 # ---------------------------------------------------------------- loading
 
 
-def sidecar_path(guideline_path: str | os.PathLike) -> Path:
-    """`guidelines/her2_mbc.hgl` -> `guidelines/her2_mbc.fhir.yaml`."""
-    p = Path(guideline_path)
-    return p.with_name(p.stem + ".fhir.yaml")
+def module_bindings(module) -> Bindings | None:
+    """The bindings a compiled guideline module carries (its FHIR table), or None when it declares none."""
+    data = getattr(module, "FHIR", None)
+    if data is None:
+        return None
+    return parse_bindings(data, str(getattr(module, "SOURCE", "<module>")))
 
 
-def load_bindings(path: str | os.PathLike) -> Bindings:
-    """Read and check a bindings file (structure, names of derivations, facts and systems)."""
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as err:
-        raise BindingError(f"{path}: cannot read: {err}") from err
-    return parse_bindings(data, str(path))
+def program_bindings(program) -> Bindings | None:
+    """The bindings of a checked program (hgl.compiler.check.program.Program), or None."""
+    data = getattr(program, "fhir", None)
+    meta = getattr(program, "meta", None)
+    return None if data is None else parse_bindings(data, meta.id.text if meta is not None else "<guideline>")
 
 
 def _need(cond, where: str, message: str):
@@ -139,10 +153,9 @@ def parse_bindings(data, path: str = "<bindings>") -> Bindings:
         for value, spec in (values or {}).items():
             spec = spec or {}
             where = f"{path}: terminology.{vocab}.{value}"
-            _need(isinstance(spec, dict) and set(spec) <= {"rxnorm", "atc", "class"}, where,
-                  "expected rxnorm, atc and class")
-            concepts.append(Concept(str(value), tuple(str(c) for c in spec.get("rxnorm") or ()),
-                                    str(spec["atc"]) if spec.get("atc") else None, bool(spec.get("class"))))
+            _need(isinstance(spec, dict) and set(spec) <= {"code", "members"}, where, "expected code and members")
+            concepts.append(Concept(str(value), _codings(spec.get("code"), systems, where),
+                                    _codings(spec.get("members"), systems, where)))
         terminology.append((str(vocab), tuple(concepts)))
     facts = tuple(_binding(n, s, systems, path, True) for n, s in (data.get("facts") or {}).items())
     inputs = tuple(_binding(n, s, systems, path, False) for n, s in (data.get("inputs") or {}).items())
@@ -152,6 +165,15 @@ def parse_bindings(data, path: str = "<bindings>") -> Bindings:
             _need(f in fact_names, f"{path}: {b.name}", f"unknown fact {f!r}")
     return Bindings(str(data.get("guideline") or ""), path, tuple(sorted(systems.items())), dates,
                     tuple(terminology), facts, inputs)
+
+
+def _codings(spec, systems: dict, where: str) -> tuple[tuple[str, str], ...]:
+    """{system name: [codes]} -> ((system url, code), ...)."""
+    out = []
+    for system, values in (spec or {}).items():
+        _need(system in systems, where, f"unknown code system {system!r} (declare it under systems)")
+        out += [(systems[system], str(c)) for c in values]
+    return tuple(out)
 
 
 _BINDING_KEYS = {"resource", "code", "where", "value", "map", "units", "after", "before", "select",
@@ -165,10 +187,7 @@ def _binding(name, spec, systems: dict, path: str, is_fact: bool) -> Binding:
     _need(not extra, where, f"unknown key(s) {', '.join(extra)}")
     res = spec.get("resource") or ()
     resources = (res,) if isinstance(res, str) else tuple(res)
-    codes = []
-    for system, values in (spec.get("code") or {}).items():
-        _need(system in systems, where, f"unknown code system {system!r} (declare it under systems)")
-        codes += [(systems[system], str(c)) for c in values]
+    codes = _codings(spec.get("code"), systems, where)
     derive = spec.get("derive")
     _need(derive is None or derive in DERIVATIONS, where, f"derive must be one of {', '.join(DERIVATIONS)}")
     select = spec.get("select", "latest")
@@ -178,7 +197,7 @@ def _binding(name, spec, systems: dict, path: str, is_fact: bool) -> Binding:
     options = tuple((k, str(spec[k])) for k in ("positive", "negative", "vocabulary") if k in spec)
     _need(derive not in ("drugs", "regimen") or "vocabulary" in spec, where, "needs a vocabulary")
     return Binding(
-        name=str(name), resources=resources, codes=tuple(codes), where=spec.get("where"),
+        name=str(name), resources=resources, codes=codes, where=spec.get("where"),
         value=spec.get("value"), mapping=tuple((str(k), v) for k, v in (spec.get("map") or {}).items()),
         units=tuple((str(k), str(v)) for k, v in (spec.get("units") or {}).items()),
         after=spec.get("after"), before=spec.get("before"), select=select, derive=derive,
@@ -186,7 +205,11 @@ def _binding(name, spec, systems: dict, path: str, is_fact: bool) -> Binding:
 
 
 def check_against(bindings: Bindings, guideline) -> list[str]:
-    """What a bindings file says that the guideline does not have (inputs, values, options): empty when it fits."""
+    """What bindings say that the guideline does not have (inputs, values, options): empty when they fit.
+
+    The compiler has checked a guideline's own bindings (with positions); this is for bindings
+    given by a program (`case_from_fhir(..., bindings=...)`) and for a module built elsewhere.
+    """
     specs = {s.name: s for s in guideline.inputs}
     vocabularies = getattr(guideline.module, "VOCABULARIES", {})
     problems = []
@@ -209,11 +232,19 @@ def check_against(bindings: Bindings, guideline) -> list[str]:
 
 
 def load(path: str | os.PathLike):
-    """A guideline (hgl.runtime.load) with its FHIR bindings attached; raises BindingError when they do not fit."""
+    """A guideline (hgl.runtime.load: a .hgl file or a module built by `hgl build`) with its FHIR
+    bindings attached; raises BindingError when it declares none or they do not fit."""
     from .api import load as load_guideline
 
-    guideline = load_guideline(path)
-    bindings = load_bindings(sidecar_path(path))
+    return attach(load_guideline(path))
+
+
+def attach(guideline):
+    """The guideline with `fhir_bindings` set from its module; BindingError when it declares none."""
+    bindings = module_bindings(guideline.module)
+    if bindings is None:
+        raise BindingError(f"{guideline.id} declares no FHIR bindings (a 'record fhir' block and "
+                           "'fhir' clauses on its inputs)")
     problems = check_against(bindings, guideline)
     if problems:
         raise BindingError(f"{bindings.path}: " + "; ".join(problems))
@@ -229,7 +260,7 @@ def bindings_of(guideline) -> Bindings:
         return load(guideline).fhir_bindings
     found = getattr(guideline, "fhir_bindings", None)
     if found is None:
-        raise BindingError("this guideline has no FHIR bindings: load it with hgl.runtime.fhirin.load(path)")
+        found = attach(guideline).fhir_bindings  # a guideline from hgl.runtime.load: its module has them
     return found
 
 
@@ -271,13 +302,6 @@ def prefetch_templates(guideline) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------- evaluation
-
-
-def _fhirpath():
-    from fhirpathpy import compile as fp_compile
-    from fhirpathpy.models import models
-
-    return fp_compile, models["r4"]
 
 
 @dataclass(frozen=True)
@@ -322,14 +346,10 @@ def _date(text) -> _dt.date | None:
         return None
 
 
-# FHIRPath expressions compiled once per process, by text (parsing is most of the cost of a call;
-# a compiled expression is a plain function of the resource).  Bounded: the bindings' expressions.
-_COMPILED: dict[str, object] = {}
-_MAX_COMPILED = 4096
-
-
 class _Run:
-    """One case_from_fhir call: compiled FHIRPath expressions are shared across calls (_COMPILED)."""
+    """One case_from_fhir call.  FHIRPath expressions are compiled once per process (hgl.runtime.fhirpath:
+    plain Python for the bindings' usual shapes, fhirpathpy otherwise); within a call each
+    (expression, resource) is evaluated once, since several bindings read the same resources."""
 
     def __init__(self, bindings: Bindings, guideline, items: list[_Item], today: _dt.date):
         self.b = bindings
@@ -338,21 +358,20 @@ class _Run:
         self.by_type: dict[str, list[_Item]] = {}
         for it in items:
             self.by_type.setdefault(it.resource["resourceType"], []).append(it)
-        self.compile, self.model = _fhirpath()
-        self.compiled = _COMPILED
         self.dates = dict(bindings.dates)
         self.facts: dict[str, tuple[object, list]] = {}
+        self.memo: dict[tuple[str, int], list] = {}  # (expression, id of a resource of `items`) -> results
 
     def eval(self, expr: str, resource: dict) -> list:
-        f = self.compiled.get(expr)
-        if f is None:
-            if len(self.compiled) >= _MAX_COMPILED:
-                self.compiled.clear()
-            f = self.compiled[expr] = self.compile(expr, self.model)
-        try:
-            return list(f(resource))
-        except Exception:  # a malformed resource gives no value, never a crash
-            return []
+        key = (expr, id(resource))  # the resources live as long as the call: ids stay distinct
+        found = self.memo.get(key)
+        if found is None:
+            try:
+                found = list(compile_path(expr)(resource))
+            except Exception:  # a malformed resource gives no value, never a crash
+                found = []
+            self.memo[key] = found
+        return list(found)
 
     def date_of(self, it: _Item) -> _dt.date | None:
         expr = self.dates.get(it.resource["resourceType"])
@@ -528,7 +547,7 @@ def case_from_fhir(guideline, resources: list[dict], today: _dt.date | None = No
                    bindings: Bindings | None = None) -> tuple[dict, dict]:
     """The case the bindings derive from FHIR resources, and per field its sources.
 
-    `guideline`: a path to a .hgl file (its bindings next to it), a guideline from `load`, or
+    `guideline`: a path to a .hgl file or built module, a guideline from `load`, or
     Bindings.  `resources`: resources, Bundles or None (CDS Hooks prefetch values).  `today`: the
     reference date for ages and durations (default: today).  `bindings`: use these instead of
     the guideline's own.  Returns (case, sources): the case
@@ -583,7 +602,7 @@ def describe_parts(b: Binding, systems: dict | None = None) -> tuple[str, str | 
     names = {v: k for k, v in (systems or {}).items()}
     where = " or ".join(b.resources)
     if b.codes:
-        where += " " + ", ".join(f"{names.get(s, s).upper() if s in names else s} {c}" for s, c in b.codes)
+        where += " " + ", ".join(f"{names.get(s, s)}#{c}" for s, c in b.codes)  # system#code, as FHIR tokens
     how = []
     if b.mapping:
         how.append("mapped " + ", ".join(f"{k} → {v}" for k, v in b.mapping))

@@ -362,3 +362,62 @@ def between(unit: str, a, b):
         return (b - a).days
     months = (b.year - a.year) * 12 + (b.month - a.month) - (b.day < a.day)
     return months // 12 if unit == "years" else months
+
+
+# ------------------------------------------------------------------ optimistic plain evaluation
+# A realistic case leaves out what does not apply (no G8 score under 70), so few conditions
+# read only present inputs; but most never reach the missing ones: `older and g8 <= 14` is
+# false for a younger patient whatever the score.  The engine runs a condition's plain-Python
+# variant (Python's own short-circuiting operators) on a copy of the case in which every
+# missing value is ABSENT; reading ABSENT raises Touched, and the three-valued variant decides
+# instead.  A plain variant that finishes without reading a missing value has given the
+# answer of every completion of the case, which is the three-valued answer (Kleene `and`/`or`
+# and `if` decide on what plain Python short-circuits on).  A plain variant that folds
+# `x is missing` to a constant is never run this way (hgl.runtime.engine._optimistic).
+
+
+class Touched(Exception):
+    """A plain-Python condition read a missing value (ABSENT): the three-valued one decides."""
+
+
+class _Absent:
+    """A missing value for plain-Python code: any use of it raises Touched."""
+
+    __slots__ = ()
+
+    def _touch(self, *args):
+        raise Touched
+
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __hash__ = _touch
+    __bool__ = __len__ = __iter__ = __contains__ = __getattr__ = __index__ = __int__ = __float__ = _touch
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = _touch
+    __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = __pow__ = __rpow__ = __neg__ = __pos__ = __abs__ = _touch
+    __or__ = __ror__ = __and__ = __rand__ = __xor__ = __rxor__ = __invert__ = _touch
+
+    def __repr__(self):
+        return "ABSENT"
+
+
+ABSENT = _Absent()
+
+
+def code_names(code) -> set:
+    """The global names a code object and the functions nested in it use."""
+    names = set(code.co_names)
+    for c in code.co_consts:
+        if hasattr(c, "co_names"):
+            names |= code_names(c)
+    return names
+
+
+def plain_to_try(fn, known: dict):
+    """The plain variant of a compiled function (from the module's KNOWN table) to try on a case
+    with missing values ABSENT, or None.
+
+    A plain variant is written for cases where nothing is missing: it folds `x is missing` to a
+    constant, so a function that tests for missing values is never tried this way.
+    """
+    plain = known.get(getattr(fn, "__name__", None))
+    if plain is None or "is_missing" in code_names(fn.__code__):
+        return None
+    return plain

@@ -152,7 +152,7 @@ class Result:
         # only a phase-2 rule's conditions read the proposal (the checker sees to it), and a
         # firing may make its proposal only when asked: do not ask for phase-1 rules
         P = self.firing.proposal if self._g.engine.rules[rule_id].phase == 2 else None
-        return words.because(rule_id, branch, self._env, P)
+        return words.because(rule_id, branch, self._env, P, getattr(self.firing, "completed", True))
 
     @property
     def missing_because(self) -> list:
@@ -160,7 +160,7 @@ class Result:
         words = self.words
         if words is None or self.firing is None:
             return []
-        return [words.missing(name, self) for name in self.missing]
+        return words.missing_all(self.missing, self) if self.missing else []
 
     def _option_entries(self) -> list:
         if self.firing is None:

@@ -109,6 +109,10 @@ def render_example(mode: str, snippet: str, prelude: str) -> tuple[str, list[str
         assert result.ok, [d.message for d in result.errors]
         diags = verify(result)
         first = 0  # a gap belongs to the whole guideline: it is reported at its first line
+    if result.program is not None:  # as `hgl check` prints them: accepted findings counted, not shown
+        from hgl.compiler.check.accepts import partition
+
+        diags = list(partition(result.program, diags, verified=mode == "verify").shown)
     mine = sorted((d for d in diags if d.span.line >= first or d.span.line == 0), key=Diagnostic.sort_key)
     return "".join(render(source, d) + "\n" for d in mine), [d.code for d in mine]
 

@@ -25,7 +25,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 
 def fake_verifier(result):
     """A fixed finding, so the verification page is part of the golden files."""
-    return [Diagnostic("HGL503", "dead rule 'first_a': can never fire", Span(78, 8, 78, 15),
+    return [Diagnostic("HGL503", "dead rule 'first_a': can never fire", Span(79, 8, 79, 15),
                        "check its condition", data={"witness": {"prior_lines": 0, "marker": "positive"}})]
 
 
@@ -55,16 +55,21 @@ def test_markdown_is_deterministic(sample_docs, tmp_path):
 
 @pytest.mark.parametrize("page, needle", [
     ("docs_sample/index.md", "Decision support, not a medical device."),
-    ("docs_sample/index.md", "⚠ guess</span> | reasoning, not confirmed | **2** ⚠ |"),   # caution tags counted
+    ("docs_sample/index.md", "⚠ Guess</span> | reasoning, not confirmed | **2** ⚠ |"),   # caution tags counted
+    ("docs_sample/index.md", 'title="To be checked before use: reasoning, not confirmed">⚠ Guess</span>'),  # chip
     ("docs_sample/data.md", '<mark class="hgl-assumption"'),                               # defaults highlighted
     ("docs_sample/data.md", "(docs_sample.schema.json)"),
     ("docs_sample/sections/first.md", "- line of therapy is 1"),                          # conditions in words
-    ("docs_sample/sections/first.md", "<code>tests/data/docs&#95;sample.hgl:78</code>"),  # file:line
+    ("docs_sample/sections/first.md", "<code>tests/data/docs&#95;sample.hgl:79</code>"),  # file:line
     ("docs_sample/sections/later.md", "*If not alpha given:*"),                           # shared outcome expanded
     ("docs_sample/flowcharts.md", "<svg xmlns=\"http://www.w3.org/2000/svg\""),
     ("docs_sample/flowcharts.md", 'href="sections/first.html#rule-first_a"'),              # nodes link to cards
-    ("docs_sample/evidence.md", "[first&#95;a](sections/first.md#rule-first_a)"),         # cited by
-    ("docs_sample/cases.md", "✔ met"),
+    ("docs_sample/evidence.md", "[Regimen A first (1 First line)](sections/first.md#rule-first_a)"),  # cited by
+    ("docs_sample/sections/first.md", "Provenance tags on this page"),  # chip legend
+    ("docs_sample/sections/first.md", "\nStrength\n:   Strong recommendation\n"),  # key-value list, no empty header
+    ("docs_sample/cases.md", 'id="hgl-case-filter"'),                                     # the gallery's filter
+    ("docs_sample/cases.md", "## 1 First line { #cases-first }"),                         # cases by section
+    ("docs_sample/cases.md", "✔ the result meets the expectation"),
     ("docs_sample/verification.md", "HGL503"),
 ])
 def test_sample_page_contains(sample_docs, page, needle):
@@ -156,10 +161,10 @@ def test_no_entity_inside_a_markdown_code_span(sample_docs):
 
 def test_verification_headings_are_distinct_and_name_the_rule(tmp_path):
     def verifier(result):
-        return [Diagnostic("HGL502", "conflict one", Span(78, 8, 78, 15)),
+        return [Diagnostic("HGL502", "conflict one", Span(79, 8, 79, 15)),
                 Diagnostic("HGL502", "conflict two", Span(79, 8, 79, 15)),
-                Diagnostic("HGL502", "conflict three", Span(110, 8, 110, 15)),
-                Diagnostic("HGL503", "dead", Span(78, 8, 78, 15))]
+                Diagnostic("HGL502", "conflict three", Span(111, 8, 111, 15)),
+                Diagnostic("HGL503", "dead", Span(79, 8, 79, 15))]
 
     docgen.write_markdown([SAMPLE], tmp_path, pages_dir=None, verifier=verifier, extra_cases={})
     text = (tmp_path / "docs_sample" / "verification.md").read_text(encoding="utf-8")
@@ -294,18 +299,7 @@ def test_unknown_hgl_fence_mode_fails_the_build(tmp_path):
 # ---------------------------------------------------------------- pieces
 
 
-@pytest.mark.parametrize("text", ['<script>alert(1)</script>', 'a & b "q" \'s\'', "</svg><b>x</b>", "]]> <!-- -->"])
-def test_flowchart_svg_is_well_formed_and_keeps_text(text):
-    import xml.etree.ElementTree as ET
-
-    from hgl.compiler.docs.flowchart import Box, tree
-
-    svg = tree(text, Box(text, kind="root"), [(Box(text, kind="branch"), [Box(text, [text], href="x.html#a")])])
-    root = ET.fromstring(svg)  # escaped text cannot close or open an element
-    ns = "{http://www.w3.org/2000/svg}"
-    assert root.tag == f"{ns}svg"
-    texts = ["".join(t.itertext()) for t in root.iter(f"{ns}text")]
-    assert any(text[:20] in t for t in texts)
+# the flowchart drawing (escaping included): tests/test_flowchart.py
 
 
 def test_conditions_in_words_from_the_resolved_program():
@@ -473,3 +467,139 @@ def test_pygments_finds_the_lexer_by_name_and_file_name():
 def test_generated_pages_highlight_the_condition_as_written(sample_docs):
     page = _generated(sample_docs)["docs_sample/sections/first.md"]
     assert '<pre class="hgl-source highlight"><code><span class="n">line</span>' in page
+
+
+# ---------------------------------------------------------------- two views, chips, references, the case gallery
+
+
+def test_nav_has_a_clinician_view_and_an_author_view(tmp_path):
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    (pages / "language.md").write_text("# Language\n", encoding="utf-8")
+    nav = docgen.write_markdown([SAMPLE], tmp_path / "md", pages_dir=pages, verifier=False, extra_cases={})
+    views = {k: v for entry in nav for k, v in entry.items()}
+    assert list(views) == ["Home", "For clinicians", "For authors"]
+    clinician = [k for g in views["For clinicians"] for pages_ in g.values() for e in pages_ for k in e]
+    author = [k for e in views["For authors"] for k, v in e.items()]
+    assert clinician == ["Overview", "At a glance", "Sections", "Evidence", "Worked cases"]
+    assert author == ["Language reference", "Sample guideline for the docs"]
+    guideline_authors = views["For authors"][1]["Sample guideline for the docs"]
+    assert [k for e in guideline_authors for k in e] == ["Options, flags and terms", "Data dictionary", "Parameters",
+                                                         "Verification"]
+    home = (tmp_path / "md" / "index.md").read_text(encoding="utf-8")
+    assert "## For clinicians" in home and "## For guideline authors" in home and "(language.md)" in home
+
+
+@pytest.mark.parametrize("tag, meaning, label", [
+    ("esmo", "ESMO metastatic breast cancer living guideline", "ESMO"),          # as the meaning spells it
+    ("asco_sys", "ASCO advanced breast cancer systemic therapy guideline", "ASCO systemic"),  # a prefix of a word
+    ("asco_bm", "ASCO breast cancer and brain metastases guideline", "ASCO BM"),  # a short part: an abbreviation
+    ("eano_esmo", "EANO-ESMO guidelines", "EANO ESMO"),
+    ("label_eu", "EMA label", "Label EU"),
+    ("post_publication", "evidence after the paper", "Post publication"),
+    ("inference", "clinical reasoning", "Inference"),
+    ("x", "", "X"),
+])
+def test_chip_label(tag, meaning, label):
+    from hgl.compiler.docs.text import chip_label
+
+    assert chip_label(tag, meaning) == label
+
+
+@pytest.mark.parametrize("key, text, url", [
+    ("pmid", "39580869", "https://pubmed.ncbi.nlm.nih.gov/39580869/"),
+    ("pmid", "PMID 39580869", None),
+    ("doi", "10.1016/j.ctrv.2024.102853", "https://doi.org/10.1016/j.ctrv.2024.102853"),
+    ("doi", "10.1016/S0140-6736(23)00725-0", "https://doi.org/10.1016/S0140-6736(23)00725-0"),
+    ("doi", "https://doi.org/10.1/x", None),
+    ("doi", "10.1/x\"><script>", "https://doi.org/10.1/x%22%3E%3Cscript%3E"),
+    ("url", "https://www.example.org/a?b=c", "https://www.example.org/a?b=c"),
+    ("url", "javascript:alert(1)", None),
+    ("url", "https://x.org/\"onmouseover=", None),
+    ("trial", "X", None),
+])
+def test_reference_url(key, text, url):
+    from hgl.compiler.docs.pages import reference_url
+
+    assert reference_url(key, text) == url
+
+
+_EVIDENCE = """guideline t
+  title "T"
+  version "1"
+  status draft
+  source "S"
+  disclaimer "D"
+end
+provenance p "P"
+evidence e
+  trial "X"
+  {field}
+end
+input a: yes/no
+flag f "F"
+section s "S"
+  rule r "R"
+    when a
+    flag f
+    provenance p
+    evidence e
+  end
+end
+"""
+
+
+@pytest.mark.parametrize("field, error", [
+    ('pmid "22149875"', None),
+    ('doi "10.1056/NEJMoa1113216"', None),
+    ('url "https://www.example.org/trial"', None),
+    ('citation "Author A. Title. Journal 2020;1:1."', None),
+    ('pmid "PMID 22149875"', "evidence field 'pmid' must be digits"),
+    ('pmid 22149875', "evidence field 'pmid' must be digits"),
+    ('doi "https://doi.org/10.1056/x"', "evidence field 'doi' must be a DOI without its https://doi.org/ prefix"),
+    ('url "javascript:alert(1)"', "evidence field 'url' must be an http(s) address"),
+    ('pmdi "1"', "unknown evidence field 'pmdi'"),
+])
+def test_evidence_reference_fields_are_checked(field, error):
+    from hgl.compiler.pipeline import compile_source
+    from hgl.compiler.front.source import Source
+
+    result = compile_source(Source("t.hgl", _EVIDENCE.replace("{field}", field)))
+    messages = [d.message for d in result.errors]
+    if error is None:
+        assert messages == []
+    else:
+        assert error in messages, messages
+
+
+def _case(cid, status, spec=(), roles=(), governing=None):
+    return {"id": cid, "title": cid, "spec": list(spec), "params": [], "fields": [("prior_lines", "1")], "expect": [],
+            "status": status, "roles": [("Preferred", list(roles))], "flags": [], "missing": [], "inconsistent": [],
+            "violated": [], "governing": governing, "passed": True}
+
+
+def test_gallery_groups_by_section_typical_first_edge_groups_last():
+    from hgl.compiler.docs.gallery import gallery
+    from hgl.compiler.pipeline import compile_source, read_source
+
+    program = compile_source(read_source(SAMPLE, "docs_sample.hgl")).program
+    assert {s.name: s.spec for s in program.sections}["first"] == "1"  # a case's `spec` names its section
+    files = [{"path": "x.cases.yaml", "base": [], "cases": [
+        _case("edge1", "inconsistent_data", ["9.9", "1"]),
+        _case("typ1", "recommendation", ["1"]),
+        _case("need1", "needs_data", ["1"]),
+        _case("typ2", "recommendation", ["1"]),
+        _case("byrule", "recommendation", roles=[("regimen_b", "later_choice")]),   # no spec: the rule's section
+        _case("edge2", "needs_data", governing="poor_score"),                       # governed: that section
+        _case("nowhere", "inconsistent_data"),
+    ]}]
+    groups = gallery(files, program)
+    assert [(g["id"], [c["id"] for c in g["cases"]]) for g in groups] == [
+        ("first", ["typ1", "typ2", "need1", "edge1"]),    # typical first, then needs data, then inconsistent
+        ("later", ["byrule"]),
+        ("poor_score", ["edge2"]),                        # groups mostly of edge cases come last
+        ("other", ["nowhere"]),
+    ]
+    first = groups[0]["cases"][0]
+    assert first["facts"] == [("prior lines", "1")] and first["kind"] == "typical"   # inputs by their labels
+    assert first["anchor"] == "case-1-2" and first["status_words"] == "Recommendation"

@@ -16,7 +16,6 @@ import pytest
 from hgl.compiler.fhir import export as fhir
 from hgl.compiler.pipeline import compile_file, compile_source
 from hgl.compiler.front.source import Source
-from hgl.runtime.fhirin import load_bindings, sidecar_path
 
 from .conftest import GUIDELINE, ROOT
 
@@ -32,7 +31,7 @@ def schema():
 @pytest.fixture(scope="module", params=["her2_mbc", "small"])
 def bundle(request):
     if request.param == "her2_mbc":
-        return fhir.export_bundle(compile_file(GUIDELINE), load_bindings(sidecar_path(GUIDELINE)))
+        return fhir.export_bundle(compile_file(GUIDELINE))
     return fhir.export_bundle(compile_file(SMALL))
 
 

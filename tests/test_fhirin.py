@@ -1,4 +1,4 @@
-"""FHIR input (runtime/fhirin.py): bindings file, derivations, prefetch templates, one Synthea-style bundle per HER2 scenario, the CLI.
+"""FHIR input (runtime/fhirin.py): bindings from the compiled guideline, derivations, prefetch templates, one Synthea-style bundle per HER2 scenario, the CLI.
 
 Each scenario bundle is built here, the way Synthea writes a patient (a collection Bundle of
 Patient, Condition, Observation and MedicationStatement resources with urn:uuid fullUrls).  The
@@ -9,6 +9,7 @@ example case itself.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import random
@@ -229,7 +230,7 @@ def test_unit_conversion(g, quantity, expected):
     assert got == expected
 
 
-# ---------------------------------------------------------------- the bindings file and prefetch
+# ---------------------------------------------------------------- the bindings and prefetch
 
 
 def test_prefetch_templates(g):
@@ -272,20 +273,20 @@ def test_bindings_fit_the_guideline(g):
     (lambda d: d["inputs"]["her2_ish_metastatic"].update(after="diagnosis"), "unknown fact 'diagnosis'"),
     (lambda d: d["inputs"]["ecog"].pop("value"), "needs a value"),
 ])
-def test_bad_bindings_files_are_refused(change, message):
-    data = yaml.safe_load(fhirin.sidecar_path(GUIDELINE).read_text(encoding="utf-8"))
+def test_bad_bindings_data_is_refused(change, message):
+    data = copy.deepcopy(fhirin.load(GUIDELINE).module.FHIR)  # the compiled module's bindings, as data
     change(data)
     with pytest.raises(fhirin.BindingError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        fhirin.parse_bindings(data, "x.fhir.yaml")
+        fhirin.parse_bindings(data, "x")
 
 
 @pytest.mark.parametrize("change, problem", [
     (lambda d: d["inputs"].update(ldl={"resource": "Patient", "value": "birthDate"}), "ldl: not an input"),
     (lambda d: d["inputs"]["her2_ish_metastatic"]["map"].update({"LA1": "maybe"}), "'maybe' (for 'LA1') is not one of"),
-    (lambda d: d["terminology"]["drug"].update(aspirin={"rxnorm": ["1191"]}), "'aspirin' is not a value of 'drug'"),
+    (lambda d: d["terminology"]["drug"].update(aspirin={"code": {"rxnorm": ["1191"]}}), "'aspirin' is not a value of 'drug'"),
 ])
 def test_bindings_that_do_not_fit_the_guideline_are_named(g, change, problem):
-    data = yaml.safe_load(fhirin.sidecar_path(GUIDELINE).read_text(encoding="utf-8"))
+    data = copy.deepcopy(fhirin.load(GUIDELINE).module.FHIR)  # the compiled module's bindings, as data
     change(data)
     problems = fhirin.check_against(fhirin.parse_bindings(data), g)
     assert any(problem in p for p in problems), problems
@@ -350,6 +351,6 @@ def test_data_dictionary_page_shows_each_binding():
     bound = [b.name for b in fhirin.load(GUIDELINE).fhir_bindings.inputs]
     for name in bound:
         assert f"(#input-{name})" in table, name
-    assert "Observation LOINC 89247-1: <code>value.ofType(integer)</code>" in table
-    assert "er from Observation LOINC 85337-4" in table  # a derivation names the facts it reads
+    assert "Observation loinc&#35;89247-1: <code>value.ofType(integer)</code>" in table  # system#code
+    assert "er from Observation loinc&#35;85337-4" in table  # a derivation names the facts it reads
     assert "Entered by the clinician" in table and "<code>bm&#95;count</code>" in table

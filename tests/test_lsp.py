@@ -618,3 +618,13 @@ def test_vscode_extension_files():
     config = json.loads((ext / "language-configuration.json").read_text("utf-8"))
     assert config["comments"]["lineComment"] == "#"
     assert {"open": '"', "close": '"', "notIn": ["string", "comment"]} in config["autoClosingPairs"]
+
+
+def test_unclosed_block_points_at_where_it_opens(server):
+    # rule first_a loses its `end`: the error names the block, and relatedInformation is its opening line
+    text = SAMPLE.replace("    strength weak\n  end\n", "    strength weak\n", 1)
+    diags = open_text(server, text)
+    d = next(d for d in diags if d["code"] == "HGL104")
+    opened = LINES.index('  rule first_a "Positive, early"')
+    assert "first_a" in d["message"]
+    assert [r["location"]["range"]["start"]["line"] for r in d["relatedInformation"]][:1] == [opened]

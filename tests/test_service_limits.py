@@ -7,10 +7,12 @@ asserts a duration: each waits for an answer (or a counter) with a generous boun
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -251,3 +253,32 @@ def test_a_quiet_server_prints_nothing_when_clients_misbehave(tmp_path):
         proc.terminate()
         _, err = proc.communicate(timeout=30)
     assert err == "", err
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_several_processes_share_the_port_and_stop_together(stop):
+    """`hgl serve --processes 2`: two processes answer on one port; stopping the first stops both."""
+    proc = subprocess.Popen([sys.executable, "-m", "hgl.compiler.cli", "serve", "--quiet", "--port", "0",
+                             "--no-auth", "--processes", "2", str(CHOOSER)], stderr=subprocess.PIPE, text=True)
+    try:
+        first = proc.stderr.readline()
+        port = int(first.split("http://127.0.0.1:")[1].split("/")[0])
+        children: list[int] = []
+        for _ in range(300):  # forked once the server is ready: wait for it
+            children = [int(x) for x in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+            if children:
+                break
+            time.sleep(0.1)
+        assert len(children) == 1
+        for _ in range(8):  # fresh connections: the kernel may hand them to either process
+            assert httpx.get(f"http://127.0.0.1:{port}/health", headers={"Connection": "close"}).status_code == 200
+    finally:
+        proc.send_signal(stop)
+        proc.communicate(timeout=30)
+    for pid in children:
+        for _ in range(300):
+            if not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]:
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError(f"process {pid} still runs")

@@ -67,8 +67,8 @@ def test_notes_page_quotes_its_guideline_verbatim(notes):
 
 
 def test_notes_page_goes_into_its_guidelines_nav_group(tmp_path):
-    """`hgl docs` copies site/pages/guidelines/<id>.md to <id>/notes.md, listed second in the
-    guideline's own nav group (after its overview), not among the site-wide pages."""
+    """`hgl docs` copies site/pages/guidelines/<id>.md to <id>/notes.md, listed first in the
+    guideline's own group of the author view, not among the site-wide pages."""
     from hgl.compiler.docs import site as docgen
 
     pages = tmp_path / "pages"
@@ -76,7 +76,8 @@ def test_notes_page_goes_into_its_guidelines_nav_group(tmp_path):
     (pages / "guidelines" / "docs_sample.md").write_text("# Notes on the sample\n", encoding="utf-8")
     sample = ROOT / "tests" / "data" / "docs_sample.hgl"
     nav = docgen.write_markdown([sample], tmp_path / "md", pages_dir=pages, verifier=False, extra_cases={})
-    group = next(v for entry in nav for k, v in entry.items() if isinstance(v, list))
-    assert group[1] == {"Notes": "docs_sample/notes.md"}
+    authors = next(v for entry in nav for k, v in entry.items() if k == "For authors")  # the author view
+    group = next(v for entry in authors for k, v in entry.items() if isinstance(v, list))
+    assert group[0] == {"Notes": "docs_sample/notes.md"}
     assert (tmp_path / "md" / "docs_sample" / "notes.md").read_text(encoding="utf-8") == "# Notes on the sample\n"
     assert not any("guidelines" in str(v) for entry in nav for v in entry.values() if isinstance(v, str))

@@ -4,7 +4,6 @@ through the runtime, agreement of the z3 encoding with the runtime, and the HER2
 from __future__ import annotations
 
 import random
-import time
 from pathlib import Path
 
 import pytest
@@ -48,7 +47,8 @@ def _codes(diags):
 def test_findings_by_kind(name, codes):
     result = _compile(DATA / f"{name}.hgl")
     report = verify_report(result)
-    assert _codes(report.diagnostics) == codes
+    # no-preferred regions (HGL508) have their own table: tests/test_verify_scale.py
+    assert _codes(d for d in report.diagnostics if d.code != "HGL508") == codes
     assert report.unconfirmed == []
 
 
@@ -229,18 +229,19 @@ def test_encoding_agrees_with_runtime(path, three_valued, n):
 
 
 # ---------------------------------------------------------------- the HER2 guideline
-def test_her2_verifies_fast_and_every_finding_reproduces():
+def test_her2_verifies_and_every_finding_reproduces():
     result = _compile(HER2)
-    start = time.perf_counter()
     report = verify_report(result)
-    assert time.perf_counter() - start < 30
     assert report.unconfirmed == []
-    # clean apart from conflicts: no silent case (SPEC.md 3), no dead or overridden rule
-    assert {d.code for d in report.diagnostics} <= {"HGL502"}
-    conflicts = {d.message.split("'")[1] for d in report.diagnostics}
+    # clean apart from conflicts and no-preferred regions: no silent case (SPEC.md 3), no dead or
+    # overridden rule; the cost is counted in solver calls, not seconds (bench/verify_scale.py times it)
+    assert {d.code for d in report.diagnostics} <= {"HGL502", "HGL508"}
+    assert report.queries <= 2 * len(result.program.rules) + 60
+    found = [d for d in report.diagnostics if d.code == "HGL502"]
+    conflicts = {d.message.split("'")[1] for d in found}
     assert conflicts <= {"ild_avoid_tdxd", "visceral_crisis_avoid", "cardiac_avoid", "pertuzumab_unavailable"}
     runner = _runner(result)
-    for d in report.diagnostics:
+    for d in found:
         for opt, w in d.data["witnesses"].items():
             raw = runner.raw(w["witness"], w["params"])
             assert raw["firing"].proposal.roles[opt] == "preferred" and raw["firing"].roles[opt] == "avoid"
@@ -360,7 +361,7 @@ def _small(tmp_path, base=None, text=SMALL):
 ])
 def test_conflict_witness_is_minimised_to_the_inputs_that_matter(tmp_path, base, stage, score):
     result = _small(tmp_path, base)
-    [d] = verify(result)
+    [d] = [x for x in verify(result) if x.code != "HGL508"]  # its no-preferred region: test_verify_scale.py
     assert d.code == "HGL502" and "high_grade" in d.message
     case = d.data["witness"]
     # exactly the three inputs the conflict needs differ from the reference case
@@ -387,14 +388,13 @@ def test_minimised_witness_differs_in_few_inputs_and_lists_them_first(name, code
             assert d.notes[1].startswith("witness case: ")
 
 
-def test_her2_minimised_witnesses_read_like_cases_and_stay_fast():
+def test_her2_minimised_witnesses_read_like_cases():
     result = _compile(HER2)
-    start = time.perf_counter()
     report = verify_report(result)
-    assert time.perf_counter() - start < 5
     assert report.diagnostics and report.unconfirmed == []
     for d in report.diagnostics:
-        assert 1 <= len(d.data["differs"]) <= 10, d.data["differs"]
+        # a no-preferred region (HGL508) is where several rules reach the result at once: more to set
+        assert 1 <= len(d.data["differs"]) <= (12 if d.code == "HGL508" else 10), d.data["differs"]
         # the reference is the case file's base: its HER2 status is never among the differences
         assert "her2_status_primary" not in d.data["differs"]
 

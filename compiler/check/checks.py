@@ -4,10 +4,12 @@ from __future__ import annotations
 
 
 from hgl.compiler.front import nodes as n
+from hgl.compiler.check import accepts
 from hgl.compiler.front.diagnostics import Diagnostic, closest, did_you_mean
 from hgl.compiler.check import units
 from hgl.compiler.check.exprcheck import ExprChecker, resolve_unit
 from hgl.compiler.check import program as p
+from hgl.compiler.check import fhirbind
 from hgl.compiler.check.types import BOOL, Domain, Model, Symbol, T, input_kind
 
 MAX_DEPTH = 20  # outcome groups nest at most this deep (a cycle is reported, HGL407, and cut here)
@@ -17,8 +19,14 @@ MAX_DEPTH = 20  # outcome groups nest at most this deep (a cycle is reported, HG
 # no DOI, panel or publication date (design page, "Guideline metadata").
 META_REQUIRED = ("title", "version")
 META_RECOMMENDED = ("status", "source", "disclaimer")
-META_OPTIONAL = META_RECOMMENDED + ("doi", "panel", "date", "pmid", "url", "description", "jurisdiction", "language")
-EVIDENCE_FIELDS = ("trial", "design", "setting", "result", "citation", "note", "doi", "pmid", "status")
+META_OPTIONAL = META_RECOMMENDED + ("doi", "panel", "date", "pmid", "url", "description", "jurisdiction", "language",
+                                     "canonical")  # canonical: base of the FHIR export's urls (check/fhirbind.py)
+EVIDENCE_FIELDS = ("trial", "design", "setting", "result", "citation", "note", "doi", "pmid", "url", "status")
+# Reference fields of an evidence entry, shown as links by the site: each value's form, with an example
+# (the same fields of the guideline block are shown as a link only when they have this form).
+REFERENCE_FORMS = {"pmid": (r"[0-9]{1,9}", 'digits, e.g. pmid "39580869"'),
+                   "doi": (r"10\.[0-9]+(\.[0-9]+)*/\S+", 'a DOI without its https://doi.org/ prefix, e.g. doi "10.1016/j.ctrv.2024.102853"'),
+                   "url": (r"https?://[^\s<>\"']+", 'an http(s) address, e.g. url "https://www.example.org/guideline"')}
 STATUSES = ("draft", "final")
 # The roles every guideline has (`prefer`, `alternative`, `avoid`); a guideline may declare more.
 DEFAULT_ROLES = {"preferred": ("Preferred", False), "alternative": ("Alternative", False), "avoid": ("Avoid", True)}
@@ -85,6 +93,7 @@ class Checker:
         sections = self.check_sections()
         self.check_combination()
         self.check_unused()
+        fhir = fhirbind.check(self)  # the FHIR bindings, as the data of the module's FHIR table
         comb = self.g.combination
         roles = dict(DEFAULT_ROLES)
         roles.update((r.name.text, (r.label, r.against)) for r in self.g.roles if r.name.text not in DEFAULT_ROLES)
@@ -102,9 +111,15 @@ class Checker:
             role_order=tuple(x.text for x in comb.roles) if comb and comb.roles else DEFAULT_ROLE_ORDER,
             governing_order=tuple(x.text for x in comb.governing_order) if comb else (),
             symbols=self.model.symbols, domains=self.model.domains, options=self.model.options,
-            flags=self.model.flags, kinds=kinds, roles=roles, governed_kinds=replaces)
+            flags=self.model.flags, kinds=kinds, roles=roles, governed_kinds=replaces,
+            accepts=self.check_accepts(), fhir=fhir)
         program.rules_by_name.update((r.name, r) for s in sections for r in s.rules)
         return program, self.diags
+
+    def check_accepts(self) -> tuple[n.Accept, ...]:
+        valid, diags = accepts.check(self.g, {r.name.text: r for _, r in self.g.rules()})
+        self.diags.extend(diags)
+        return valid
 
     def _declared_symbol(self, d: n.InputDecl) -> bool:
         sym = self.model.symbols.get(d.name.text)
@@ -173,6 +188,17 @@ class Checker:
             self.error("HGL214", f"guideline '{meta.id.text}' does not say its {', '.join(advised)}", meta.id.span,
                        "clinicians reading its results need them, e.g. source \"…\" and disclaimer \"…\"")
 
+    def check_reference(self, f, owner: str):
+        """A pmid, doi or url field of an evidence entry (shown as a link by the site) must be text of its form (HGL301)."""
+        import re
+
+        form = REFERENCE_FORMS.get(f.key.text)
+        if form is None:
+            return
+        if f.value.kind != "string" or not re.fullmatch(form[0], str(f.value.value).strip()):
+            self.error("HGL301", f"{owner} field '{f.key.text}' must be {form[1].split(', e.g.')[0]}", f.value.span,
+                       "write it in quotes as " + form[1].split(", e.g. ")[1])
+
     def declare_vocabularies(self):
         m = self.model
         for tag in self.g.provenance:
@@ -186,6 +212,8 @@ class Checker:
                     self.error("HGL208", f"unknown evidence field '{f.key.text}'", f.key.span,
                                did_you_mean(f.key.text, EVIDENCE_FIELDS)
                                or "fields: " + ", ".join(EVIDENCE_FIELDS))
+                else:
+                    self.check_reference(f, "evidence")
         for v in self.g.vocabularies:
             if self.declare("vocabulary", v.name, "vocabulary"):
                 for entry, _label in v.entries:

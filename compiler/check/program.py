@@ -445,6 +445,9 @@ class Program:
     roles: dict[str, tuple[str, bool]] = field(default_factory=dict)  # role -> (label, negative)
     governed_kinds: tuple = (None,)  # the kinds a governing section replaces (None: options of no kind)
     rules_by_name: dict[str, Rule] = field(default_factory=dict)
+    fhir: dict | None = None  # FHIR bindings as plain data (check/fhirbind.py; the module's FHIR table)
+    # `accept CODE on rule because "…"` statements that passed checking (compiler/check/accepts.py)
+    accepts: tuple[n.Accept, ...] = ()
 
     @property
     def rules(self) -> tuple[Rule, ...]:

@@ -27,6 +27,9 @@ KEYWORDS = (
     "label", "description", "default", "rationale", "spec", "caution",                 # fields
     "drugs", "stands", "for", "roles", "over", "governing", "order", "replaces", "against",  # combination
     "accepts", "times",                                                                # units
+    "accept", "on", "because",                                                         # acknowledged findings
+    "record", "fhir", "system", "fact", "code", "members", "where", "value", "map",    # FHIR bindings
+    "units", "after", "before", "earliest", "latest", "derive", "note", "age", "months", "since", "regimen", "are",
     "from", "to", "at", "least", "most", "with", "one", "set",    # types and filters
 )
 TYPES = ("yes/no", "integer", "number")
@@ -36,7 +39,9 @@ WORD_OPERATORS = ("and", "or", "not", "in", "has", "any", "all", "of", "is", "mi
                   "containing", "every", "except", "union", "proposed", "preferred", "count", "min", "max", "between")
 
 NAME = r"[A-Za-z_][A-Za-z0-9_]*"
-_RESERVED = "|".join(sorted({*DECLARATIONS, *KEYWORDS, *TYPES, *CONSTANTS, *WORD_OPERATORS}, key=len, reverse=True))
+# `months` is a keyword of FHIR bindings (`derive months since f`) and a unit word (`6 months`): a unit after a number
+_RESERVED = "|".join(sorted({*DECLARATIONS, *KEYWORDS, *TYPES, *CONSTANTS, *WORD_OPERATORS} - {"months"},
+                            key=len, reverse=True))
 # A unit follows its number on the same line: `30 mg`, `50 %`, `3.5 mo`; never a reserved word (`0 to 5`).
 UNIT = rf"%|(?!(?:{_RESERVED})\b){NAME}\b"
 DECLARED = rf"(?!end\b){NAME}"  # `end` is HGL's one reserved word

@@ -10,12 +10,15 @@ and default) come from `program.guideline`.
 from __future__ import annotations
 
 import posixpath
+import re
+import urllib.parse
 from dataclasses import dataclass, field
 
 from hgl.compiler.check import program as p
-from hgl.compiler.check.program import Program, conjuncts, walk
-from hgl.compiler.docs.flowchart import Box, tree
-from hgl.compiler.docs.text import Md, anchor, code, esc, options_in, outcome_items
+from hgl.compiler.check.program import Program
+from hgl.compiler.docs.chartdata import chart_page
+from hgl.compiler.docs.gallery import case_sets, gallery
+from hgl.compiler.docs.text import Md, anchor, chip_label, code, esc, options_in, outcome_items
 from hgl.compiler.explain.unparse import unparse
 from hgl.compiler.explain.words import Words
 from hgl.compiler.front import nodes as n
@@ -27,6 +30,9 @@ CHART_KEYS = (
     ("bm_status", "Sequencing by brain-metastasis status"),
 )
 DISCLAIMER = "Decision support, not a medical device."
+# Reference fields (metadata and evidence entries) shown as links, with their label and URL.
+PUBMED = "https://pubmed.ncbi.nlm.nih.gov/"
+FIELD_LABELS = {"doi": "DOI", "pmid": "PubMed", "url": "Web page", "citation": "Citation"}
 
 
 @dataclass
@@ -37,6 +43,7 @@ class Page:
     title: str
     template: str
     data: dict = field(default_factory=dict)
+    view: str = "clinician"  # the site's navigation it belongs to: "clinician" or "author" (site.write_markdown)
 
 
 class Links:
@@ -60,6 +67,15 @@ class Links:
 
     def rule(self, rid: str, label: str | None = None) -> Md:
         return self._md(label or rid, f"sections/{self._section_of(rid)}.md", anchor("rule", rid))
+
+    def rule_named(self, rid: str) -> Md:
+        """A rule by its title and its section's title, for clinician pages (no internal name)."""
+        rule = self.program.rules_by_name.get(rid)
+        if rule is None:
+            return self.rule(rid)
+        sec = next((s for s in self.program.sections if s.name == rule.section), None)
+        where = f" ({sec.title or sec.name})" if sec is not None else ""
+        return self.rule(rid, (rule.title or rid) + where)
 
     def rule_url(self, rid: str, html: bool = True) -> str:
         return self.url(f"sections/{self._section_of(rid)}.md", anchor("rule", rid), html)
@@ -151,38 +167,6 @@ def type_facts(d: p.Input, program: Program) -> dict:
             "range": ""}
 
 
-def _names(e) -> set[str]:
-    """The inputs, parameters and definitions an expression names directly."""
-    return {x.name for x in walk(e) if isinstance(x, p.Var)}
-
-
-def _symbol_closure(program: Program) -> dict[str, frozenset]:
-    """Every symbol -> the symbols it reads, transitively, itself included."""
-    direct = {d.name: _names(d.expr) for d in program.definitions}
-    closure: dict[str, frozenset] = {}
-
-    def visit(name, stack=()):
-        if name in closure:
-            return closure[name]
-        out = {name}
-        for dep in direct.get(name, ()):
-            if dep not in stack:
-                out |= visit(dep, stack + (name,))
-        closure[name] = frozenset(out)
-        return closure[name]
-
-    for name in program.symbols:
-        visit(name)
-    return closure
-
-
-def _reads(expr, closure) -> set:
-    out = set()
-    for name in _names(expr):
-        out |= closure.get(name, {name})
-    return out
-
-
 # ---------------------------------------------------------------- the guideline's pages
 
 
@@ -260,66 +244,6 @@ class GuidelineDocs:
             rows.append({"tag": tag, "meaning": t.meaning, "caution": t.caution, "count": len(rules)})
         return rows
 
-    # ------------------------------------------------------------ charts
-    def _leaf(self, rid: str, page: str) -> Box:
-        r = self.rules[rid]
-        kind = "caution" if r["caution"] else ("governs" if r["governs"] else "rule")
-        title = ("⚠ " if r["caution"] else "") + r["title"] + (" — governs" if r["governs"] else "")
-        return Box(title, r["summary"][:4], self.links(page).rule_url(rid), kind,
-                   tooltip=f"rule {rid} ({r['where']})")
-
-    def _section_box(self, s: p.Section, page: str, lines: list[str], kind: str) -> Box:
-        return Box(s.title or s.name, lines, self.links(page).url(f"sections/{s.name}.md", html=True), kind)
-
-    def charts(self, page: str) -> list[dict]:
-        """The flowcharts: by each key symbol declared, the governing order, every rule by section."""
-        prog = self.program
-        out = []
-        closure = _symbol_closure(prog)
-        for key, title in CHART_KEYS:
-            if key not in prog.symbols:
-                continue
-            branches: dict[str, list[str]] = {}
-            for r in prog.rules:
-                if r.when is None:
-                    continue
-                for c in conjuncts(r.when):
-                    if key in _reads(c, closure):
-                        branches.setdefault(self.words.text(c), []).append(r.name)
-                        break
-            if not branches:
-                continue
-            groups = [(Box(text, kind="branch"), [self._leaf(rid, page) for rid in rids])
-                      for text, rids in branches.items()]
-            root = Box(prog.label(key), ["(each branch: the condition on it)"], kind="root")
-            out.append({"title": title, "svg": Md(tree(title, root, groups)),
-                        "note": f"Rules whose condition reads {prog.label(key)}, grouped by that condition."})
-        if prog.governing_order:
-            sections = {s.name: s for s in prog.sections}
-            groups = []
-            for i, sname in enumerate(prog.governing_order, 1):
-                sec = sections.get(sname)
-                if sec is None:
-                    continue
-                head = Box(f"{i}. {sec.title or sec.name}", [], self.links(page).url(
-                    f"sections/{sec.name}.md", html=True), "section")
-                groups.append((head, [self._leaf(r.name, page) for r in sec.rules if r.governs]))
-            rest = [s for s in prog.sections if s.name not in prog.governing_order]
-            groups.append((Box("No governing scenario fired", ["the other sections decide together"],
-                               kind="rest"),
-                           [self._section_box(s, page, [], "rest") for s in rest]))
-            governed = self.governed_words()
-            title = f"Governing scenarios: the first that fires decides the {governed}"
-            out.append({"title": title, "svg": Md(tree(title, None, groups, chain=True, chain_label="else")),
-                        "note": f"Read from top to bottom: a scenario's governing rules replace the {governed} "
-                                "of every section below it."})
-        groups = [(self._section_box(s, page, [f"{len(s.rules)} rule(s)"], "section"),
-                   [self._leaf(r.name, page) for r in s.rules]) for s in prog.sections]
-        title = "Every rule, by section"
-        out.append({"title": title, "svg": Md(tree(title, None, groups)),
-                    "note": "Each box links to its rule card."})
-        return out
-
     # ------------------------------------------------------------ pages
     def pages(self) -> list[Page]:
         prog, gid = self.program, self.gid
@@ -327,12 +251,17 @@ class GuidelineDocs:
         sections = [{"id": s.name, "title": s.title or s.name, "spec": s.spec,
                      "description": s.description or "", "provenance": list(s.provenance),
                      "evidence": list(s.evidence), "governing_rank": self._governing_rank(s.name),
-                     "rules": [self.rules[r.name] for r in s.rules]} for s in prog.sections]
+                     "rules": [self.rules[r.name] for r in s.rules],
+                     "used_tags": self._used_tags(s)} for s in prog.sections]
         common = {"gid": gid, "title": self.title, "source": self.display, "sha256": self.r.source.sha256,
-                  "caution": sorted(self.caution), "governed": self.governed_words()}
+                  "caution": sorted(self.caution), "governed": self.governed_words(), "prov": self.chips(),
+                  "section_titles": {s.name: s.title or s.name for s in prog.sections},
+                  "rule_titles": {r.name: r.title or r.name for r in prog.rules}}
+        groups = gallery(self.cases, prog)
+        common["case_groups"] = [g["id"] for g in groups]  # the sections whose cases the gallery shows
         pages = [
             Page(f"{gid}/index.md", "Overview", "overview.md.j2",
-                 {"meta": meta, "doi": prog.meta.get("doi"), "disclaimer": DISCLAIMER,
+                 {"meta": meta, "about": self._about(), "doi": prog.meta.get("doi"), "disclaimer": DISCLAIMER,
                   "guideline_disclaimer": prog.meta.get("disclaimer"), "provenance": self.provenance_counts(),
                   "sections": sections, "n_rules": len(self.rules), "n_cases": len(self.cases)}),
             Page(f"{gid}/flowcharts.md", "At a glance", "flowcharts.md.j2", {}),
@@ -340,22 +269,44 @@ class GuidelineDocs:
         for s in sections:
             pages.append(Page(f"{gid}/sections/{s['id']}.md", s["title"], "section.md.j2", {"section": s}))
         pages += [
-            Page(f"{gid}/data.md", "Data dictionary", "data.md.j2",
-                 {"inputs": [self._decl(d) for d in prog.inputs], "fhir": self._fhir_bindings()}),
-            Page(f"{gid}/parameters.md", "Parameters", "parameters.md.j2",
-                 {"parameters": [self._decl(d) for d in prog.parameters]}),
-            Page(f"{gid}/vocabulary.md", "Options, flags and terms", "vocabulary.md.j2", self._vocabulary()),
             Page(f"{gid}/evidence.md", "Evidence", "evidence.md.j2", {"evidence": self._evidence()}),
-            Page(f"{gid}/cases.md", "Worked cases", "cases.md.j2", {"files": self.cases}),
+            Page(f"{gid}/cases.md", "Worked cases", "cases.md.j2",
+                 {"files": case_sets(self.cases, prog), "groups": groups}),
+            Page(f"{gid}/vocabulary.md", "Options, flags and terms", "vocabulary.md.j2", self._vocabulary(),
+                 view="author"),
+            Page(f"{gid}/data.md", "Data dictionary", "data.md.j2",
+                 {"inputs": [self._decl(d) for d in prog.inputs], "fhir": self._fhir_bindings()}, view="author"),
+            Page(f"{gid}/parameters.md", "Parameters", "parameters.md.j2",
+                 {"parameters": [self._decl(d) for d in prog.parameters]}, view="author"),
             Page(f"{gid}/verification.md", "Verification", "verification.md.j2",
-                 {"verification": self.verification}),
+                 {"verification": self.verification}, view="author"),
         ]
         for page in pages:
             page.data = {**common, **page.data, "page": page.path, "L": self.links(page.path)}
         for page in pages:
-            if page.template == "flowcharts.md.j2":
-                page.data["charts"] = self.charts(page.path)
+            if page.template == "flowcharts.md.j2":  # charts, legend, and each chart as a standalone .svg file
+                page.data.update(chart_page(self, page.path, CHART_KEYS))
         return pages
+
+    def _used_tags(self, s: p.Section) -> list[str]:
+        """The provenance tags a section page shows, in the order they are declared."""
+        used = set(s.provenance) | {t for r in s.rules for t in self.rules[r.name]["provenance"]}
+        return [t.name.text for t in self.g.provenance if t.name.text in used]
+
+    def chips(self) -> dict[str, dict]:
+        """Each provenance tag -> its chip: a short label, the declared meaning (shown on hover), caution."""
+        return {t.name.text: {"label": chip_label(t.name.text, t.meaning), "meaning": t.meaning, "caution": t.caution}
+                for t in self.g.provenance}
+
+    def _about(self) -> list[dict]:
+        """The guideline's metadata for the overview: a label, the text, and a link for a reference field."""
+        rows = []
+        for f in self.program.meta.fields:
+            key, text = f.key.text, literal_text(f.value)
+            if key in ("disclaimer", "canonical"):
+                continue
+            rows.append({"key": FIELD_LABELS.get(key, key.capitalize()), "text": text, "href": reference_url(key, text)})
+        return rows
 
     def governed_words(self) -> str:
         """What a governing scenario replaces, in words: "systemic therapy options", or "options"."""
@@ -377,23 +328,18 @@ class GuidelineDocs:
                 "used_by": uses, **type_facts(d, self.program)}
 
     def _fhir_bindings(self) -> dict | None:
-        """Where each input comes from in FHIR, from the bindings file next to the guideline (None when it has none)."""
-        from hgl.runtime.fhirin import BindingError, load_bindings, sidecar_path
+        """Where each input comes from in FHIR, from the guideline's `fhir` clauses (None when it declares none)."""
+        from hgl.runtime.fhirin import BindingError, program_bindings
 
-        from hgl.compiler.docs.site import ROOT  # a source is named relative to the project root
-
-        path = sidecar_path(self.r.source.name)
-        if not path.is_absolute() and not path.is_file():
-            path = ROOT / path
-        if not path.is_file():
-            return None
         try:
-            bindings = load_bindings(path)
-        except BindingError as err:
-            return {"file": path.name, "error": str(err), "inputs": []}
+            bindings = program_bindings(self.program)
+        except BindingError as err:  # the compiler has checked them: only a bug would land here
+            return {"file": self.display, "error": str(err), "inputs": []}
+        if bindings is None:
+            return None
         rows = [dict(zip(("where", "path", "how"), bindings.describe(d.name)), name=d.name)
                 for d in self.program.inputs if bindings.binding(d.name) is not None]
-        return {"file": path.name, "error": None, "inputs": rows,
+        return {"file": self.display, "error": None, "inputs": rows,
                 "entered": [d.name for d in self.program.inputs if bindings.binding(d.name) is None]}
 
     def _vocabulary(self) -> dict:
@@ -431,10 +377,27 @@ class GuidelineDocs:
             eid = e.name.text
             cited = [rid for rid, r in self.rules.items() if eid in r["evidence"]]
             sections = [s.name for s in self.program.sections if eid in s.evidence]
+            fields = [(f.key.text, literal_text(f.value)) for f in e.fields if f.key.text != "trial"]
             out.append({"id": eid, "trial": str(e.get("trial") or eid),
-                        "fields": [(f.key.text, literal_text(f.value)) for f in e.fields if f.key.text != "trial"],
+                        "fields": fields, "citation": next((v for k, v in fields if k == "citation"), ""),
+                        "details": [(k.capitalize(), v) for k, v in fields if k not in FIELD_LABELS],
+                        "links": [(FIELD_LABELS[k], v, reference_url(k, v)) for k, v in fields
+                                  if k in ("pmid", "doi", "url") and reference_url(k, v)],
                         "rules": cited, "sections": sections})
         return out
+
+
+def reference_url(key: str, text: str) -> str | None:
+    """The link of a reference field (`pmid`, `doi`, `url`), or None: the checker accepts only
+    well-formed values (check/checks.py), and anything else is shown as plain text."""
+    text = str(text).strip()
+    if key == "pmid" and re.fullmatch(r"[0-9]{1,9}", text):
+        return f"{PUBMED}{text}/"
+    if key == "doi" and re.fullmatch(r"10\.[0-9]+(\.[0-9]+)*/\S+", text):
+        return "https://doi.org/" + urllib.parse.quote(text, safe="/.-_;()")
+    if key == "url" and re.fullmatch(r"https?://[^\s<>\"']+", text):
+        return text
+    return None
 
 
 def _flags_in(items) -> list[str]:

@@ -9,9 +9,7 @@ docs/text.py.
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
 import importlib
 import json
 import re
@@ -263,7 +261,7 @@ def _case_files(path: Path, gid: str, extra: dict | None) -> list[Path]:
 
 
 def guideline_pages(path: Path, *, verifier=None, extra_cases: dict | None = None,
-                    display_root: Path = ROOT) -> tuple[GuidelineDocs, list[Page]]:
+                    display_root: Path = ROOT, previous=None) -> tuple[GuidelineDocs, list[Page]]:
     """Compile one guideline and build its pages (data only; nothing written)."""
     from hgl.compiler.front.diagnostics import render_all
     from hgl.compiler.pipeline import compile_source, read_source
@@ -276,17 +274,26 @@ def guideline_pages(path: Path, *, verifier=None, extra_cases: dict | None = Non
     case_files = _case_files(Path(path), gid, extra_cases)
     cases = run_cases(result, case_files, display_root)
     verification = run_verification(result, verifier)
+    from hgl.compiler.check.accepts import split_page_findings  # `accept` statements: listed apart, with reasons
+
+    verification = split_page_findings(result.program, verification)
     if verifier is None:  # the real verifier: the page also shows the mutation score (compiler/mutate/report.py)
         from hgl.compiler.mutate.report import page_summary
 
         verification = {**verification, "mutation": page_summary(
             path, case_files, [_display(p, display_root) for p in case_files])}
     docs = GuidelineDocs(result, shown, cases=cases, schema=_schema(result), verification=verification)
-    return docs, docs.pages()
+    pages = docs.pages()
+    from hgl.compiler.docs import changes  # "What changed": hgl diff against the previous version (--previous)
+
+    spec = changes.previous_spec(previous, gid, Path(path), display_root)
+    if spec:
+        pages.append(changes.changes_page(docs, changes.guideline_changes(result, spec, cwd=display_root)))
+    return docs, pages
 
 
 def write_markdown(paths, docs_dir, *, pages_dir: Path | None = SITE / "pages", verifier=None,
-                   extra_cases: dict | None = None, display_root: Path = ROOT) -> list[dict]:
+                   extra_cases: dict | None = None, display_root: Path = ROOT, previous=None) -> list[dict]:
     """Render every page of every guideline into docs_dir (emptied first); returns the nav."""
     docs_dir = Path(docs_dir)
     _claim(docs_dir)
@@ -296,20 +303,29 @@ def write_markdown(paths, docs_dir, *, pages_dir: Path | None = SITE / "pages", 
     env = make_env()
     guidelines = []
     nav: list[dict] = [{"Home": "index.md"}]
+    clinician_nav: list[dict] = []  # two views (tabs): a clinician reads guidelines, an author the references
+    author_nav: list[dict] = []
     for path in paths:
         docs, pages = guideline_pages(Path(path), verifier=verifier, extra_cases=extra_cases,
-                                      display_root=display_root)
+                                      display_root=display_root, previous=previous)
         gnav: list = []
+        anav: list = []  # the guideline's pages for its authors (Page.view == "author")
         sections: list = []
         for page in pages:
-            title = page.title if page.template == "section.md.j2" else f"{page.title} · {docs.gid}"
+            short = docs.title.split(":")[0].strip()  # the page title names the guideline in words, not by its id
+            short = short if 0 < len(short) <= 48 else docs.gid
+            title = page.title if page.template == "section.md.j2" else f"{page.title} · {short}"
             text = _front_matter(title) + env.get_template(page.template).render(**page.data)
             target = docs_dir / page.path
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
+            for name, content in page.data.get("write_files", {}).items():  # e.g. the charts as standalone SVG
+                (target.parent / name).write_text(content, encoding="utf-8")
             entry = {_nav_title(page.title): page.path}
             if page.template == "section.md.j2":
                 sections.append(entry)
+            elif getattr(page, "view", "clinician") == "author":
+                anav.append(entry)
             else:
                 gnav.append(entry)
             if page.template == "flowcharts.md.j2":
@@ -319,24 +335,31 @@ def write_markdown(paths, docs_dir, *, pages_dir: Path | None = SITE / "pages", 
         notes = Path(pages_dir) / "guidelines" / f"{docs.gid}.md" if pages_dir else None
         if notes is not None and notes.is_file():  # the author's notes: in the guideline's own nav group
             shutil.copyfile(notes, docs_dir / docs.gid / "notes.md")
-            gnav.insert(1, {"Notes": f"{docs.gid}/notes.md"})
-        nav.append({_nav_title(docs.title): gnav})
+            anav.insert(0, {"Notes": f"{docs.gid}/notes.md"})
+        clinician_nav.append({_nav_title(docs.title): gnav})
+        author_nav.append({_nav_title(docs.title): anav})
         guidelines.append({"id": docs.gid, "title": docs.title, "version": docs.program.meta.get("version")})
     hand = {p.name: p for p in sorted(Path(pages_dir).glob("*.md"))} if pages_dir and Path(pages_dir).exists() else {}
     for name, p in hand.items():
         shutil.copyfile(p, docs_dir / name)
     (docs_dir / "assets").mkdir(exist_ok=True)
     shutil.copyfile(TEMPLATES / "hgl.css", docs_dir / "assets" / "hgl.css")
+    for asset in ("site.css", "gallery.js"):  # two views, print and phone layout; the case gallery's filter
+        shutil.copyfile(TEMPLATES / asset, docs_dir / "assets" / asset)
+    for asset in ("flowchart.css", "flowchart.js"):  # the charts' pan and zoom (compiler/docs/flowchart.py)
+        shutil.copyfile(TEMPLATES / asset, docs_dir / "assets" / asset)
     intro = hand["index.md"].read_text(encoding="utf-8") if "index.md" in hand else "# Guidelines\n"
-    (docs_dir / "index.md").write_text(
-        env.get_template("home.md.j2").render(intro=Md(intro), guidelines=guidelines), encoding="utf-8")
-    for name, title in HAND_PAGES:
-        if name in hand:
-            nav.append({title: name})
+    references = [{title: name} for name, title in HAND_PAGES if name in hand]
     listed = {"index.md"} | {name for name, _ in HAND_PAGES}
-    for name in hand:
-        if name not in listed:
-            nav.append({name[:-3].replace("_", " ").capitalize(): name})
+    references += [{name[:-3].replace("_", " ").capitalize(): name} for name in hand if name not in listed]
+    (docs_dir / "index.md").write_text(env.get_template("home.md.j2").render(
+        intro=Md(intro), guidelines=guidelines, references=[(t, n) for e in references for t, n in e.items()]),
+        encoding="utf-8")
+    if clinician_nav:
+        nav.append({"For clinicians": clinician_nav})
+    if references or author_nav:
+        nav.append({"For authors": references + [{t: pages}
+                                                  for e in author_nav for t, pages in e.items() if pages]})
     return nav
 
 
@@ -365,7 +388,7 @@ def _front_matter(title: str) -> str:
 
 def build_site(paths, out_dir, *, docs_dir=None, strict: bool = True, verifier=None, extra_cases=None,
                pages_dir: Path | None = SITE / "pages", config_file: Path = SITE / "mkdocs.yml",
-               display_root: Path = ROOT, run_mkdocs: bool = True) -> dict:
+               display_root: Path = ROOT, run_mkdocs: bool = True, previous=None) -> dict:
     """Write the Markdown and build the static site; returns {docs_dir, site_dir, nav, seconds}.
 
     Raises DocsError when a guideline does not compile, a worked case fails, or (strict)
@@ -377,7 +400,7 @@ def build_site(paths, out_dir, *, docs_dir=None, strict: bool = True, verifier=N
     paths = [Path(p) for p in paths]
     _claim(out_dir)
     nav = write_markdown(paths, docs_dir, pages_dir=pages_dir, verifier=verifier, extra_cases=extra_cases,
-                         display_root=display_root)
+                         display_root=display_root, previous=previous)
     if run_mkdocs:
         _mkdocs(config_file, docs_dir, out_dir, nav, strict)
     return {"docs_dir": docs_dir, "site_dir": out_dir, "nav": nav,
@@ -421,18 +444,25 @@ def configure(sub) -> None:
     sub.add_argument("guidelines", nargs="*", help="guideline files (default: guidelines/*.hgl)")
     sub.add_argument("-o", "--output", default=str(SITE / "build"), help="site folder (default: site/build)")
     sub.add_argument("--docs-dir", default=str(SITE / "docs"), help="generated Markdown (default: site/docs)")
-    sub.add_argument("--serve", action="store_true", help="serve the built site on 127.0.0.1")
-    sub.add_argument("--port", type=int, default=8000, help="port for --serve (default: 8000)")
+    sub.add_argument("--serve", action="store_true",
+                     help="serve the site on 127.0.0.1, rebuild it when a guideline, case file, page or template "
+                          "is saved, and reload open browser tabs (builds go to a temporary folder, not -o/--docs-dir; "
+                          "verification is skipped unless --verify)")
+    sub.add_argument("--port", type=int, default=8000, help="port for --serve (default: 8000; 0: any free port)")
+    sub.add_argument("--verify", action="store_true", help="with --serve: run verification on every build")
     sub.add_argument("--strict", dest="strict", action="store_true", default=True,
                      help="fail on any mkdocs warning (the default)")
     sub.add_argument("--no-strict", dest="strict", action="store_false")
     sub.add_argument("--no-verify", action="store_true", help="skip the verification section")
+    sub.add_argument("--previous", action="append", default=[], metavar="REV|ID=SPEC",
+                     help="add a 'What changed' page per guideline, from hgl diff against the previous version: a git "
+                          "revision (each guideline's REV:path), or ID=FILE / ID=REV:path for guideline ID (repeatable)")
     sub.add_argument("--cases", action="append", default=[], metavar="ID=FILE",
                      help="another case file for guideline ID's worked cases (repeatable), e.g. public vignettes")
 
 
 def cli_main(args) -> int:
-    """`hgl docs`: build the site, say where it is, optionally serve it."""
+    """`hgl docs`: build the site and say where it is, or (--serve) serve it and rebuild on save."""
     paths = [Path(p) for p in args.guidelines] or sorted((ROOT / "guidelines").glob("*.hgl"))
     if not paths:
         print("hgl docs: no guidelines to document", file=sys.stderr)
@@ -448,27 +478,37 @@ def cli_main(args) -> int:
                 print(f"hgl docs: --cases {gid}: no such file {file}", file=sys.stderr)
                 return 2
             extra.setdefault(gid, []).append(Path(file))
+        previous = _previous(getattr(args, "previous", []))
+        if args.serve:  # build, watch, rebuild on save, reload open tabs (compiler/docs/serve.py)
+            from hgl.compiler.docs.serve import serve_live
+
+            return serve_live(paths, port=args.port, strict=args.strict, extra_cases=extra, previous=previous,
+                              verify=getattr(args, "verify", False) and not args.no_verify)
         info = build_site(paths, args.output, docs_dir=args.docs_dir, strict=args.strict,
-                          verifier=False if args.no_verify else None, extra_cases=extra)
+                          verifier=False if args.no_verify else None, extra_cases=extra, previous=previous)
     except DocsError as err:
         print(f"hgl docs: {err}", file=sys.stderr)
         return 1
     index = Path(info["site_dir"]) / "index.html"
     print(f"built the site in {info['seconds']} s: open {index}")
-    if args.serve:
-        serve(info["site_dir"], args.port)
     return 0
 
 
-def serve(site_dir, port: int) -> None:  # pragma: no cover - interactive
-    """Serve a built site on 127.0.0.1 until interrupted."""
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site_dir))
-    with http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) as httpd:
-        print(f"serving on http://127.0.0.1:{httpd.server_address[1]}/ (Ctrl-C stops)")
-        try:
-            httpd.serve_forever()
-        except KeyboardInterrupt:
-            pass
+def _previous(items: list[str]):
+    """--previous values: one revision for every guideline, or {id: spec}; DocsError when mixed or empty."""
+    if not items:
+        return None
+    if len(items) == 1 and "=" not in items[0]:
+        if not items[0] or items[0].startswith("-"):
+            raise DocsError(f"--previous takes a git revision or ID=SPEC, got {items[0]!r}")
+        return items[0]
+    out = {}
+    for item in items:
+        gid, sep, spec = item.partition("=")
+        if not sep or not gid or not spec:
+            raise DocsError(f"--previous takes one git revision, or ID=SPEC for each guideline, got {item!r}")
+        out[gid] = spec
+    return out
 
 
 __all__ = ["DocsError", "build_site", "cli_main", "configure", "make_env", "write_markdown"]

@@ -55,6 +55,26 @@ def attr(text) -> str:
     return "".join(_ENTITIES.get(c, c) if c in "&<>\"'" else c for c in str(text))
 
 
+def chip_label(tag: str, meaning: str) -> str:
+    """A provenance tag's short label for its chip, from its name and its declared meaning.
+
+    Each part of the name (split at `_`) is shown as the meaning spells it when the meaning has
+    a word that is, or starts with, that part ("esmo" -> "ESMO", "sys" -> "systemic"); a short
+    part the meaning does not spell is an abbreviation ("bm" -> "BM"); any other part is a word.
+    """
+    words = re.findall(r"[A-Za-z][A-Za-z0-9]*", meaning or "")
+    out = []
+    for i, part in enumerate(p for p in str(tag).split("_") if p):
+        low = part.lower()
+        spelt = next((w for w in words if w.lower() == low), None)
+        if spelt is None and len(low) >= 3:
+            spelt = next((w for w in words if w.lower().startswith(low) and w.islower()), None)
+        if spelt is None:
+            spelt = part.upper() if len(part) <= 3 else part.lower()
+        out.append(spelt[0].upper() + spelt[1:] if i == 0 else spelt)
+    return " ".join(out) or str(tag)
+
+
 def anchor(kind: str, name: str) -> str:
     """A stable HTML id; guideline names are identifiers, so they are safe as they are."""
     return f"{kind}-{name}"

@@ -31,8 +31,9 @@ from hgl.compiler.front.source import NO_SPAN
 
 from hgl.compiler.fhir import profiles
 
-# Canonical urls are [base]/[ResourceType]/[id].  The default base is a placeholder under the
-# reserved example.org domain: a publisher sets its own with `hgl export --canonical-base`.
+# Canonical urls are [base]/[ResourceType]/[id].  The base is `hgl export --canonical-base`, else
+# the guideline's `canonical` metadata field, else this placeholder under the reserved example.org
+# domain (site/pages/fhir.md, "Canonical URLs"): a publisher gives its own.
 CANONICAL_BASE = "http://example.org/fhir/hgl"
 # the core R4 extension for a recommendation's strength (context: PlanDefinition.action)
 EXT_STRENGTH = "http://hl7.org/fhir/StructureDefinition/cqf-strengthOfRecommendation"
@@ -43,6 +44,7 @@ RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 HGL_MIME = "text/x-hgl"
 STATUS = {"draft": "draft", "final": "active"}  # HGL's two statuses (checks.py) -> PublicationStatus
 _ID_BAD = re.compile(r"[^A-Za-z0-9.\-]")
+from hgl.compiler.check.fhirbind import CANONICAL_URL as _CANONICAL  # noqa: E402 - next to its use
 _NS = uuid.UUID("6f1c2a43-4d7e-5b8a-9c0d-1e2f3a4b5c6d")  # fixed: fullUrls are the same on every run
 
 
@@ -63,7 +65,7 @@ def fhir_name(text: str) -> str:
 class _Exporter:
     """Builds the resources of one compiled guideline from its program (declarations as written from program.guideline)."""
 
-    def __init__(self, result, bindings=None, canonical_base: str = CANONICAL_BASE):
+    def __init__(self, result, bindings=None, canonical_base: str | None = None):
         self.src = result.source
         self.program = result.program
         self.g = self.program.guideline
@@ -72,7 +74,7 @@ class _Exporter:
         self.meta = meta
         self.version = str(meta.get("version") or "")
         self.status = STATUS.get(str(meta.get("status")), "unknown")
-        self.base = canonical_base.rstrip("/")
+        self.base = canonical_base_of(meta, canonical_base)
         self.url = self._canonical("PlanDefinition", self.gid)
         self.codes = f"urn:hgl:{self.gid}"  # code systems of the guideline's own names
         self.publisher = str(meta.get("panel")) if meta.get("panel") else None
@@ -81,6 +83,10 @@ class _Exporter:
         self.tags = {p.name.text: p for p in self.g.provenance}
         self.strengths = {s.name.text: s.meaning for s in self.g.strengths}
         self.evidence = {e.name.text: e for e in self.g.evidence}
+        if bindings is None:  # the guideline's own (its `record fhir` block and `fhir` clauses)
+            from hgl.runtime.fhirin import program_bindings
+
+            bindings = program_bindings(self.program)
         self.bindings = bindings
         self.do_not_perform: set[str] = set()  # options some rule avoids or drops by name
 
@@ -417,11 +423,19 @@ def _literal_text(lit: n.Literal) -> str:
     return f"{text} {lit.unit.text}" if lit.unit is not None else text
 
 
-def export_bundle(compile_result, bindings=None, canonical_base: str = CANONICAL_BASE) -> dict:
+def canonical_base_of(meta, given: str | None = None) -> str:
+    """The base of the canonical urls: `given` (--canonical-base), else the guideline's `canonical`
+    field, else the placeholder CANONICAL_BASE; without a trailing slash."""
+    base = given or (str(meta.get("canonical")) if meta is not None and meta.get("canonical") else None)
+    return (base or CANONICAL_BASE).rstrip("/")
+
+
+def export_bundle(compile_result, bindings=None, canonical_base: str | None = None) -> dict:
     """The FHIR R4 Bundle (a JSON-ready dict) of a compiled guideline without errors.
 
-    `bindings`: the guideline's FHIR bindings (hgl.runtime.fhirin.Bindings), whose terminology
-    codes the drugs and whose bindings become the Library's data requirements; None for none.
+    `bindings`: FHIR bindings (hgl.runtime.fhirin.Bindings) whose terminology codes the drugs and
+    whose bindings become the Library's data requirements; default: the guideline's own.
+    `canonical_base`: default the guideline's `canonical` field, else CANONICAL_BASE.
     """
     if not compile_result.ok or compile_result.program is None or compile_result.program.meta is None:
         raise ValueError("only a guideline that compiles without errors can be exported")
@@ -441,10 +455,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("guideline", help="a .hgl file")
     p.add_argument("--format", choices=("fhir",), default="fhir", help="export format (FHIR R4 Bundle)")
     p.add_argument("-o", "--output", help="a .json file, or a folder (default: standard output)")
-    p.add_argument("--bindings", help="FHIR bindings file (default: GUIDELINE's .fhir.yaml next to it, when present)")
-    p.add_argument("--canonical-base", default=CANONICAL_BASE,
-                   help="base of the canonical urls, [base]/[ResourceType]/[id] "
-                        f"(default: the placeholder {CANONICAL_BASE})")
+    p.add_argument("--canonical-base", default=None,
+                   help="base of the canonical urls, [base]/[ResourceType]/[id] (default: the guideline's "
+                        f"`canonical` field, else the placeholder {CANONICAL_BASE})")
 
 
 def cli_main(args) -> int:
@@ -458,15 +471,11 @@ def cli_main(args) -> int:
         print(render_all(source, result.diagnostics, False), file=sys.stderr)
     if not result.ok:
         return 1
-    from hgl.runtime.fhirin import BindingError, load_bindings, sidecar_path
-
-    path = Path(args.bindings) if args.bindings else sidecar_path(args.guideline)
-    try:
-        bindings = load_bindings(path) if args.bindings or path.exists() else None
-    except BindingError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    bundle = export_bundle(result, bindings, args.canonical_base)
+    base = args.canonical_base
+    if base is not None and not _CANONICAL.fullmatch(base):
+        print(f"error: --canonical-base {base!r} is not an absolute http(s) URL", file=sys.stderr)
+        return 2
+    bundle = export_bundle(result, None, base)
     text = dumps(bundle)
     if not args.output:
         sys.stdout.write(text)

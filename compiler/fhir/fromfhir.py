@@ -12,7 +12,7 @@ from hgl.runtime.fhirin import BindingError, Bindings, case_from_fhir, load
 
 def configure(p) -> None:
     """Arguments of `hgl case-from-fhir`."""
-    p.add_argument("guideline", help="a .hgl file (its FHIR bindings are the .fhir.yaml file next to it)")
+    p.add_argument("guideline", help="a .hgl file (or a module built by hgl build) that declares FHIR bindings")
     p.add_argument("bundle", help="a FHIR Bundle (JSON), or a JSON list of resources and Bundles")
     p.add_argument("--date", help="reference date for ages and durations, YYYY-MM-DD (default: today)")
     p.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or JSON {case, sources}")

@@ -16,6 +16,7 @@ CODES: dict[str, tuple[str, str]] = {
     "HGL101": ("error", "unexpected end of file"),
     "HGL102": ("error", "unterminated text"),
     "HGL103": ("error", "character not allowed here"),
+    "HGL104": ("error", "block not closed"),
     "HGL201": ("error", "unknown name"),
     "HGL202": ("error", "duplicate declaration"),
     "HGL203": ("warning", "declared but never used"),
@@ -30,6 +31,7 @@ CODES: dict[str, tuple[str, str]] = {
     "HGL212": ("error", "unknown strength"),
     "HGL213": ("error", "unknown role"),
     "HGL214": ("warning", "guideline metadata a published guideline needs"),
+    "HGL215": ("error", "invalid acknowledgement"),
     "HGL301": ("error", "type mismatch"),
     "HGL302": ("error", "unit mismatch"),
     "HGL303": ("error", "value not in the allowed set"),
@@ -50,6 +52,12 @@ CODES: dict[str, tuple[str, str]] = {
     "HGL504": ("warning", "dead rule: every outcome always overridden"),
     "HGL505": ("warning", "unreachable missing-data branch"),
     "HGL506": ("warning", "conflict: preferred options of an exclusive section overlap"),
+    "HGL507": ("warning", "acknowledged finding not reported"),
+    "HGL508": ("warning", "no preferred option for a valid case"),
+    "HGL601": ("error", "FHIRPath expression does not parse"),
+    "HGL602": ("error", "unknown FHIR resource type"),
+    "HGL603": ("error", "FHIR binding does not fit its input"),
+    "HGL604": ("error", "canonical base is not an absolute URL"),
     "HGL901": ("error", "internal compiler error"),
 }
 
@@ -64,6 +72,7 @@ class Diagnostic:
     hint: str | None = None
     notes: tuple[str, ...] = field(default=())
     data: dict | None = None  # machine-readable extras, e.g. a witness case
+    related: tuple[tuple[Span, str], ...] = field(default=())  # other places, e.g. where a block opens
 
     @property
     def severity(self) -> str:
@@ -111,8 +120,9 @@ def render(source: Source, d: Diagnostic, color: bool = False) -> str:
         head = f"\033[1m{name}:{d.span.line}:{d.span.column}:\033[0m {c}{sev}[{d.code}]\033[0m: {message}"
     out = [head]
     text = source.line_text(d.span.line)
+    gutter = max([len(str(d.span.line))] + [len(str(sp.line)) for sp, _ in d.related])
     if d.span.line >= 1:
-        num = str(d.span.line)
+        num = str(d.span.line).rjust(gutter)
         pad = " " * len(num)
         width = 1
         if d.span.end_line == d.span.line and d.span.end_column > d.span.column:
@@ -124,11 +134,25 @@ def render(source: Source, d: Diagnostic, color: bool = False) -> str:
         out.append(f"{pad} |")
         out.append(f"{num} | {before}{safe_text(text[start:])}")
         out.append(f"{pad} | {' ' * (len(before) + max(0, start - len(text)))}{'^' * max(1, len(under))}")
+    for span, note in d.related:  # a secondary excerpt, underlined with '-'
+        out.extend(_excerpt(source, span, "-", note, gutter))
     for note in d.notes:
         out.append(f"  = note: {safe_text(note)}")
     if d.hint:
         out.append(f"  = help: {safe_text(d.hint)}")
     return "\n".join(out)
+
+
+def _excerpt(source: Source, span: Span, mark: str, note: str, gutter: int) -> list[str]:
+    text = source.line_text(span.line).replace("\t", " ")
+    if span.line < 1:
+        return [f"  = note: {safe_text(note)}"]
+    num = str(span.line).rjust(gutter)
+    start = span.column - 1
+    width = span.end_column - span.column if span.end_line == span.line and span.end_column > span.column else 1
+    before = safe_text(text[:start])
+    under = mark * max(1, len(safe_text(text[start:start + width])))
+    return [f"{' ' * len(num)} |", f"{num} | {safe_text(text)}", f"{' ' * len(num)} | {' ' * len(before)}{under} {safe_text(note)}"]
 
 
 def render_all(source: Source, diagnostics: list[Diagnostic], color: bool = False) -> str:
@@ -158,6 +182,9 @@ def to_json(source: Source, diagnostics: list[Diagnostic]) -> list[dict]:
             item["notes"] = list(d.notes)
         if d.data is not None:
             item["data"] = d.data
+        if d.related:
+            item["related"] = [{"line": sp.line, "column": sp.column, "end_line": sp.end_line,
+                                "end_column": sp.end_column, "message": note} for sp, note in d.related]
         out.append(item)
     return out
 
@@ -167,11 +194,24 @@ def dumps(source: Source, diagnostics: list[Diagnostic]) -> str:
 
 
 def closest(name: str, candidates) -> str | None:
-    """The candidate closest to `name` by edit similarity, if any is close enough."""
+    """The candidate closest to `name`: by edit similarity, else the one candidate `name` begins or names
+    a word of (`lvef` -> `lvef_percent`, `percent` -> `lvef_percent`); None when nothing or several fit.
+
+    Callers pass candidates of the one kind that can stand where `name` is (an evidence id only
+    where an evidence id is expected), so a suggestion never crosses declaration kinds.
+    """
     import difflib
 
-    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return close[0] if close else None
+    candidates = list(candidates)
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    if close:
+        return close[0]
+    key = name.lower().strip("_")
+    if len(key) < 3:
+        return None
+    words = [c for c in dict.fromkeys(candidates) if c.lower().startswith(key) or key in c.lower().split("_")
+             or c.lower().replace("_", "") == key.replace("_", "")]
+    return words[0] if len(words) == 1 else None
 
 
 def did_you_mean(name: str, candidates) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+from dataclasses import replace
 from functools import lru_cache
 from importlib import resources
 
@@ -11,7 +12,8 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from hgl.compiler.front import nodes as n
-from hgl.compiler.front import syntaxmsg
+from hgl.compiler.front.fhirsyntax import FhirSyntax
+from hgl.compiler.front import blocks, syntaxmsg
 from hgl.compiler.front.diagnostics import Diagnostic
 from hgl.compiler.front.source import Source, Span
 
@@ -134,7 +136,7 @@ class _Clause(tuple):
 
 
 @v_args(meta=True)
-class _ToAst(Transformer):
+class _ToAst(FhirSyntax):  # FhirSyntax: the FHIR bindings' callbacks (a Transformer)
     """Builds nodes only; every judgement about meaning is left to checks.py.
 
     The one exception is a clause given twice (two `when` lines): the AST keeps one value per
@@ -199,6 +201,8 @@ class _ToAst(Transformer):
             groups=tuple(groups.get("OutcomeGroup", [])),
             sections=tuple(groups.get("Section", [])),
             combination=combination,
+            accepts=tuple(groups.get("Accept", [])),
+            records=tuple(groups.get("FhirRecord", [])),
         )
         extras = groups.get("_extra_meta", [])[1:] + groups.get("_extra_combination", [])[1:]
         return g, extras
@@ -221,10 +225,14 @@ class _ToAst(Transformer):
     def vocabulary_block(self, meta, c):
         label = c[1] if len(c) > 1 and isinstance(c[1], str) else None
         entries = tuple(x for x in c[1:] if isinstance(x, tuple))
-        return n.Vocabulary(c[0], label, entries, _span_meta(meta))
+        codes = tuple(x.codes for x in entries if getattr(x, "codes", None) is not None)
+        return n.Vocabulary(c[0], label, tuple((x[0], x[1]) for x in entries), _span_meta(meta), codes)
 
     def vocabulary_entry(self, meta, c):
-        return (c[0], c[1] if len(c) > 1 else None)
+        label = c[1] if len(c) > 1 and isinstance(c[1], str) else None
+        entry = _Clause((c[0], label), meta)
+        entry.codes = self.value_codes(c[0], [x for x in c[1:] if isinstance(x, tuple)], _span_meta(meta))
+        return entry
 
     def kind_decl(self, meta, c):
         return n.KindDecl(c[0], c[1], _span_meta(meta))
@@ -259,7 +267,8 @@ class _ToAst(Transformer):
         for x in c[2:]:
             self._set(fields, x, f"{'parameter' if is_parameter else 'input'} '{c[0].text}'")
         return n.InputDecl(c[0], c[1], fields.get("label"), fields.get("description"), fields.get("default"),
-                           fields.get("provenance", ()), is_parameter, _span_meta(meta), fields.get("accepts"))
+                           fields.get("provenance", ()), is_parameter, _span_meta(meta), fields.get("accepts"),
+                           fields.get("fhir"))
 
     def input_decl(self, meta, c):
         return self._decl(meta, c, False)
@@ -525,6 +534,9 @@ class _ToAst(Transformer):
                 order = value
         return n.Combination(roles, order, _span_meta(meta), replaces)
 
+    def accept_decl(self, meta, c):
+        return n.Accept(c[0], c[1], c[2], _span_meta(meta))
+
     def roles_order(self, meta, c):
         return ("roles", tuple(c))
 
@@ -636,8 +648,26 @@ class _ToAst(Transformer):
         return n.AnyOption(str(c[0]), tuple(c[1:]), _span_meta(meta))
 
 
-def _problem(source: Source, err: UnexpectedInput) -> syntaxmsg.Problem:
+@lru_cache(maxsize=1)
+def _keywords() -> tuple[dict[str, str], frozenset[str]]:
+    """Terminal name -> the keyword it spells, and the keywords that start a top-level declaration."""
     keywords = {t.name: t.pattern.value for t in _lark().terminals if t.pattern.type == "str"}
+    starts = _lark().parse_interactive("").accepts()
+    return keywords, frozenset(keywords[t] for t in starts if t in keywords)
+
+
+def keywords() -> frozenset[str]:
+    """Every keyword of the language (a word the grammar quotes)."""
+    return frozenset(_keywords()[0].values())
+
+
+def _problem(source: Source, err: UnexpectedInput) -> syntaxmsg.Problem:
+    problem = _raw_problem(source, err)
+    return replace(problem, declarations=_keywords()[1])
+
+
+def _raw_problem(source: Source, err: UnexpectedInput) -> syntaxmsg.Problem:
+    keywords = _keywords()[0]
     ip = getattr(err, "interactive_parser", None)
     stack = list(ip.parser_state.value_stack) if ip is not None else []
     openers, previous = syntaxmsg.stack_facts(stack, getattr(err, "token_history", None))
@@ -712,12 +742,41 @@ def _too_deep(tree) -> Diagnostic | None:
     return None
 
 
-def parse(source: Source) -> tuple[n.Guideline | None, list[Diagnostic]]:
-    """Parse a source; on a syntax error return (None, [the first error]) - later ones would cascade."""
+def _swallowed(source: Source, tree) -> Diagnostic | None:
+    """HGL104 for a declaration written at column 0 that an open `name value` block read as a field.
+
+    `evidence a … evidence b …` without the first `end` parses: `evidence b` is a field of `a`.
+    """
+    declarations = _keywords()[1]
+    for block in tree.iter_subtrees_topdown():
+        if block.data not in ("guideline_block", "evidence_block", "vocabulary_block"):
+            continue
+        for item in block.children[1:]:
+            first = item.children[0] if getattr(item, "children", None) else None
+            tok = getattr(first, "children", [None])[0] if hasattr(first, "data") else first
+            if isinstance(tok, Token) and tok.column == 1 and str(tok) in declarations:
+                problem = syntaxmsg.Problem("token", _span_tok(tok), str(tok), "NAME", frozenset({"END", "NAME"}),
+                                            _keywords()[0], ((block.data.split("_")[0], block.meta.line),),
+                                            line_text=source.line_text(tok.line), declarations=declarations)
+                return syntaxmsg.diagnose(source, problem)
+    return None
+
+
+def _first_error(source: Source) -> tuple[object, Diagnostic | None]:
+    """(tree, None) or (None, the first syntax error)."""
     try:
         tree = _lark().parse(source.text)
     except UnexpectedInput as err:
-        return None, [syntaxmsg.diagnose(source, _problem(source, err))]
+        return None, syntaxmsg.diagnose(source, _problem(source, err))
+    swallowed = _swallowed(source, tree)
+    return (None, swallowed) if swallowed is not None else (tree, None)
+
+
+def parse(source: Source) -> tuple[n.Guideline | None, list[Diagnostic]]:
+    """Parse a source; on syntax errors return (None, errors): the first, then at most one per later block."""
+    tree, first = _first_error(source)
+    if first is not None:
+        return None, [first] + blocks.later_errors(source, first, lambda src: _first_error(src)[1], _keywords()[1])
     deep = _too_deep(tree)
     if deep is not None:
         return None, [deep]
@@ -734,3 +793,22 @@ def parse(source: Source) -> tuple[n.Guideline | None, list[Diagnostic]]:
     diags = builder.duplicates + [Diagnostic("HGL202", "a guideline has one 'guideline' block and one 'combination' block",
                         getattr(x, "span", n.NO_SPAN), "merge the blocks") for x in extras]
     return guideline, diags
+
+
+def concrete_syntax(text: str, partial: bool = False):
+    """(tokens, tree) of a text as the parser reads it, or None on a syntax error (`parse` says which).
+
+    The tokens are those of the contextual lexer, keywords included and comments left out; the
+    tree is Lark's, positions in `meta`.  The formatter (format.py) lays out these tokens and
+    compares trees to prove a layout kept the meaning.  With `partial`, a text with a syntax
+    error gives (the tokens before the error, None): the editor still colours them.
+    """
+    ip = _lark().parse_interactive(text)
+    tokens = []
+    try:
+        for tok in ip.iter_parse():
+            tokens.append(tok)
+        tree = ip.feed_eof()
+    except UnexpectedInput:
+        return (tokens, None) if partial else None
+    return tokens, tree

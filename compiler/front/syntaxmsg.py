@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field, replace
 
+from hgl.compiler.front import blocks
 from hgl.compiler.front.diagnostics import Diagnostic
 from hgl.compiler.front.source import Source, Span
 
@@ -70,6 +71,7 @@ class Problem:
     openers: tuple[tuple[str, int], ...] = ()  # unclosed blocks, outermost first: (keyword, line)
     previous: tuple[str, str, int] | None = None  # the token before: (type, text, line)
     line_text: str = ""  # the source line of the problem
+    declarations: frozenset[str] = frozenset()  # the words that start a top-level declaration
 
 
 # Blocks closed by 'end', by the keyword token that opens them.
@@ -157,34 +159,7 @@ def expected_words(expected, keywords: dict[str, str]) -> str:
     return _join(parts + rest)
 
 
-_BLOCK_WORDS = ("guideline", "evidence", "vocabulary", "section", "rule", "outcomes", "combination")
-
-
-def misaligned_block(text: str) -> tuple[str, int, int] | None:
-    """(keyword, line, end line) of the first block whose 'end' does not line up with it.
-
-    The parser only knows that an 'end' is missing somewhere before the end of the file; the
-    indentation, which authors keep even when they forget an 'end', usually says where.
-    """
-    stack: list[tuple[str, int, int]] = []
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.split("#", 1)[0].rstrip() if '"' not in raw else raw.rstrip()
-        words = line.split()
-        if not words:
-            continue
-        indent = len(line) - len(line.lstrip())
-        first = words[0]
-        if first in _BLOCK_WORDS and not (first == "evidence" and stack):
-            stack.append((first, number, indent))
-        elif first == "if" and words[-1] == "then" and stack:
-            stack.append(("if", number, indent))
-        elif first == "end" and len(words) == 1:
-            if not stack:
-                return None
-            word, opened, opened_indent = stack.pop()
-            if opened_indent != indent:
-                return word, opened, number
-    return None
+misaligned_block = blocks.misaligned_block  # (keyword, line, end line) of a block whose 'end' is misaligned
 
 
 def _unclosed(p: Problem) -> str | None:
@@ -213,17 +188,15 @@ def diagnose(source: Source, p: Problem) -> Diagnostic:
     if unknown_type is not None:
         return unknown_type
     if p.kind == "eof":
-        culprit = misaligned_block(source.text) if "END" in p.expected else None
-        if culprit:
-            word, opened, end_line = culprit
-            return Diagnostic("HGL101", f"unexpected end of file: the '{word}' block opened at line {opened} "
-                              "has no 'end'", source.end_span(),
-                              f"the 'end' at line {end_line} is indented like an outer block; add the missing "
-                              f"'end' for the '{word}' above it")
-        unclosed = _unclosed(p)
-        if unclosed and "END" in p.expected:
-            return Diagnostic("HGL101", f"unexpected end of file: {unclosed}", source.end_span(),
-                              f"add 'end' to close it; {BLOCK_END_HINT}")
+        if "END" in p.expected and p.openers:
+            block, end_line = blocks.unclosed(source.text, p.openers[0][1], source.text.count("\n") + 2)
+            block = block or blocks.block_at(source.text, p.openers[-1][1])
+            if block is not None:
+                hint = (f"the 'end' at line {end_line} is indented like an outer block: add the missing 'end' of "
+                        f"{block.words()} above it" if end_line else f"add 'end' to close it; {BLOCK_END_HINT}")
+                return Diagnostic("HGL101", f"unexpected end of file: {block.words()} opened at line {block.line} "
+                                  "is not closed", source.end_span(), hint,
+                                  related=((block.opener_span(), f"{block.words()} opens here"),))
         return Diagnostic("HGL101", f"unexpected end of file; expected {exp}", source.end_span(),
                           BLOCK_END_HINT if "END" in p.expected else None)
     p = replace(p, line_text=source.line_text(p.span.line))
@@ -234,7 +207,75 @@ def diagnose(source: Source, p: Problem) -> Diagnostic:
         p = replace(p, kind="char", text=sign, span=Span(p.span.line, col, p.span.line, col + 1))
     if p.kind == "char":
         return _char(source, p, exp)
-    return _token(p, exp)
+    if p.type in p.keywords and p.type not in p.expected and blocks.is_name(p.text):
+        p = replace(p, type="NAME")  # a keyword where it cannot stand is read, by the author, as a word
+    not_closed = _not_closed(source, p)
+    if not_closed is not None:
+        return not_closed
+    return _at_unfinished_line(source, p, _token(p, exp))
+
+
+def _code_end(line: str) -> int:
+    """The length of a line without its comment and trailing white space."""
+    quoted = False
+    for i, ch in enumerate(line):
+        if ch == '"' and (i == 0 or line[i - 1] != "\\"):
+            quoted = not quoted
+        elif ch == "#" and not quoted:
+            line = line[:i]
+            break
+    return len(line.rstrip())
+
+
+def _at_unfinished_line(source: Source, p: Problem, d: Diagnostic) -> Diagnostic:
+    """An error that is an unfinished line is marked at that line's end, not on the next line's first token."""
+    prev_type, prev_text, prev_line = p.previous or ("", "", 0)
+    if d.message.startswith("the line before"):  # a line word read as a name: the line before it is unfinished
+        line = prev_line - 1
+        while line > 0 and not _code_end(source.line_text(line)):
+            line -= 1
+    elif (0 < prev_line < p.span.line and not p.line_text[: p.span.column - 1].strip()
+          and "END" not in p.expected and not p.expected & (_DECLARATIONS | _RULE_LINES | _DECL_FIELDS)):
+        line = prev_line  # the token starts a line, and nothing can start a line here
+    else:
+        return d
+    if line < 1:
+        return d
+    col = _code_end(source.line_text(line)) + 1
+    return replace(d, span=Span(line, col, line, col + 1))
+
+
+def _not_closed(source: Source, p: Problem) -> Diagnostic | None:
+    """HGL104 when the parser stopped at a word that starts a block or declaration an open block cannot hold.
+
+    Either the unexpected word itself starts its line and opens a rule, section or declaration,
+    or an open `name value` block (guideline, evidence, vocabulary) read a declaration written at
+    column 0 as one of its fields.  The block named is the one the indentation shows unclosed.
+    """
+    if p.kind != "token" or "END" not in p.expected or not p.openers:
+        return None
+    at_start = not p.line_text[: p.span.column - 1].strip()
+    where = None
+    if at_start and (p.text in p.declarations or p.text in ("rule", "section")):
+        where = (p.span, p.text)
+    elif p.openers[-1][0] in blocks.FIELD_BLOCKS:
+        starts = [n for n in blocks.top_level_starts(source.text, p.declarations) if p.openers[0][1] < n <= p.span.line]
+        if starts:
+            word = source.line_text(starts[0]).split()[0]
+            where = (Span(starts[0], 1, starts[0], 1 + len(word)), word)
+    if where is None:
+        return None
+    span, word = where
+    block, end_line = blocks.unclosed(source.text, p.openers[0][1], span.line)
+    if block is None or (word in ("rule", "section") and block.indent < span.column - 1):
+        return None  # by the layout the word is inside the open block: something else is wrong
+    hint = f"add 'end' to close {block.words()} before line {span.line}"
+    if end_line:
+        hint = f"the 'end' at line {end_line} is indented like an outer block: add the missing 'end' of " \
+               f"{block.words()} above it"
+    return Diagnostic("HGL104", f"{block.words()} opened at line {block.line} is not closed: 'end' expected "
+                      f"before '{word}'", span, hint,
+                      related=((block.opener_span(), f"{block.words()} opens here"),))
 
 
 _TYPE_WORDS = ("yes/no", "integer", "number", "one of", "set of", "option or none")

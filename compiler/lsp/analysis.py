@@ -13,6 +13,7 @@ import difflib
 import re
 from dataclasses import dataclass
 
+from hgl.compiler.check.checks import EVIDENCE_FIELDS, META_OPTIONAL, META_REQUIRED
 from hgl.compiler.check import program as p
 from hgl.compiler.front import nodes as n
 from hgl.compiler.front.source import Span
@@ -320,9 +321,8 @@ _BLOCK_WORDS = {
     "outcomes": _OUTCOMES + ("end",),
     "if": _OUTCOMES + ("else", "else if", "end"),
     "combination": ("roles", "governing order", "governing replaces", "end"),
-    "guideline": ("title", "version", "status", "source", "doi", "pmid", "panel", "date", "disclaimer",
-                  "url", "description", "jurisdiction", "language", "end"),
-    "evidence": ("trial", "design", "setting", "result", "citation", "note", "doi", "pmid", "status", "end"),
+    "guideline": META_REQUIRED + META_OPTIONAL + ("end",),   # the checker's field lists: one source
+    "evidence": EVIDENCE_FIELDS + ("end",),
     "vocabulary": ("end",),
 }
 _EXPR_WORDS = ("and", "or", "not", "is missing", "is not missing", "is empty", "is not empty", "in",

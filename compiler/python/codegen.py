@@ -26,7 +26,7 @@ RULE_LINE = "# " + "-" * 62
 MODULE_NAMES = frozenset((
     "GUIDELINE", "PROVENANCE", "STRENGTHS", "EVIDENCE", "VOCABULARIES", "OPTIONS", "FLAGS", "INPUTS", "PARAMETERS",
     "DEFINITIONS", "CONSTRAINTS", "SECTIONS", "GOVERNING_ORDER", "ROLE_ORDER", "ROLES", "KINDS", "GOVERNED_KINDS", "USES_TODAY", "RULES", "EXPLAIN", "KNOWN",
-    "SOURCE", "SOURCE_SHA256", "HGL_VERSION"))
+    "SOURCE", "SOURCE_SHA256", "HGL_VERSION", "FHIR"))
 
 
 class _Module:
@@ -133,6 +133,9 @@ class _Module:
         self.w("")
         self.put("INPUTS = ", tuple_of(_input_spec(x) for x in self.p.inputs))
         self.put("PARAMETERS = ", tuple_of(_input_spec(x) for x in self.p.parameters))
+        if self.p.fhir is not None:  # FHIR bindings, as data (hgl.runtime.fhirin reads them)
+            self.w("")
+            self.put("FHIR = ", _data(self.p.fhir))
 
     def _function(self, comment: str, name: str, args: str, expr) -> None:
         """One condition or value as a function under its source comment; its plain variant is kept for KNOWN."""
@@ -312,6 +315,15 @@ def _input_spec(x: p.Input) -> Call:
         args.append(Kw("provenance", Lit(x.provenance)))
     args.append(Kw("line", Lit(x.span.line)))
     return Call("InputSpec", args)
+
+
+def _data(value):
+    """Plain data (dicts, lists, literals) as a laid-out display; every literal through repr."""
+    if isinstance(value, dict):
+        return dict_of((Lit(k), _data(v)) for k, v in value.items())
+    if isinstance(value, list):
+        return Seq("[", "]", [_data(v) for v in value])
+    return Lit(value)
 
 
 def _names(names) -> Lit:

@@ -18,6 +18,7 @@ from hgl.compiler.check.program import Program
 from hgl.compiler.verify.combine import Encoder
 from hgl.compiler.verify.encode import Space, _and, _not, _or
 from hgl.compiler.verify.search import Search, reference_case
+from hgl.compiler.verify.sourcediff import source_changes, summary_line
 from hgl.compiler.verify.replay import ABSENT, Runner, describe_differences, differences, minimise
 
 ROLES = ("preferred", "alternative", "avoid", "absent")
@@ -48,7 +49,7 @@ class Change:
             rules.append("old: " + ", ".join(self.rules_old))
         if self.rules_new:
             rules.append("new: " + ", ".join(self.rules_new))
-        return f"{what}: {self.old} -> {self.new}" + (f"  [{'; '.join(rules)}]" if rules else "")
+        return f"{what}: {self.old} → {self.new}" + (f"  [{'; '.join(rules)}]" if rules else "")
 
 
 @dataclass
@@ -57,15 +58,28 @@ class DiffReport:
     editorial: list = field(default_factory=list)  # unified-diff lines
     capped: bool = False
     unconfirmed: int = 0
+    source: list = field(default_factory=list)  # sourcediff.SourceChange: declarations added, removed, changed
+
+    def groups(self) -> list[tuple[tuple[str, ...], list[Change]]]:
+        """The changes grouped by the rules responsible (old and new), groups in order of first change."""
+        out: dict[tuple[str, ...], list[Change]] = {}
+        for c in self.changes:
+            out.setdefault(tuple(dict.fromkeys(c.rules_old + c.rules_new)), []).append(c)
+        return list(out.items())
 
     def to_dict(self) -> dict:
-        return {"behaviour": [c.to_dict() for c in self.changes], "editorial": self.editorial,
-                "capped": self.capped}
+        index = {id(c): i for i, c in enumerate(self.changes)}
+        return {"source": [c.to_dict() for c in self.source],
+                "behaviour": [c.to_dict() for c in self.changes],
+                "by_rule": [{"rules": list(rules), "changes": [index[id(c)] for c in changes]}
+                            for rules, changes in self.groups()],
+                "editorial": self.editorial, "capped": self.capped}
 
 
 def diff_results(old, new, cap: int = DIFF_CAP) -> DiffReport:
     """The behavioural and editorial diff of two compiled guidelines (CompileResults with code)."""
-    report = DiffReport(editorial=editorial_diff(old.program, new.program))
+    report = DiffReport(editorial=editorial_diff(old.program, new.program),
+                        source=source_changes(old.guideline, old.source, new.guideline, new.source))
     space = Space(False)  # shared: both versions read the same case variables
     searches = [Search(old.program, False, space), Search(new.program, False, space)]
     a, b = searches[0].enc, searches[1].enc
@@ -241,46 +255,111 @@ def editorial_diff(old: Program, new: Program) -> list[str]:
 # ---------------------------------------------------------------- command line
 def configure(p) -> None:
     """Arguments of `hgl diff`."""
-    p.add_argument("old", help="the earlier version (.hgl)")
-    p.add_argument("new", help="the later version (.hgl)")
+    p.add_argument("old", help="the earlier version: a .hgl file, or REV:path of a git revision (HEAD~1:guidelines/x.hgl)")
+    p.add_argument("new", help="the later version: a .hgl file, or REV:path")
     p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--json", dest="format", action="store_const", const="json",
+                   help="the full machine output (every witness case in full); same as --format json")
     p.add_argument("--cap", type=int, default=DIFF_CAP, help="stop after this many behavioural changes")
+
+
+class VersionError(Exception):
+    """A version that cannot be read (a missing file, an unknown revision)."""
+
+
+def read_version(spec: str, cwd=None):
+    """A Source from a file, or from `REV:path` in git (read with `git show`, nothing written).
+
+    An existing file wins over a revision spec; a spec starting with '-' is refused (never an option of git).
+    """
+    import subprocess
+    from pathlib import Path
+
+    from hgl.compiler.front.source import Source
+    from hgl.compiler.pipeline import read_source
+
+    if Path(spec).is_file() or ":" not in spec:
+        try:
+            return read_source(spec)
+        except (OSError, UnicodeDecodeError) as err:
+            raise VersionError(f"{spec}: cannot read: {err}") from err
+    rev, path = spec.split(":", 1)
+    if not rev or spec.startswith("-"):
+        raise VersionError(f"{spec}: neither a file nor REV:path")
+    # `git show REV:./path` reads the path relative to the working directory, like the file argument
+    target = path if path.startswith(("./", "../", "/")) else "./" + path
+    try:
+        out = subprocess.run(["git", "show", f"{rev}:{target}"], cwd=cwd, capture_output=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise VersionError(f"{spec}: cannot run git: {err}") from err
+    if out.returncode != 0:
+        reason = out.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise VersionError(f"{spec}: not found in git" + (f" ({reason[0]})" if reason else ""))
+    try:
+        return Source(spec, out.stdout.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise VersionError(f"{spec}: not UTF-8 text: {err}") from err
+
+
+def compile_versions(old: str, new: str):
+    """Both versions compiled; raises VersionError, or returns (results, the errors text of one that fails)."""
+    from hgl.compiler.front.diagnostics import render_all
+    from hgl.compiler.pipeline import compile_source
+
+    results = []
+    for spec in (old, new):
+        r = compile_source(read_version(spec))
+        if not r.ok:
+            return None, render_all(r.source, r.errors)
+        results.append(r)
+    return results, ""
 
 
 def cli_main(args) -> int:
     """`hgl diff OLD NEW`: 0 when the behaviour is the same, 1 when it differs, 2 on errors."""
-    from hgl.compiler.front.diagnostics import render_all
-    from hgl.compiler.pipeline import compile_source, read_source
-
-    results = []
-    for path in (args.old, args.new):
-        try:
-            r = compile_source(read_source(path))
-        except (OSError, UnicodeDecodeError) as err:
-            print(f"{path}: error: cannot read: {err}", file=sys.stderr)
-            return 2
-        if not r.ok:
-            print(render_all(r.source, r.errors), file=sys.stderr)
-            return 2
-        results.append(r)
+    try:
+        results, errors = compile_versions(args.old, args.new)
+    except VersionError as err:
+        print(f"hgl diff: {err}", file=sys.stderr)
+        return 2
+    if results is None:
+        print(errors, file=sys.stderr)
+        return 2
     report = diff_results(results[0], results[1], cap=args.cap)
     if args.format == "json":
-        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False, sort_keys=True))
     else:
         print(render_text(report))
     return 1 if report.changes else 0
 
 
+def _witness_line(c: Change) -> str:
+    if not c.differs:
+        return "witness: the reference case"
+    return f"witness differs from the reference case in: {describe_differences(c.differs)}"
+
+
 def render_text(report: DiffReport) -> str:
-    out = []
+    """The summary of the source change, then the behavioural changes grouped by rule, each with its witness.
+
+    The witness is shown by the inputs where it differs from the reference case (the full case
+    is in the JSON output).
+    """
+    out = [summary_line(report.source)]
+    out.extend("  " + c.describe() for c in report.source)
     if report.changes:
-        out.append(f"Behaviour: {len(report.changes)} kind(s) of patient get a different result")
-        for c in report.changes:
-            out.append(f"  - {c.describe()}")
-            out.append(f"    differs from the reference case in: {describe_differences(c.differs)}")
-            out.append(f"    witness: {json.dumps(c.witness, ensure_ascii=False, sort_keys=True)}")
-            if c.params:
-                out.append(f"    params: {json.dumps(c.params, ensure_ascii=False, sort_keys=True)}")
+        groups = report.groups()
+        out.append(f"Behaviour: {len(report.changes)} kind(s) of patient get a different result, "
+                   f"under {len(groups)} rule group(s)")
+        for rules, changes in groups:
+            out.append(f"  {'rule' if len(rules) == 1 else 'rules'} {', '.join(rules)}" if rules
+                       else "  no rule (the result's status)")
+            for c in changes:
+                line = c.describe() if len(rules) > 1 else c.describe().split("  [", 1)[0]
+                out.append(f"    - {line}")
+                out.append(f"      {_witness_line(c)}")
+                if c.params:
+                    out.append(f"      params: {json.dumps(c.params, ensure_ascii=False, sort_keys=True)}")
         if report.capped:
             out.append("  (stopped at the cap: more changes may exist)")
     else:
@@ -290,5 +369,5 @@ def render_text(report: DiffReport) -> str:
     return "\n".join(out)
 
 
-__all__ = ["Change", "DiffReport", "behaviour_differs", "cli_main", "configure", "diff_results", "editorial_diff",
-           "subjects"]
+__all__ = ["Change", "DiffReport", "VersionError", "behaviour_differs", "cli_main", "compile_versions", "configure",
+           "diff_results", "editorial_diff", "read_version", "render_text", "subjects"]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import datetime
+import re
 
 import z3
 
@@ -38,24 +39,70 @@ class V:
     kind: str  # "num" | "elem" | "set"
     v: object
     k: object
+    # a number's bounds while it is unknown (z3 terms, None: open), as the runtime keeps them for a
+    # missing input with a declared range and through + and - (hgl.runtime.logic, Unknown.lo/hi)
+    lo: object = None
+    hi: object = None
+
+
+# The formulas are built once per guideline and are large (the result of every option combines
+# every rule that can touch it): the helpers below build exactly the terms z3.And/Or/Not would,
+# without z3's generic argument handling (issue 13: most of the encoding time).  The constants
+# true and false are unique in a context (z3 shares equal terms), so comparing the address of a
+# term's AST finds them without a call into z3.
+_CTX = z3.main_ctx()
+_REF = _CTX.ref()
+_T, _F = TRUE.as_ast().value, FALSE.as_ast().value
+
+
+def _fast(xs) -> bool:
+    """Whether every item is a formula of the main context (else z3's own functions decide)."""
+    return all(type(x) is z3.BoolRef and x.ctx is _CTX for x in xs)
+
+
+def _mk(fn, xs):
+    arr = (z3.Ast * len(xs))(*[x.ast for x in xs])
+    return z3.BoolRef(fn(_REF, len(xs), arr), _CTX)
 
 
 def _or(xs):
-    xs = [x for x in xs if not z3.is_false(x)]
-    if any(z3.is_true(x) for x in xs):
+    xs = list(xs)
+    if not _fast(xs):
+        xs = [x for x in xs if not z3.is_false(x)]
+        if any(z3.is_true(x) for x in xs):
+            return TRUE
+        return FALSE if not xs else xs[0] if len(xs) == 1 else z3.Or(*xs)
+    xs = [x for x in xs if x.ast.value != _F]
+    if any(x.ast.value == _T for x in xs):
         return TRUE
-    return FALSE if not xs else xs[0] if len(xs) == 1 else z3.Or(*xs)
+    return FALSE if not xs else xs[0] if len(xs) == 1 else _mk(z3.Z3_mk_or, xs)
 
 
 def _and(xs):
-    xs = [x for x in xs if not z3.is_true(x)]
-    if any(z3.is_false(x) for x in xs):
+    xs = list(xs)
+    if not _fast(xs):
+        xs = [x for x in xs if not z3.is_true(x)]
+        if any(z3.is_false(x) for x in xs):
+            return FALSE
+        return TRUE if not xs else xs[0] if len(xs) == 1 else z3.And(*xs)
+    xs = [x for x in xs if x.ast.value != _T]
+    if any(x.ast.value == _F for x in xs):
         return FALSE
-    return TRUE if not xs else xs[0] if len(xs) == 1 else z3.And(*xs)
+    return TRUE if not xs else xs[0] if len(xs) == 1 else _mk(z3.Z3_mk_and, xs)
+
+
+def _implies(a, b):
+    if not _fast((a, b)):
+        return z3.Implies(a, b)
+    return z3.BoolRef(z3.Z3_mk_implies(_REF, a.ast, b.ast), _CTX)
 
 
 def _not(x):
-    return FALSE if z3.is_true(x) else TRUE if z3.is_false(x) else z3.Not(x)
+    if not _fast((x,)):
+        return FALSE if z3.is_true(x) else TRUE if z3.is_false(x) else z3.Not(x)
+    a = x.ast.value
+    return FALSE if a == _T else TRUE if a == _F else z3.BoolRef(z3.Z3_mk_not(_REF, x.ast), _CTX)
+
 
 DATE_MIN = datetime.date(1900, 1, 1).toordinal()  # the dates a witness may take
 DATE_MAX = datetime.date(2100, 12, 31).toordinal()
@@ -145,7 +192,9 @@ class ExprEncoder(p.Visitor):
                     self.domain.append(x >= _num(d.minimum))
                 if d.maximum is not None:
                     self.domain.append(x <= _num(d.maximum))
-                self.env[name] = V("num", x, k)
+                self.env[name] = V("num", x, k,
+                                   _num(d.minimum) if d.minimum is not None else None,
+                                   _num(d.maximum) if d.maximum is not None else None)
             elif kind in ("enum", "option"):  # an option input's values include "none"
                 values = list(d.values)
                 x = self.space.var(name, kind, values)
@@ -237,7 +286,14 @@ class ExprEncoder(p.Visitor):
         if e.op == "/":  # x / 0 is undecided at run time: known only where the divisor is not 0
             left = z3.ToReal(a.v) if z3.is_expr(a.v) and z3.is_int(a.v) else a.v  # not integer division
             return V("num", left / b.v, _and([k, b.v != 0]))
-        return V("num", {"+": lambda: a.v + b.v, "-": lambda: a.v - b.v, "*": lambda: a.v * b.v}[e.op](), k)
+        value = {"+": lambda: a.v + b.v, "-": lambda: a.v - b.v, "*": lambda: a.v * b.v}[e.op]()
+        if e.op == "*" or z3.is_true(k):
+            return V("num", value, k)
+        (alo, ahi), (blo, bhi) = _ends(a), _ends(b)  # runtime add/sub: interval arithmetic
+        if e.op == "-":
+            blo, bhi = (None if bhi is None else -bhi), (None if blo is None else -blo)
+        return V("num", value, k, None if alo is None or blo is None else alo + blo,
+                 None if ahi is None or bhi is None else ahi + bhi)
 
     def visit_Count(self, e: p.Count, P):
         """Approximation: known only when every item is decided (the runtime bounds it; witnesses re-run)."""
@@ -268,7 +324,7 @@ class ExprEncoder(p.Visitor):
                 continue
             f = self.filters(e.filters, o, P)
             ts.append(_and([inp, f.t]))
-            fs.append(z3.Implies(inp, f.f) if not z3.is_true(inp) else f.f)
+            fs.append(_implies(inp, f.f) if not z3.is_true(inp) else f.f)
         return B(_or(ts), _and(fs))
 
     def visit_If(self, e: p.If, P):
@@ -308,6 +364,8 @@ class ExprEncoder(p.Visitor):
         if a.kind == "num":
             c = {"=": lambda: a.v == b.v, "!=": lambda: a.v != b.v, "<": lambda: a.v < b.v,
                  "<=": lambda: a.v <= b.v, ">": lambda: a.v > b.v, ">=": lambda: a.v >= b.v}[op]()
+            if not z3.is_true(k) and (_bounded(a) or _bounded(b)):
+                return _compare_bounds(op, a, b, c, k)
         else:
             c = _or([_and([cx, b.v[v]]) for v, cx in a.v.items() if v in b.v])
             if op == "!=":
@@ -323,7 +381,13 @@ class ExprEncoder(p.Visitor):
 
     # ------------------------------------------------------------------ option filters and selectors
     def view(self, o: str):
-        """(drugs, ids) of a proposed option as filters see it: dicts of conditions."""
+        """(drugs, ids) of a proposed option as filters see it: dicts of conditions (built once per option)."""
+        views = self.__dict__.setdefault("_views", {})
+        if o not in views:
+            views[o] = self._view(o)
+        return views[o]
+
+    def _view(self, o: str):
         decl = self.options[o]
         if decl.stands_for is None:
             return {d: TRUE for d in self.option_drugs[o]}, {o: TRUE}
@@ -368,6 +432,42 @@ class ExprEncoder(p.Visitor):
         return self.filters(sel.filters, o, P).t
 
 
+def _bounded(a) -> bool:
+    return a.lo is not None or a.hi is not None
+
+
+def _ends(a):
+    """(lo, hi) of a number as the runtime sees it: the value when known, else its bounds (None: open)."""
+    lo = a.v if a.lo is None and z3.is_true(a.k) else None if a.lo is None else z3.If(a.k, a.v, a.lo)
+    hi = a.v if a.hi is None and z3.is_true(a.k) else None if a.hi is None else z3.If(a.k, a.v, a.hi)
+    return lo, hi
+
+
+def _compare_bounds(op, a, b, c, k) -> B:
+    """A comparison with an unknown side that its bounds may decide (runtime: logic._decided, eq, ne).
+
+    A side's end exists when the side is known or has that bound; a side that is unknown with
+    no bound at all leaves the comparison undecided, as in the runtime."""
+    def end(x, which):
+        bound = x.lo if which == "lo" else x.hi
+        if bound is None:
+            return x.k, x.v  # exists only when known
+        return TRUE, z3.If(x.k, x.v, bound)
+
+    open_ = _or([_and([_not(x.k), FALSE if _bounded(x) else TRUE]) for x in (a, b)])
+    (alo_ok, alo), (ahi_ok, ahi) = end(a, "lo"), end(a, "hi")
+    (blo_ok, blo), (bhi_ok, bhi) = end(b, "lo"), end(b, "hi")
+    below = _and([ahi_ok, blo_ok, ahi < blo])  # a < b over both intervals
+    above = _and([alo_ok, bhi_ok, alo > bhi])
+    at_most = _and([ahi_ok, blo_ok, ahi <= blo])
+    at_least = _and([alo_ok, bhi_ok, alo >= bhi])
+    yes, no = {"<": (below, at_least), "<=": (at_most, above), ">": (above, at_most),
+               ">=": (at_least, below), "=": (FALSE, _or([below, above])),
+               "!=": (_or([below, above]), FALSE)}[op]
+    decided = _and([_not(k), _not(open_)])
+    return B(_or([_and([k, c]), _and([decided, yes])]), _or([_and([k, _not(c)]), _and([decided, no])]))
+
+
 def _known(x):
     if isinstance(x, B):
         return _or([x.t, x.f])
@@ -382,7 +482,7 @@ def _set_test(quantifier: str, a: dict, b: dict):
     """has any / has all of two element-condition dicts."""
     if quantifier == "any":
         return _or([_and([c, a[x]]) for x, c in b.items() if x in a])
-    return _and([z3.Implies(c, a.get(x, FALSE)) if not z3.is_true(c) else a.get(x, FALSE)
+    return _and([_implies(c, a.get(x, FALSE)) if not z3.is_true(c) else a.get(x, FALSE)
                  for x, c in b.items()])
 
 
@@ -407,3 +507,69 @@ def model_value(zmodel, x, kind: str, values=()):
         return datetime.date.fromordinal(val.as_long()).isoformat()
     frac = val.as_fraction() if z3.is_rational_value(val) else Fraction(val.as_decimal(12).rstrip("?"))
     return int(frac) if frac.denominator == 1 else float(frac)
+
+
+# ---------------------------------------------------------------- reading a whole model at once
+_DEFINE = re.compile(r"\(define-fun (\|[^|]*\||[^\s()|]+) \(\) (Int|Real|Bool)\s+(.*?)\)"
+                     r"(?=\n\(define-fun |\s*\Z)", re.S)
+_RATIO = re.compile(r"\(/ (\d+)(?:\.0)? (\d+)(?:\.0)?\)")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+class ModelTable:
+    """The values of a z3 model's constants, read from its text in one call (a witness reads every
+    input: one `eval` per variable made extracting witnesses grow with the guideline).
+
+    `value(tag)` gives a bool or a Fraction, the default z3's model completion gives (false, 0) for
+    a constant the model leaves out, or None for a value this reader does not parse (then the caller
+    evaluates it the slow way).  tests/test_verify_scale.py checks it against `model_value`.
+    """
+
+    def __init__(self, zmodel):
+        self.values = {}
+        for name, sort, text in _DEFINE.findall(zmodel.sexpr()):
+            self.values[name.strip("|")] = _parse_value(text.strip(), sort)
+
+    def value(self, tag: str, sort: str):
+        if tag not in self.values:
+            return False if sort == "Bool" else Fraction(0)
+        return self.values[tag]
+
+
+def _parse_value(text: str, sort: str):
+    if sort == "Bool":
+        return {"true": True, "false": False}.get(text)
+    sign = 1
+    if text.startswith("(- ") and text.endswith(")"):
+        sign, text = -1, text[3:-1].strip()
+    m = _RATIO.fullmatch(text)
+    if m:
+        return sign * Fraction(int(m.group(1)), int(m.group(2)))
+    if _NUMBER.fullmatch(text):
+        return sign * Fraction(text)
+    return None
+
+
+def table_value(table: ModelTable, tag: str, kind: str, values=()):
+    """A witness value like `model_value`, from a ModelTable; None when the table cannot tell."""
+    if kind == "set":
+        out = []
+        for v, t in values:
+            b = table.value(t, "Bool")
+            if b is None:
+                return None
+            if b:
+                out.append(v)
+        return sorted(out)
+    raw = table.value(tag, "Bool" if kind == "bool" else "Real" if kind == "number" else "Int")
+    if raw is None:
+        return None
+    if kind == "bool":
+        return raw
+    if kind in ("enum", "option"):
+        return values[int(raw)]
+    if kind == "int":
+        return int(raw)
+    if kind == "date":
+        return datetime.date.fromordinal(int(raw)).isoformat()
+    return int(raw) if raw.denominator == 1 else float(raw)

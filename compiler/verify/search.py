@@ -19,9 +19,11 @@ import z3
 
 from hgl.compiler.check import program as p
 from hgl.compiler.front.diagnostics import Diagnostic
+from hgl.compiler.verify import phases, regions
 from hgl.compiler.verify.combine import Encoder
-from hgl.compiler.verify.encode import FALSE, Space, _and, _not, _or, model_value
+from hgl.compiler.verify.encode import FALSE, ModelTable, Space, _and, _not, _or, model_value, table_value
 from hgl.compiler.verify.replay import ABSENT, Runner, describe_differences, differences, minimise
+from hgl.runtime.logic import truth
 
 GAP_CAP = 20  # distinct gap regions reported before stopping
 
@@ -52,41 +54,62 @@ def verify(result) -> list[Diagnostic]:
     return verify_report(result).diagnostics
 
 
-def verify_report(result, gap_cap: int = GAP_CAP, gap_kind: str = "silent") -> Report:
+def verify_report(result, gap_cap: int = GAP_CAP, gap_kind: str = "silent", jobs: int = 1,
+                  progress: bool = False) -> Report:
     """Run every check; returns the findings and the figures of the run.
 
     gap_kind: "silent" (SPEC.md 3: no option of any role and no flag) or "no_preferred".
+    jobs: worker processes for the phases (compiler/verify/phases.py); the findings are the same
+    for any number.  progress: report progress on stderr.
     """
     if result.program is None or result.code is None:
         raise ValueError("verify needs a compiled guideline (compile_source without errors)")
     start = time.perf_counter()
-    v = _Verifier(result, gap_cap, gap_kind)
-    v.run()
+    v = _Verifier(result, gap_cap, gap_kind, phases.Progress(progress))
+    v.run(jobs)
     v.report.seconds = time.perf_counter() - start
     v.report.diagnostics.sort(key=Diagnostic.sort_key)
     return v.report
 
 
 class Search:
-    """One space (two- or three-valued) with its encoder and a solver holding validity."""
+    """One space (two- or three-valued) with its encoder and two incremental solvers: `solver` holds
+    validity (the input ranges), `consistent` validity and the data checks, asserted once.
+
+    Every query is a push, the query's conditions, a check and a pop on one of them: the encoding
+    is built once and the solver keeps what it learnt about the shared part (issue 13: asserting
+    the data checks again in every query made each query grow with the guideline).
+    """
 
     def __init__(self, program: p.Program, three_valued: bool, space: Space | None = None):
         self.program = program
         self.space = space if space is not None else Space(three_valued)
         self.enc = Encoder(program, self.space)
+        self.fresh()
+
+    def fresh(self):
+        """New solvers over the same encoding: what follows does not depend on the queries before."""
         self.solver = z3.Solver()
         self.solver.add(*self.enc.domain)
+        self._consistent = None
+
+    @property
+    def consistent(self):
+        if self._consistent is None:
+            self._consistent = z3.Solver()
+            self._consistent.add(*self.enc.domain)
+            self._consistent.add(_not(self.enc.inconsistent))
+        return self._consistent
 
     def find(self, *conds, consistent: bool = True):
         """A z3 model satisfying the conditions over valid (and, by default, consistent) cases, or None."""
-        self.solver.push()
+        solver = self.consistent if consistent else self.solver
+        solver.push()
         try:
-            if consistent:
-                self.solver.add(_not(self.enc.inconsistent))
-            self.solver.add(*conds)
-            return self.solver.model() if self.solver.check() == z3.sat else None
+            solver.add(*conds)
+            return solver.model() if solver.check() == z3.sat else None
         finally:
-            self.solver.pop()
+            solver.pop()
 
     def pin(self, case: dict, params: dict) -> list:
         """Constraints fixing the variables to one case (None = missing); for agreement tests and diff."""
@@ -119,14 +142,23 @@ class Search:
     def witness(self, zmodel) -> tuple[dict, dict]:
         """The case and parameters of a z3 model, as `hgl run` reads them (None = missing)."""
         case, params = {}, {}
+        table = ModelTable(zmodel)
         for d in self.program.inputs + self.program.parameters:
             name, kind = d.name, d.kind
             x = self.space.vars[(name, kind)]
             present = self.space.present.get(name)
-            if present is not None and not z3.is_true(zmodel.eval(present, model_completion=True)):
+            shown = table.value(f"{name}:present", "Bool") if present is not None else True
+            if shown is None:
+                shown = z3.is_true(zmodel.eval(present, model_completion=True))
+            if not shown:
                 value = None
-            else:
-                value = model_value(zmodel, x, kind, self.space.enum_values.get(f"{name}:{kind}", ()))
+                (params if d.is_parameter else case)[name] = value
+                continue
+            values = self.space.enum_values.get(f"{name}:{kind}", ())
+            value = table_value(table, f"{name}:{kind}", kind,
+                                [(v, f"{name}:set:{v}") for v in x] if kind == "set" else values)
+            if value is None:  # a value the table does not read (e.g. an algebraic number)
+                value = model_value(zmodel, x, kind, values)
             if d.has_default and value == _default(d):
                 continue  # the runtime reads an absent input as its default: shorter, same case
             (params if d.is_parameter else case)[name] = value
@@ -137,7 +169,8 @@ class Search:
 
 
 class _Verifier:
-    def __init__(self, result, gap_cap, gap_kind):
+    def __init__(self, result, gap_cap, gap_kind, progress=None):
+        self.progress = progress or phases.Progress(False)
         self.result = result
         self.gap_kind = gap_kind
         self.program = result.program
@@ -149,17 +182,42 @@ class _Verifier:
         self.rules = {x.name: x for x in self.two.enc.rules}
         self.queries = 0
         self.order, self.reference = reference_case(result, self.two.space)
+        # what replayed witnesses have shown so far (see _dead_rules)
+        self.seen_firing: set[str] = set()
+        self.seen_reaching: set[str] = set()
+        self.guarded = {(x.name, i) for x in self.two.enc.rules for i, b in enumerate(x.branches) if b.guards}
+        self.guarded_rules = {name for name, _ in self.guarded}
 
-    def _simplify(self, case, params, reproduces):
-        """The confirmed witness, simplified towards the reference case while the finding reproduces."""
-        return minimise(case, params, self.order, self.reference, reproduces)
+    def _simplify(self, case, params, reproduces, rules=(), inputs=(), passes=3):
+        """The confirmed witness, simplified towards the reference case while the finding reproduces;
+        the finding is about `rules` (and `inputs`): what they read is minimised input by input
+        (`passes` times at most; 0: only the one-step reset of the other inputs)."""
+        focus = set(inputs)
+        for r in rules:
+            focus |= self.program.rules_by_name[r].reads
+        return minimise(case, params, self.order, self.reference, reproduces, passes=passes, focus=focus)
 
-    def run(self):
-        self._dead_rules()
-        self._conflicts()
-        self._exclusive()
+    def run(self, jobs: int = 1):
+        report = Report()
+        for diags, unconfirmed, queries, capped in phases.run(self, jobs):  # in phase order
+            report.diagnostics.extend(diags)
+            report.unconfirmed.extend(unconfirmed)
+            report.queries += queries
+            report.gaps_capped = report.gaps_capped or capped
+        self.report = report
+
+    def phase(self, name: str):
+        """Run one phase (phases.PHASES) on fresh solvers: (diagnostics, unconfirmed, queries, capped)."""
+        self.two.fresh()
+        self.three.fresh()
+        self.report, self.queries = Report(), 0
+        getattr(self, name)()
+        return self.report.diagnostics, self.report.unconfirmed, self.queries, self.report.gaps_capped
+
+    def _gap_phase(self):
         self._gaps()
-        self.report.queries = self.queries
+        if self.gap_kind == "silent":  # no-preferred regions against the acknowledged ones (HGL508)
+            regions.search(self)
 
     def _find(self, search: Search, *conds, consistent=True):
         self.queries += 1
@@ -188,21 +246,56 @@ class _Verifier:
 
     # ------------------------------------------------------------------ dead rules (503, 504, 505)
     def _dead_rules(self):
-        for name, x in self.rules.items():
+        """503/505 (never fires, a branch never taken) and 504 (always overridden), rule by rule.
+
+        Pruned (issue 13): every witness is replayed once, and what the runtime shows in it counts
+        for every rule, not only the one searched for: a rule seen firing, a branch seen taken, a
+        rule whose option is seen reaching the result needs no query of its own.  These are
+        proofs by a real case, the same the findings are confirmed by.
+        """
+        three_rules = {r.name: r for r in self.three.enc.rules}
+        for done, (name, x) in enumerate(self.rules.items()):
+            self.progress.step("_dead_rules", done, len(self.rules))
             missing_branch = _reads_missing(x.rule.when) or _has_request(x.branches)
             search = self.three if missing_branch else self.two
-            x3 = next(r for r in search.enc.rules if r.name == name)
-            zm = self._find(search, search.enc.fired[name])
-            if zm is None:
-                self._report_dead(search, x3, missing_branch)
-                continue
-            case, params = search.witness(zm)
-            if not self.runner.rule_fires(case, params, name):
-                self.report.unconfirmed.append(("fires", name, case))
-                continue
+            x3 = three_rules[name] if missing_branch else x
+            if name not in self.seen_firing:
+                zm = self._find(search, search.enc.fired[name])
+                if zm is None:
+                    self._report_dead(search, x3, missing_branch)
+                    continue
+                case, params = search.witness(zm)
+                raw = self.runner.raw(case, params, refine=not search.space.three)
+                if not self.runner.fires_in(raw, name):
+                    self.report.unconfirmed.append(("fires", name, case))
+                    continue
+                self._seen(raw)
             self._dead_branches(search, x3)
             if not missing_branch:
                 self._overridden(x3)
+        self.progress.step("_dead_rules", len(self.rules), len(self.rules))
+
+    def _seen(self, raw):
+        """Record the rules that fire, the guarded branches taken and the rules whose options reach the
+        result in one replayed witness."""
+        engine = self.runner.guideline.engine
+        f = raw["firing"]
+        if f is None:
+            return
+        reached = {r for rules in f.proposed_by.values() for r in rules}
+        self.seen_reaching |= reached
+        for name in self.rules:
+            if name in self.seen_firing and name not in self.guarded_rules:
+                continue
+            if not self.runner.fires_in(raw, name):
+                continue
+            self.seen_firing.add(name)
+            for i, b in enumerate(engine.rules[name].branches):
+                if (name, i) in self.guarded and b.guard is not None and \
+                        truth(b.guard(raw["env"], f.proposal)) == "true":
+                    self.guarded.discard((name, i))
+            if not any(k[0] == name for k in self.guarded):
+                self.guarded_rules.discard(name)
 
     def _report_dead(self, search, x, missing_branch):
         code = "HGL505" if missing_branch else "HGL503"
@@ -219,8 +312,10 @@ class _Verifier:
             self.report.unconfirmed.append(("dead", x.name, case))
             return
         violated = [v["constraint"] for v in res.violated]
+        checks = {c.name: c.inputs for c in self.program.constraints}
         case, params = self._simplify(case, params, lambda c, p: [
-            v["constraint"] for v in self.runner.evaluate(c, p).violated] == violated)
+            v["constraint"] for v in self.runner.evaluate(c, p).violated] == violated,
+            rules=[x.name], inputs=[i for v in violated for i in checks.get(v, ())])
         res = self.runner.evaluate(case, params)
         violated = ", ".join(v["constraint"] for v in res.violated)
         self._add(code, f"{what}: it holds only for cases the data checks reject ({violated})",
@@ -230,7 +325,7 @@ class _Verifier:
 
     def _dead_branches(self, search, x):
         for i, b in enumerate(x.branches):
-            if not b.guards:
+            if not b.guards or (x.name, i) not in self.guarded:  # no guard, or seen taken
                 continue
             if self._find(search, search.enc.branch_fired[(x.name, i)]) is not None:
                 continue
@@ -241,7 +336,8 @@ class _Verifier:
             if not self.runner.rule_fires(case, params, x.name):
                 self.report.unconfirmed.append(("branch", x.name, case))
                 continue
-            case, params = self._simplify(case, params, lambda c, p: self.runner.rule_fires(c, p, x.name))
+            case, params = self._simplify(case, params, lambda c, p: self.runner.rule_fires(c, p, x.name),
+                                          rules=[x.name])
             span = _outcome_span(b.outcomes) or x.rule.name_span
             self._add(code, f"this branch of rule '{x.name}' is never taken when the rule fires",
                       span, case, params, hint="the witness is one case where the rule fires without it",
@@ -250,6 +346,8 @@ class _Verifier:
     def _overridden(self, x):
         """504: the rule fires, but whenever it does none of its outcomes reaches the result."""
         enc = self.two.enc
+        if x.name in self.seen_reaching or _always_effective(x):
+            return  # an option of it seen reaching the result, or a flag or request that always does
         if self._find(self.two, enc.fired[x.name], enc.effect(x)) is not None:
             return
         zm = self._find(self.two, enc.fired[x.name])
@@ -258,13 +356,13 @@ class _Verifier:
 
         def reproduces(c, p):
             raw = self.runner.raw(c, p)
-            return self.runner.rule_fires(c, p, x.name) and \
+            return self.runner.fires_in(raw, x.name) and \
                 not any(x.name in raw["firing"].proposed_by.get(opt, ()) for opt in own)
 
         if not reproduces(case, params):
             self.report.unconfirmed.append(("overridden", x.name, case))
             return
-        case, params = self._simplify(case, params, reproduces)
+        case, params = self._simplify(case, params, reproduces, rules=[x.name])
         self._add("HGL504", f"rule '{x.name}' fires, but every outcome of it is always overridden",
                   x.rule.name_span, case, params,
                   hint="another section governs, or its options are dropped, whenever it fires")
@@ -274,12 +372,16 @@ class _Verifier:
         enc = self.two.enc
         P = enc.P
         by_rule: dict[str, list] = {}
-        for (action, opt), hits in enc.hit_by.items():
-            if action != "avoid":
-                continue
+        avoided = [(opt, hits) for (action, opt), hits in enc.hit_by.items() if action == "avoid"]
+        for done, (opt, hits) in enumerate(avoided):
+            self.progress.step("_conflicts", done, len(avoided))
             for rule, cond in hits:
                 others = _or([c for r, _, c in enc.contrib.get((opt, "preferred"), []) if r != rule])
                 if z3.is_false(others):
+                    continue
+                reused = self._conflict_seen(by_rule.get(rule, ()), rule, opt)
+                if reused is not None:  # an earlier witness of this rule shows this option's conflict too
+                    by_rule[rule].append((opt, *reused))
                     continue
                 alone = _not(_or([c for r, c in hits if r != rule]))
                 zm = self._find_nice(self.two, [P.preferred(opt), others, cond, enc.final[opt]["avoid"]],
@@ -292,8 +394,10 @@ class _Verifier:
                     self.report.unconfirmed.append(("conflict", rule, case))
                     continue
                 case, params = self._simplify(
-                    case, params, lambda c, p: self._conflict(c, p, rule, opt) == preferring)
+                    case, params, lambda c, p: self._conflict(c, p, rule, opt) == preferring,
+                    rules=[rule, *preferring])
                 by_rule.setdefault(rule, []).append((opt, case, params, preferring))
+        self.progress.step("_conflicts", len(avoided), len(avoided))
         for rule, found in by_rule.items():
             opt, case, params, preferring = found[0]
             names = ", ".join(o for o, *_ in found)
@@ -304,11 +408,21 @@ class _Verifier:
                       options=[o for o, *_ in found],
                       witnesses={o: {"witness": c, "params": p} for o, c, p, _ in found})
 
+    def _conflict_seen(self, found, rule, opt):
+        """(case, params, preferring) of the first witness already found for the rule that shows the
+        conflict on opt as well, else None: one replay instead of a query and a minimisation."""
+        for _o, case, params, _p in found:
+            preferring = self._conflict(case, params, rule, opt)
+            if preferring is not None:
+                return case, params, preferring
+        return None
+
     def _conflict(self, case, params, rule, opt):
         """The rules preferring opt when the runtime shows the conflict for the witness, else None."""
-        f = self.runner.raw(case, params)["firing"]
+        raw = self.runner.raw(case, params)
+        f = raw["firing"]
         if f is None or f.proposal.roles.get(opt) != "preferred" or f.roles.get(opt) != "avoid" \
-                or not self.runner.rule_fires(case, params, rule):
+                or not self.runner.fires_in(raw, rule):
             return None
         return list(f.proposed_by[opt])
 
@@ -360,7 +474,7 @@ class _Verifier:
         if not reproduces(case, params):
             self.report.unconfirmed.append(("exclusive", r2, case))
             return
-        case, params = self._simplify(case, params, reproduces)
+        case, params = self._simplify(case, params, reproduces, rules=[r1, r2])
         name = section.name
         who = f"rule '{r1}' of exclusive section '{name}' prefers" if r1 == r2 else \
             f"rules '{r1}' and '{r2}' of exclusive section '{name}' prefer"
@@ -400,7 +514,8 @@ class _Verifier:
                 self.report.unconfirmed.append(("gap", None, case))
                 continue
             case, params = self._simplify(case, params,
-                                          lambda c, p: self._gap_rules(c, p, names) == responsible)
+                                          lambda c, p: self._gap_rules(c, p, names) == responsible,
+                                          rules=sorted(responsible))
             res = self.runner.evaluate(case, params)
             found += 1
             if found > self.gap_cap:
@@ -493,6 +608,13 @@ def _with_note(d: Diagnostic, note: str) -> Diagnostic:
 def _reads_missing(e) -> bool:
     """Whether an expression contains `is missing` / `is not missing`."""
     return e is not None and any(isinstance(x, p.IsMissing) for x in p.walk(e))
+
+
+def _always_effective(x) -> bool:
+    """Whether the rule has an unguarded outcome that is neither an option nor a restriction (a flag,
+    a request, a withhold): it reaches the result whenever the rule fires (Encoder.effect)."""
+    return any(not b.guards and any(not isinstance(o, (p.Propose, p.Restrict)) for o in b.outcomes)
+               for b in x.branches)
 
 
 def _has_request(branches) -> bool:

@@ -436,6 +436,18 @@ class Service:
 
         return document(self)
 
+    async def index(self, request):
+        """`GET /`: what this service is and its endpoints (from the OpenAPI document, so they agree)."""
+        from .openapi import document
+
+        endpoints = [{"method": "GET", "path": "/", "summary": "this index"},
+                     {"method": "GET", "path": "/openapi.json", "summary": "the OpenAPI 3.1 document"}]
+        for path, ops in document(self)["paths"].items():
+            for method, op in ops.items():
+                endpoints.append({"method": method.upper(), "path": path, "summary": op.get("summary", "")})
+        return {"service": "hgl", "guidelines": [self._entry(x) for x in self.guidelines.values()],
+                "endpoints": endpoints}
+
 
 # ---------------------------------------------------------------- ASGI
 
@@ -552,6 +564,7 @@ def make_app(guidelines, settings: Settings = Settings(), fhirin="load"):
         return Route(path, _endpoint(service, fn), methods=[method])
 
     routes = [
+        route("/", service.index),
         route("/health", service.health),
         route("/openapi.json", service.openapi),
         route("/guidelines", service.list_guidelines),

@@ -32,7 +32,7 @@ OVERRIDE_REASONS = (
 
 _MD_INLINE = re.compile(r"([\\`*_\[\]|~:])")
 _MD_BLOCK = re.compile(r"^(?:([#+\-=])|(\d+)([.)]))")
-_MD_ENTITY = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_MD_ENTITY = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})  # one pass over the text
 
 
 def md(text) -> str:
@@ -43,7 +43,7 @@ def md(text) -> str:
     character that would open a block at the start of the line (heading, list, setext).
     """
     line = " ".join(str(text).split())
-    line = "".join(_MD_ENTITY.get(c, c) for c in line)
+    line = line.translate(_MD_ENTITY)
     line = _MD_INLINE.sub(r"\\\1", line)
     return _MD_BLOCK.sub(lambda m: "\\" + m.group(1) if m.group(1) else m.group(2) + "\\" + m.group(3), line)
 

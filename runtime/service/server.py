@@ -213,6 +213,9 @@ def configure(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--max-work", type=float, default=d.max_work,
                      help=f"seconds of evaluation per request before a 503 (default: {d.max_work:g})")
     sub.add_argument("--workers", type=int, default=d.workers, help=f"evaluation threads (default: {d.workers})")
+    sub.add_argument("--processes", type=int, default=1,
+                     help="server processes sharing the port, each with its threads (default: 1; "
+                          "evaluation is CPU-bound, so up to one per core)")
     sub.add_argument("--max-connections", type=int, default=DEFAULTS["max_connections"],
                      help=f"open connections before a 503 (default: {DEFAULTS['max_connections']})")
     sub.add_argument("--max-requests", type=int, default=DEFAULTS["max_requests"],
@@ -247,14 +250,15 @@ def settings_from(args):
 
 
 def load_with_bindings(path):
-    """A guideline, with its FHIR bindings when a sidecar file is next to it (hgl.runtime.fhirin)."""
+    """A guideline (.hgl or built module), with its FHIR bindings when it declares them (hgl.runtime.fhirin)."""
     from ..api import load
     from .cds import load_fhirin
 
+    guideline = load(path)
     fhirin = load_fhirin()
-    if fhirin is not None and str(path).endswith(".hgl") and fhirin.sidecar_path(path).exists():
-        return fhirin.load(path)
-    return load(path)
+    if fhirin is not None and fhirin.module_bindings(guideline.module) is not None:
+        return fhirin.attach(guideline)
+    return guideline
 
 
 def cli_main(args) -> int:
@@ -294,9 +298,71 @@ def cli_main(args) -> int:
     print(f"hgl serve: {', '.join(service.guidelines)} on http://{host}:{port}/ (CDS Hooks discovery: "
           f"/cds-services; OpenAPI: /openapi.json; Ctrl-C stops)", file=sys.stderr, flush=True)
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        serve(config, sock, max(1, args.processes))
     except KeyboardInterrupt:
         pass
     finally:
         sock.close()
     return 0
+
+
+def _exit_on_signal(signum, frame):
+    raise SystemExit(0)
+
+
+def _die_with_parent() -> None:
+    """Linux: a forked server process gets SIGTERM when the first one dies (even by SIGKILL)."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the first process still stops them on a clean exit
+        pass
+
+
+def serve(config, sock, processes: int = 1) -> None:
+    """Serve on a bound socket until stopped; with processes > 1, as many processes share it.
+
+    The others are forked after the guidelines are loaded and the socket bound, before any event
+    loop or thread exists (the app makes its thread pool in the loop), so each starts at once
+    with the same state; the kernel spreads the connections.  Each stops on SIGINT/SIGTERM like
+    a single server (uvicorn's handlers: work in progress finishes); when the first process
+    stops, it stops the others and waits for them.
+    """
+    import os
+    import signal
+
+    import uvicorn
+
+    children = []
+    for _ in range(processes - 1):
+        pid = os.fork()
+        if pid == 0:  # a child: serve, then leave without running the parent's cleanup
+            code = 0
+            _die_with_parent()
+            try:
+                uvicorn.Server(config).run(sockets=[sock])
+            except KeyboardInterrupt:
+                pass
+            except BaseException:  # noqa: BLE001 - a child never returns into the caller's code
+                code = 1
+            os._exit(code)
+        children.append(pid)
+    if children:
+        # uvicorn re-raises the stopping signal once it has shut down; let SIGTERM end in an
+        # exception like SIGINT does, so that the children are stopped below
+        signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for pid in children:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass

@@ -1,0 +1,221 @@
+"""FHIR bindings in the language (`record fhir`, an input's `fhir … end`, vocabulary `code`/`members`):
+parsing, the checks (each a diagnostic at its place), the module's FHIR table, the export's canonical base."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hgl.compiler.cli import main
+from hgl.compiler.fhir import export as fhir
+from hgl.compiler.pipeline import compile_source
+from hgl.compiler.front.source import Source
+from hgl.runtime import fhirin
+
+HEAD = '''guideline g
+  title "T"
+  version "1"
+  status draft
+  source "S"
+  disclaimer "D"
+end
+provenance p "P"
+vocabulary drug "drug"
+  a "A" code rxnorm "11" code atc "L01"
+  b "B" members rxnorm "21", "22"
+end
+option opt_a "A" drugs a
+option opt_b "B" drugs b
+record fhir
+  system loinc "http://loinc.org"
+  system rxnorm "http://www.nlm.nih.gov/research/umls/rxnorm"
+  system atc "http://www.whocc.no/atc"
+  date Observation "effective.ofType(dateTime) | issued"
+  fact onset
+    from Condition code loinc "1-1"
+    value "onset.ofType(dateTime)"
+    earliest
+  end
+  fact er
+    from Observation code loinc "2-2"
+    value "value.ofType(CodeableConcept).coding.code"
+    map "P" as positive, "N" as negative
+  end
+end
+'''
+# each input is used by the rule, so no HGL203 warning hides among the findings
+RULE = '''section s
+  provenance p
+  rule r
+    when {uses}
+    prefer opt_a, opt_b
+  end
+end
+'''
+LINE0 = HEAD.count("\n")  # an input written right after HEAD starts on line LINE0 + 1
+
+
+def compile_text(inputs: str, uses: str = "true"):
+    return compile_source(Source("t.hgl", HEAD + inputs + RULE.format(uses=uses)))
+
+
+def findings(result):
+    return [(d.code, d.span.line - LINE0, d.span.column, d.message) for d in result.diagnostics]
+
+
+GOOD = '''input hr: one of positive, negative
+  fhir derive any of (er) is positive, all are negative end
+input size: number in mm at least 0
+  fhir
+    from Observation code loinc "3-3" code loinc "4-4"
+    where "status = 'final'"
+    value "value.ofType(Quantity)"
+    units "cm" as cm, "mm" as mm
+    after onset
+    note "measured"
+  end
+input received: set of drug
+  fhir from MedicationStatement or MedicationRequest value "medication.ofType(CodeableConcept).coding.code" derive drugs end
+input months: number in months at least 0
+  fhir derive months since onset end
+'''
+
+
+def test_bindings_compile_to_the_module_table():
+    result = compile_text(GOOD, "hr = positive and size > 1 mm and received is empty and months > 1 months")
+    assert result.ok and not result.diagnostics, findings(result)
+    data = result.program.fhir
+    assert data["systems"] == {"loinc": "http://loinc.org", "rxnorm": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                               "atc": "http://www.whocc.no/atc"}
+    assert data["dates"] == {"Observation": "effective.ofType(dateTime) | issued"}
+    assert data["terminology"] == {"drug": {"a": {"code": {"rxnorm": ["11"], "atc": ["L01"]}},
+                                            "b": {"members": {"rxnorm": ["21", "22"]}}}}
+    assert data["facts"]["onset"] == {"resource": "Condition", "code": {"loinc": ["1-1"]},
+                                      "value": "onset.ofType(dateTime)", "select": "earliest"}
+    assert data["inputs"] == {
+        "hr": {"derive": "any_of", "facts": ["er"], "positive": "positive", "negative": "negative"},
+        "size": {"resource": "Observation", "code": {"loinc": ["3-3", "4-4"]}, "where": "status = 'final'",
+                 "value": "value.ofType(Quantity)", "units": {"cm": "cm", "mm": "mm"}, "after": "onset",
+                 "note": "measured"},
+        "received": {"resource": ["MedicationStatement", "MedicationRequest"],
+                  "value": "medication.ofType(CodeableConcept).coding.code", "derive": "drugs", "vocabulary": "drug"},
+        "months": {"derive": "months_since", "facts": ["onset"]}}
+    # the runtime reads them back from the generated module, as the same records
+    assert "\nFHIR = {" in result.code
+    b = fhirin.program_bindings(result.program)
+    a, cls = b.concepts("drug")
+    assert (a.rxnorm, a.atc, a.is_class) == (("11",), "L01", False)
+    assert (cls.rxnorm, cls.atc, cls.is_class) == (("21", "22"), None, True)
+    assert b.describe("size")[0] == "Observation loinc#3-3, loinc#4-4"
+
+
+def test_a_guideline_without_bindings_has_no_table():
+    result = compile_source(Source("t.hgl", HEAD.split("record fhir")[0].replace(' code rxnorm "11" code atc "L01"', "")
+                                   .replace(' members rxnorm "21", "22"', "") + RULE.format(uses="true")))
+    assert result.ok and result.program.fhir is None and "FHIR =" not in result.code
+
+
+# (inputs, expected findings: (code, line from the first input line, column, words of the message))
+BAD = [
+    ('input x: number at least 0\n  fhir from Observation value "value.ofType(integer" end\n',
+     [("HGL601", 2, 52, "does not parse")]),
+    ('input x: number at least 0\n  fhir from Observation value "value.foo()" end\n',
+     [("HGL601", 2, 32, "unknown function 'foo'")]),
+    ('input x: number at least 0\n  fhir from Observaton value "value" end\n',
+     [("HGL602", 2, 13, "'Observaton' is not a FHIR R4 resource type")]),
+    ('input x: number at least 0\n  fhir from Observation code lonc "1" value "value" end\n',
+     [("HGL201", 2, 30, "unknown code system 'lonc'")]),
+    ('input x: number at least 0\n  fhir from Observation value "value" after onst end\n',
+     [("HGL201", 2, 45, "unknown fact 'onst'")]),
+    ('input x: one of yes_, no_\n  fhir from Observation value "value" map "1" as yes_, "0" as nope end\n',
+     [("HGL303", 2, 63, "'nope' is not a value of 'x'")]),
+    ('input x: one of positive, negative\n  fhir derive any of (er) is positve, all are negative end\n',
+     [("HGL303", 2, 30, "'positve' is not a value of 'x'")]),
+    ('input x: number in mm at least 0\n  fhir from Observation value "value" units "s" as s end\n',
+     [("HGL302", 2, 52, "'s' cannot be read as mm")]),
+    ('input x: number in mm at least 0\n  fhir from Observation value "value" units "ft" as furlong end\n',
+     [("HGL305", 2, 53, "unknown unit 'furlong'")]),
+    ('input x: yes/no\n  fhir from Patient value "birthDate" derive age end\n',
+     [("HGL603", 2, 46, "'derive age' gives a number of years")]),
+    ('input x: number in weeks at least 0\n  fhir derive months since onset end\n',
+     [("HGL603", 2, 15, "'derive months since' gives a number of months, but 'x' is number in weeks")]),
+    ('input x: number at least 0\n  fhir from Observation end\n',
+     [("HGL603", 2, 3, "gives no value")]),
+    ('input x: number at least 0\n  fhir where "true" end\n',
+     [("HGL603", 2, 3, "names no resource")]),
+    ('input x: number at least 0\n  fhir from Observation value "value" value "issued" end\n',
+     [("HGL202", 2, 39, "two 'value' lines")]),
+]
+
+
+@pytest.mark.parametrize("inputs, expected", BAD, ids=[e[0][0] for _, e in BAD])
+def test_bad_bindings_are_diagnostics_at_their_place(inputs, expected):
+    got = findings(compile_text(inputs, "x is not missing"))
+    assert [(c, ln, col) for c, ln, col, _ in got] == [(c, ln, col) for c, ln, col, _ in expected], got
+    for (_, _, _, message), (_, _, _, words) in zip(got, expected):
+        assert words in message
+
+
+def test_a_parameter_cannot_come_from_fhir():
+    got = findings(compile_text('parameter x: yes/no\n  default false\n  fhir from Patient value "active" end\n', "x"))
+    assert [c for c, *_ in got] == ["HGL603"] and "parameter 'x'" in got[0][3]
+
+
+def test_the_her2_bindings_are_the_former_sidecar_file():
+    """The bindings moved into guidelines/her2_mbc.hgl: what the sidecar said, code for code."""
+    g = fhirin.load("guidelines/her2_mbc.hgl")
+    b = g.fhir_bindings
+    assert {c.value: (c.rxnorm, c.atc, c.is_class) for c in b.concepts("drug")} == {
+        "trastuzumab": (("224905",), "L01FD01", False), "pertuzumab": (("1298944",), "L01FD02", False),
+        "taxane": (("72962", "56946"), None, True), "t_dm1": (("1371041",), "L01FD03", False),
+        "t_dxd": ((), "L01FD04", False), "tucatinib": ((), "L01EH03", False),
+        "lapatinib": (("480167",), "L01EH01", False), "neratinib": (("1940643",), None, False),
+        "capecitabine": (("194000",), None, False), "vinorelbine": (("39541",), None, False),
+        "endocrine": (("84857", "258494", "72965", "10324"), "L02", True),
+        "cdk46_inhibitor": (("1601374", "1873916", "1946825"), None, True)}
+    assert {x.name: x.codes for x in b.facts}["er"] == (("http://loinc.org", "85337-4"),)
+    assert [x.name for x in b.inputs] == [
+        "her2_status_primary", "her2_status_metastatic", "her2_ihc_metastatic", "her2_ish_metastatic", "hr_status",
+        "months_since_metastatic_diagnosis", "bm_status", "adjuvant_her2", "prior_drugs_metastatic",
+        "current_regimen", "age_years", "ecog"]
+
+
+# ---------------------------------------------------------------- canonical base of the export
+
+
+@pytest.mark.parametrize("field, option, expected", [
+    (None, None, fhir.CANONICAL_BASE),
+    ('  canonical "https://fhir.example-hospital.org/hgl/"\n', None, "https://fhir.example-hospital.org/hgl"),
+    ('  canonical "https://fhir.example-hospital.org/hgl"\n', "https://other.example.org/kb",
+     "https://other.example.org/kb"),
+    (None, "https://other.example.org/kb", "https://other.example.org/kb"),
+])
+def test_canonical_base_from_the_option_then_the_guideline(tmp_path, capsys, field, option, expected):
+    text = HEAD.replace('  disclaimer "D"\n', '  disclaimer "D"\n' + (field or "")) + RULE.format(uses="true")
+    path = tmp_path / "g.hgl"
+    path.write_text(text, encoding="utf-8")
+    assert main(["export", str(path), *(["--canonical-base", option] if option else [])]) == 0
+    bundle = json.loads(capsys.readouterr().out)
+    plan = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "PlanDefinition")
+    assert plan["url"] == f"{expected}/PlanDefinition/g"
+
+
+@pytest.mark.parametrize("field, code", [('"fhir.example.org"', "HGL604"), ('"https://x.org/a?b"', "HGL604"),
+                                         ("2025-01-01", "HGL301")])  # not text: the metadata check says so
+def test_a_bad_canonical_field_is_a_diagnostic(field, code):
+    text = HEAD.replace('  disclaimer "D"\n', f'  disclaimer "D"\n  canonical {field}\n') + RULE.format(uses="true")
+    result = compile_source(Source("t.hgl", text))
+    assert [(d.code, d.span.line) for d in result.diagnostics] == [(code, 7)]
+
+
+def test_a_bad_canonical_option_is_refused(capsys):
+    assert main(["export", "tests/data/small.hgl", "--canonical-base", "not a url"]) == 2
+    assert "not an absolute http(s) URL" in capsys.readouterr().err
+
+
+def test_case_from_fhir_needs_a_guideline_with_bindings(tmp_path, capsys):
+    bundle = tmp_path / "b.json"
+    bundle.write_text('{"resourceType": "Bundle", "type": "collection", "entry": []}', encoding="utf-8")
+    assert main(["case-from-fhir", "tests/data/small.hgl", str(bundle)]) == 1
+    assert "declares no FHIR bindings" in capsys.readouterr().err
