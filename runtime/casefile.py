@@ -12,7 +12,7 @@ EXPECT_KEYS = ("status", "preferred", "not_preferred", "alternatives", "avoid", 
                "inconsistent", "no_preferred", "not_flags", "roles", "absent", "flags_exactly", "missing_exactly")
 # The keys of one case entry; anything else (a field written beside `case:` instead of under it)
 # is an error naming the key, never silently ignored.
-CASE_KEYS = ("id", "title", "spec", "case", "params", "expect", "note")
+CASE_KEYS = ("id", "title", "spec", "case", "params", "expect", "note", "gallery")
 
 
 @dataclass
@@ -187,6 +187,10 @@ def run_case_file(guideline, path) -> list[CaseOutcome]:
                 " (expectations go under 'expect:')"
             out.append(CaseOutcome(cid, title, False, [f"unknown key(s) in the case entry: {', '.join(map(str, stray))}"
                                                        + hint]))
+            continue
+        if not isinstance(c.get("gallery", True), bool):
+            out.append(CaseOutcome(cid, title, False, ["gallery: true or false (false keeps a regression check "
+                                                       "out of the site's worked cases)"]))
             continue
         try:
             result = guideline.evaluate(merged_case(base, c), c.get("params") or {}, trace=True)

@@ -62,3 +62,11 @@ def test_every_key_is_documented():
     page = (ROOT / "site" / "pages" / "testing.md").read_text(encoding="utf-8")
     for key in EXPECT_KEYS + CASE_KEYS:
         assert f"`{key}`" in page, key
+
+
+@pytest.mark.parametrize("value, passes", [(False, True), (True, True), ("no", False), (0, False)])
+def test_gallery_key_is_a_yes_no(chooser, tmp_path, value, passes):
+    outcome = _run(chooser, tmp_path, {"id": "G1", "title": "t", "case": {}, "gallery": value})
+    assert outcome.passed is passes, outcome.failures
+    if not passes:
+        assert "gallery: true or false" in outcome.failures[0]

@@ -127,7 +127,6 @@ def test_scrambled_spacing_comes_back(path, seed):
     assert fmt(_scramble(text, seed)) == text
 
 
-@pytest.mark.xfail(strict=False, reason="lead applies fmt at the end (other helpers edit the guidelines this session)")
 @pytest.mark.parametrize("path", GUIDELINES, ids=[p.name for p in GUIDELINES])
 def test_shipped_guidelines_are_formatted(path):
     text = path.read_text(encoding="utf-8")

@@ -187,6 +187,8 @@ def test_weak_cases_leave_survivors_and_the_proposed_cases_kill_them(small):
     text = cases.read_text(encoding="utf-8")
     data = yaml.safe_load(text)
     assert [c["id"] for c in data["cases"]][:2] == ["C1", "M1"]
+    # regression checks, not worked examples: kept off the site's gallery
+    assert [c.get("gallery") for c in data["cases"]][:2] == [None, False]
     for o in before.of("survived"):
         assert f"mutant '{o.mutation.key}'" in text  # each survivor is named above the case that kills it
     after = mutation_test(g, [cases])

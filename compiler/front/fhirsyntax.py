@@ -11,21 +11,7 @@ from lark import Transformer, v_args
 
 from hgl.compiler.front import nodes as n
 from hgl.compiler.front.source import Span
-
-
-def _span(meta) -> Span:
-    if getattr(meta, "empty", True):
-        return n.NO_SPAN
-    return Span(meta.line, meta.column, meta.end_line, meta.end_column)
-
-
-class Clause(tuple):
-    """A (key, value) clause of a binding, with its position (a second one is HGL202)."""
-
-    def __new__(cls, pair, meta):
-        self = super().__new__(cls, pair)
-        self.span = _span(meta)
-        return self
+from hgl.compiler.front.syntaxbase import Clause, span_meta as _span
 
 
 # clauses that may be given several times: their values add up

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import re
-import textwrap
 from dataclasses import replace
 from functools import lru_cache
 from importlib import resources
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from hgl.compiler.front import nodes as n
+from hgl.compiler.front.exprsyntax import ExprSyntax
 from hgl.compiler.front.fhirsyntax import FhirSyntax
+from hgl.compiler.front.syntaxbase import Clause as _Clause, decode_string, number as _number, span_meta as _span_meta, span_tok as _span_tok
 from hgl.compiler.front import blocks, syntaxmsg
 from hgl.compiler.front.diagnostics import Diagnostic
 from hgl.compiler.front.source import Source, Span
-
-_COMPARE = {"≤": "<=", "≥": ">=", "≠": "!=", "=": "="}
 
 
 def grammar_text() -> str:
@@ -99,44 +98,8 @@ def _lark() -> Lark:
     return lark
 
 
-def _span_tok(tok: Token) -> Span:
-    return Span(tok.line, tok.column, tok.end_line or tok.line, tok.end_column or tok.column + len(tok))
-
-
-def _span_meta(meta) -> Span:
-    if getattr(meta, "empty", True):
-        return n.NO_SPAN
-    return Span(meta.line, meta.column, meta.end_line, meta.end_column)
-
-
-_ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
-
-
-def decode_string(raw: str) -> str:
-    """Text between quotes; escapes \\" \\\\ \\n \\t; triple quotes are dedented."""
-    if raw.startswith('"""'):
-        body = re.sub(r"^[ \t]*\n", "", raw[3:-3])  # text starting on the line after the quotes
-        body = textwrap.dedent(re.sub(r"\n[ \t]*$", "", body))  # closing quotes on a line of their own
-    else:
-        body = raw[1:-1]
-    return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), "\\" + m.group(1)), body, flags=re.S)
-
-
-def _number(text: str) -> int | float:
-    return float(text) if "." in text else int(text)
-
-
-class _Clause(tuple):
-    """A (key, value) clause of a declaration, rule or section, with its position."""
-
-    def __new__(cls, pair, meta):
-        self = super().__new__(cls, pair)
-        self.span = _span_meta(meta)
-        return self
-
-
 @v_args(meta=True)
-class _ToAst(FhirSyntax):  # FhirSyntax: the FHIR bindings' callbacks (a Transformer)
+class _ToAst(ExprSyntax, FhirSyntax):  # the expressions' and FHIR bindings' callbacks (Transformers)
     """Builds nodes only; every judgement about meaning is left to checks.py.
 
     The one exception is a clause given twice (two `when` lines): the AST keeps one value per
@@ -545,108 +508,6 @@ class _ToAst(FhirSyntax):  # FhirSyntax: the FHIR bindings' callbacks (a Transfo
 
     def governing_replaces(self, meta, c):
         return ("replaces", c[0])
-
-    # expressions ----------------------------------------------------------------
-    def ref(self, meta, c):
-        return n.Ref(c[0], _span_meta(meta))
-
-    def quantity(self, meta, c):
-        return n.Quantity(_number(str(c[0])), c[1] if len(c) > 1 else None, _span_meta(meta))
-
-    def negative_quantity(self, meta, c):
-        return n.Quantity(-_number(str(c[0])), c[1] if len(c) > 1 else None, _span_meta(meta))
-
-    def true(self, meta, c):
-        return n.BoolLit(True, _span_meta(meta))
-
-    def false(self, meta, c):
-        return n.BoolLit(False, _span_meta(meta))
-
-    def set_literal(self, meta, c):
-        return n.SetLit(c[0] if c else (), _span_meta(meta))
-
-    def if_expr(self, meta, c):
-        parts = [x for x in c if not isinstance(x, Token)]
-        branches = tuple((parts[i], parts[i + 1]) for i in range(0, len(parts) - 1, 2))
-        return n.If(branches, parts[-1], _span_meta(meta))
-
-    def or_(self, meta, c):
-        return n.Or(tuple(c), _span_meta(meta))
-
-    def and_(self, meta, c):
-        return n.And(tuple(c), _span_meta(meta))
-
-    def not_(self, meta, c):
-        return n.Not(c[0], _span_meta(meta))
-
-    def compare(self, meta, c):
-        operands = tuple(c[0::2])
-        ops = tuple(_COMPARE.get(str(t), str(t)) for t in c[1::2])
-        return n.Compare(operands, ops, _span_meta(meta))
-
-    def is_missing(self, meta, c):
-        return n.IsMissing(c[0], False, _span_meta(meta))
-
-    def is_not_missing(self, meta, c):
-        return n.IsMissing(c[0], True, _span_meta(meta))
-
-    def is_empty(self, meta, c):
-        return n.IsEmpty(c[0], False, _span_meta(meta))
-
-    def is_not_empty(self, meta, c):
-        return n.IsEmpty(c[0], True, _span_meta(meta))
-
-    def has_role(self, meta, c):
-        target = c[0]
-        name = target.name if isinstance(target, n.Ref) else n.Name("?", _span_meta(meta))
-        return n.HasRole(name, str(c[1]), _span_meta(meta))
-
-    def member(self, meta, c):
-        return n.Member(c[0], c[1], False, _span_meta(meta))
-
-    def not_member(self, meta, c):
-        return n.Member(c[0], c[1], True, _span_meta(meta))
-
-    def has_any(self, meta, c):
-        return n.SetTest(c[0], "any", c[1], _span_meta(meta))
-
-    def has_all(self, meta, c):
-        return n.SetTest(c[0], "all", c[1], _span_meta(meta))
-
-    def binary(self, meta, c):
-        return n.Binary(str(c[1]), c[0], c[2], _span_meta(meta))
-
-    def drugs_of(self, meta, c):
-        return n.DrugsOf(c[0], _span_meta(meta))
-
-    def expr_list(self, meta, c):
-        return tuple(c)
-
-    def count_of(self, meta, c):
-        return n.Count(c[0], _span_meta(meta))
-
-    def at_least(self, meta, c):
-        span = _span_tok(c[0])
-        return n.Count(c[1], _span_meta(meta), n.Quantity(_number(str(c[0])), None, span))
-
-    def date_type(self, meta, c):
-        return n.DateType(_span_meta(meta))
-
-    def date_value(self, meta, c):
-        return n.DateLit(str(c[0]), _span_meta(meta))
-
-    def between(self, meta, c):
-        return n.Between(c[0].text, c[1], c[2], _span_meta(meta), c[0].span)
-
-    def min_of(self, meta, c):
-        return n.Extreme("min", c[0], _span_meta(meta))
-
-    def max_of(self, meta, c):
-        return n.Extreme("max", c[0], _span_meta(meta))
-
-    def any_option(self, meta, c):
-        return n.AnyOption(str(c[0]), tuple(c[1:]), _span_meta(meta))
-
 
 @lru_cache(maxsize=1)
 def _keywords() -> tuple[dict[str, str], frozenset[str]]:

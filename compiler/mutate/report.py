@@ -86,7 +86,8 @@ def entry(outcome, cid: str, base: dict, source_name: str) -> str:
     lines += [f"# and mutant '{o.mutation.key}' ({Path(source_name).name}:{o.mutation.line}, {o.mutation.owner}): "
               f"{_one_line(o.mutation.description)}" for o in outcome.also]
     lines += [f"- id: {cid}",
-              f"  title: {json.dumps(f'mutation check, {m.owner} ({where}): {p.change}', ensure_ascii=False)}"]
+              f"  title: {json.dumps(f'mutation check, {m.owner} ({where}): {p.change}', ensure_ascii=False)}",
+              "  gallery: false"]  # a regression check: run by hgl test and the docs build, not shown as a worked case
     if p.spec:
         lines.append(f"  spec: {_flow(list(p.spec))}")
     if p.params:
