@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from itertools import product
 
-from .logic import ABSENT, Touched, Unknown
+from .logic import ABSENT, Touched, Unknown, plain_first
 
 
 class Completions:
@@ -138,9 +138,9 @@ class Completions:
                 if v is not False and guard is not None:
                     v = guard(trial, None)
             else:
-                v = _truth(wopt, when, ptrial, trial) if when is not None else True
+                v = plain_first(wopt, when, ptrial, trial) if when is not None else True
                 if v is not False and guard is not None:
-                    v = _truth(gopt, guard, ptrial, trial)
+                    v = plain_first(gopt, guard, ptrial, trial)
             consistent = True
             if v is not False:
                 possible = True
@@ -201,7 +201,7 @@ class _Filled:
                     x = _value(opt, fn, ptrial, trial)
                     trial[name] = x
                     ptrial[name] = ABSENT if type(x) is Unknown else x
-                if any(_truth(opt, test, ptrial, trial) is True for test, opt in self._tests):
+                if any(plain_first(opt, test, ptrial, trial) is True for test, opt in self._tests):
                     continue
                 rows.append((tuple(trial[k] for k in self.keys), tuple(ptrial[k] for k in self.keys)))
             return True
@@ -218,18 +218,6 @@ def _value(opt, fn, penv, env):
         if v is not ABSENT:
             return v
     return fn(env)
-
-
-def _truth(opt, test, penv, env):
-    """A condition's value: its plain variant when it reads no missing value, else three-valued."""
-    if opt is not None:
-        try:
-            v = opt(penv, None)
-        except Touched:
-            return test(env, None)
-        if v is not ABSENT:
-            return v
-    return test(env, None)
 
 
 def _finite_domain(spec) -> tuple | None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .engine import Proposal
-from .logic import ABSENT, Touched, Unknown, truth
+from .logic import ABSENT, Unknown, plain_first, truth
 from .model import format_value
 
 Test = Callable  # (env, proposal) -> bool | Unknown
@@ -489,13 +489,13 @@ class Renderer:
                 reads = self._reads_of(r)
                 if reads is not None and asked.isdisjoint(reads):
                     continue  # none of these inputs is read (the engine relies on a phase-1 rule's reads too)
-            v = _truth(opt_of.get(r.when), r.when, penv, env, P) if r.when is not None else True
+            v = plain_first(opt_of.get(r.when), r.when, penv, env, P) if r.when is not None else True
             found = []
             if type(v) is Unknown:
                 found.append((v.inputs, self.rules[r.id][0]))
             elif v is True:
                 for i, b in enumerate(r.branches):
-                    g = _truth(opt_of.get(b.guard), b.guard, penv, env, P) if b.guard is not None else True
+                    g = plain_first(opt_of.get(b.guard), b.guard, penv, env, P) if b.guard is not None else True
                     if type(g) is Unknown:
                         found.append((g.inputs, self.rules[r.id][1][i][0]))
             if found:
@@ -526,18 +526,6 @@ class Renderer:
             entry["undecided"].sort(key=lambda u: not u["changes_result"])
             out.append(entry)
         return out
-
-
-def _truth(opt, test, penv, env, P):
-    """A condition's value: its plain variant (opt, on penv) when it reads no missing value, else test."""
-    if opt is not None:
-        try:
-            v = opt(penv, P)
-        except Touched:
-            return test(env, P)
-        if v is not ABSENT:
-            return v
-    return test(env, P)
 
 
 def _constants(code) -> set:

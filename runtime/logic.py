@@ -401,6 +401,19 @@ class _Absent:
 ABSENT = _Absent()
 
 
+def plain_first(opt, test, penv, env, P=None):
+    """A condition's value: its plain variant `opt` on `penv` (missing values ABSENT) when it
+    reads no missing value, else the three-valued `test` on `env` (engine, completions, words)."""
+    if opt is not None:
+        try:
+            v = opt(penv, P)
+        except Touched:
+            return test(env, P)
+        if v is not ABSENT:
+            return v
+    return test(env, P)
+
+
 def code_names(code) -> set:
     """The global names a code object and the functions nested in it use."""
     names = set(code.co_names)

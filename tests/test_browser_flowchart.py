@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _chromium_or_skip, _Quiet
+from tests.test_browser import _Quiet, browser  # noqa: F401 - browser: the shared Chromium fixture
 
 pytestmark = pytest.mark.browser
 
@@ -45,15 +45,6 @@ def site_url(tmp_path_factory):
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_playwright = _chromium_or_skip()
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def _open(browser, site_url, guideline, viewport, js=True):

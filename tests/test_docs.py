@@ -14,6 +14,7 @@ from hgl.compiler.docs import site as docgen
 from hgl.compiler.front.diagnostics import Diagnostic
 from hgl.compiler.docs.text import esc
 from hgl.compiler.front.source import Span
+from tests.conftest import SMALL_HEADER
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
@@ -524,15 +525,7 @@ def test_reference_url(key, text, url):
     assert reference_url(key, text) == url
 
 
-_EVIDENCE = """guideline t
-  title "T"
-  version "1"
-  status draft
-  source "S"
-  disclaimer "D"
-end
-provenance p "P"
-evidence e
+_EVIDENCE = SMALL_HEADER + """evidence e
   trial "X"
   {field}
 end
@@ -542,7 +535,7 @@ section s "S"
   rule r "R"
     when a
     flag f
-    provenance p
+    provenance t
     evidence e
   end
 end

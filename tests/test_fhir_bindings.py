@@ -13,15 +13,9 @@ from hgl.compiler.pipeline import compile_source
 from hgl.compiler.front.source import Source
 from hgl.runtime import fhirin
 
-HEAD = '''guideline g
-  title "T"
-  version "1"
-  status draft
-  source "S"
-  disclaimer "D"
-end
-provenance p "P"
-vocabulary drug "drug"
+from tests.conftest import SMALL_HEADER
+
+HEAD = SMALL_HEADER + '''vocabulary drug "drug"
   a "A" code rxnorm "11" code atc "L01"
   b "B" members rxnorm "21", "22"
 end
@@ -46,7 +40,7 @@ end
 '''
 # each input is used by the rule, so no HGL203 warning hides among the findings
 RULE = '''section s
-  provenance p
+  provenance t
   rule r
     when {uses}
     prefer opt_a, opt_b

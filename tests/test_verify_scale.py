@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import z3
 
+from tests.conftest import SMALL_HEADER
 from hgl.compiler.check.accepts import partition
 from hgl.compiler.front.diagnostics import dumps
 from hgl.compiler.front.source import Source
@@ -127,15 +128,7 @@ def test_scaled_her2_compiles():
 
 
 # ---------------------------------------------------------------- no-preferred regions (HGL508)
-REGIONS = '''guideline g
-  title "T"
-  version "1"
-  status draft
-  source "S"
-  disclaimer "D"
-end
-provenance t "t"
-kind systemic "Systemic therapy"
+REGIONS = SMALL_HEADER + '''kind systemic "Systemic therapy"
 option a systemic "A"
 option b systemic "B"
 option c systemic "C"
