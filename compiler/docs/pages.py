@@ -201,40 +201,12 @@ class GuidelineDocs:
             "id": r.name, "title": r.title or r.name, "section": r.section, "governs": r.governs,
             "conditions": self.words.conditions(r.when) if r.when is not None else [],
             "hgl": unparse(r.when) if r.when is not None else "",
-            "outcomes": items, "options": options_in(items), "summary": self._summary(items),
+            "outcomes": items, "options": options_in(items),
             "strength": r.strength, "strength_meaning": meaning, "provenance": list(r.provenance),
             "caution": [t for t in r.provenance if t in self.caution],
             "evidence": list(r.evidence), "rationale": r.rationale or "",
             "where": f"{self.display}:{r.span.line}", "phase": r.phase,
         }
-
-    def _summary(self, items, depth=0) -> list[str]:
-        """Short outcome words for a chart box."""
-        out = []
-        for it in items:
-            k = it["kind"]
-            if k == "propose":
-                out.append(f"{it['role']}: " + ", ".join(self._olabel(o) for o in it["options"]))
-            elif k == "restrict":
-                what = ", ".join(self._olabel(o) for o in it["options"]) or it["text"]
-                out.append(f"{it['action']}: {what}")
-            elif k == "flag":
-                out.append("flag: " + ", ".join(it["flags"]))
-            elif k == "request":
-                out.append(f"asks for {it['label']}")
-            elif k == "withhold":
-                out.append("no options shown")
-            elif k == "use":
-                out.append(it["label"])
-            elif k == "if" and depth == 0:
-                out.append(f"{it['text'].lower()}: " + "; ".join(self._summary(it["children"], 1)))
-            elif k == "if":
-                out.append("…")
-        return out
-
-    def _olabel(self, oid: str) -> str:
-        opt = self.program.options.get(oid)
-        return opt.label if opt else oid
 
     def provenance_counts(self) -> list[dict]:
         rows = []
