@@ -228,6 +228,10 @@ def main(argv=None) -> int:
     rows.append(("HER2 realistic cohort, decision only", rate(cohort_run(her2, "none"), cohort)))
     rows.append(("HER2 realistic cohort, short explanation", rate(cohort_run(her2, "short"), cohort)))
     rows.append(("HER2 realistic cohort, full explanation", rate(cohort_run(her2, "full"), cohort)))
+    # the same engine without its straight-line code (hgl.runtime.straight): the loops it is compared against
+    loops = Guideline(her2.module)
+    loops.engine.straight = False
+    rows.append(("HER2 realistic cohort, full, engine loops only", rate(cohort_run(loops, "full"), cohort)))
     reference = rate(cohort_run(her2_ast, "full"), cohort[: max(1, args.n_slow // 4)], repeat=1)
     rows.append(("HER2 realistic cohort, reference evaluator, full", reference))
 

@@ -1,14 +1,17 @@
 """Service benchmark: `hgl serve` under load, against a trivial ASGI endpoint served the same way.
 
-Run by hand (not a test):  .venv/bin/python bench/service.py [--seconds 30] [--workers N]
+Run by hand (not a test):  .venv/bin/python bench/service.py [--seconds 30] [--processes 1,2] [--reference]
 Each server runs in its own process (uvicorn with hgl's hardened protocol); a load generator
 (asyncio, raw HTTP/1.1 keep-alive connections) keeps 8, 32 and 128 clients busy for --seconds
 each (default 3; --long is --seconds 30, the figures the issue asks for) and prints
-requests/s and p50/p99 latency for:
+requests/s, p50/p99 latency and the server's CPU milliseconds per request (user + system of
+the server and its worker processes: the figure a loaded machine disturbs least) for:
 
 - baseline: GET of a trivial ASGI app returning {} through the same uvicorn protocol;
 - POST /guidelines/her2_mbc/evaluate with a complete case;
-- POST /cds-services/her2_mbc (patient-view) with the FHIR prefetch of a synthetic patient.
+- POST /cds-services/her2_mbc (patient-view) with the FHIR prefetch of a synthetic patient;
+- with --reference, the same patient-view first on servers running the reference completion
+  search (Engine.dependency_plans off: the baseline of hgl.runtime.completion's dependency plans).
 
 Then the server's peak RSS (VmHWM) after batch abuse (clients sending evaluate-batch of the
 largest allowed size and over it) and after slow clients (thousands of connections sending
@@ -51,6 +54,10 @@ def child(kind: str, processes: int = 1) -> None:
                         "headers": [(b"content-type", b"application/json"), (b"content-length", b"2")]})
             await send({"type": "http.response.body", "body": b"{}"})
     else:
+        if kind == "reference":  # the completion search before dependency plans (forked workers inherit it)
+            from hgl.runtime.engine import Engine
+
+            Engine.dependency_plans = False
         app = make_app([load_with_bindings(HER2)], Settings(auth=False, quiet=True))
     config = make_config(app, "127.0.0.1", 0, {"max_connections": 10000, "max_requests": 1024})
     sock = bind("127.0.0.1", 0, config.backlog)
@@ -78,6 +85,28 @@ class Server:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
         return float("nan")
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) of the server and its worker processes so far."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total, todo = 0.0, [self.proc.pid]
+        while todo:
+            pid = todo.pop()
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / tick
+                for task in Path(f"/proc/{pid}/task").iterdir():
+                    todo += [int(x) for x in (task / "children").read_text().split()]
+            except (OSError, IndexError, ValueError):
+                continue
+        return total
+
+    def load(self, data: bytes, clients: int, seconds: float) -> dict:
+        """`load` on this server, with the server's CPU milliseconds per answered request."""
+        before = self.cpu_seconds()
+        r = asyncio.run(load(self.port, data, clients, seconds))
+        r["cpu"] = (self.cpu_seconds() - before) * 1000 / max(r["n"], 1)
+        return r
 
     def stop(self):
         self.proc.terminate()
@@ -133,7 +162,7 @@ async def load(port: int, data: bytes, clients: int, seconds: float):
 def row(name, clients, r, base=None):
     ratio = f"{r['rps'] / base['rps']:6.2f}x" if base else "      -"
     print(f"  {name:<34} {clients:>4} {r['rps']:>9.0f} {ratio} {r['p50']:>8.1f} {r['p99']:>8.1f} "
-          f"{r['errors']:>6}", flush=True)
+          f"{r['errors']:>6} {r['cpu']:>8.2f}", flush=True)
 
 
 # ---------------------------------------------------------------- abuse
@@ -207,6 +236,9 @@ def main() -> None:
     ap.add_argument("--processes", default="1",
                     help="hgl serve --processes to measure, comma-separated (e.g. 1,2; default 1); "
                          "the abuse runs use the first")
+    ap.add_argument("--reference", action="store_true",
+                    help="first, patient-view on servers with the reference completion search "
+                         "(Engine.dependency_plans off): the baseline of the dependency plans, in the same run")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -225,21 +257,29 @@ def main() -> None:
     patient_view = request("POST", "/cds-services/her2_mbc", json.dumps(hook).encode())
 
     print(f"hgl serve under load: {os.cpu_count()} cores, loopback, {seconds:g} s per row")
-    print(f"  {'endpoint':<34} {'conc':>4} {'req/s':>9} {'ratio':>7} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}")
+    print(f"  {'endpoint':<34} {'conc':>4} {'req/s':>9} {'ratio':>7} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6} "
+          f"{'cpu ms':>8}")
     base = Server("baseline")
     try:
-        baseline = {c: asyncio.run(load(base.port, request("GET", "/"), c, seconds)) for c in (8, 32, 128)}
+        baseline = {c: base.load(request("GET", "/"), c, seconds) for c in (8, 32, 128)}
     finally:
         base.stop()
     for c, r in baseline.items():
         row("baseline (trivial ASGI GET)", c, r)
+    for n in counts if args.reference else ():
+        srv = Server("reference", n)
+        try:
+            for c in (8, 32, 128):
+                row(f"patient-view, reference ({n} proc)", c, srv.load(patient_view, c, seconds), baseline[c])
+        finally:
+            srv.stop()
     for n in counts[1:]:  # the other process counts first: the abuse runs need the first one's server
         srv = Server("hgl", n)
         try:
             for name, data in ((f"POST evaluate ({n} processes)", evaluate),
                                (f"CDS patient-view ({n} processes)", patient_view)):
                 for c in (8, 32, 128):
-                    row(name, c, asyncio.run(load(srv.port, data, c, seconds)), baseline[c])
+                    row(name, c, srv.load(data, c, seconds), baseline[c])
         finally:
             srv.stop()
     srv = Server("hgl", counts[0])
@@ -248,7 +288,7 @@ def main() -> None:
         for name, data in ((f"POST evaluate (complete case){suffix}", evaluate),  # noqa: E501
                            (f"CDS patient-view (FHIR prefetch){suffix}", patient_view)):
             for c in (8, 32, 128):
-                row(name, c, asyncio.run(load(srv.port, data, c, seconds)), baseline[c])
+                row(name, c, srv.load(data, c, seconds), baseline[c])
         idle = srv.rss_mb()
         print(f"\n  RSS after the load runs: {idle:.0f} MB (peak so far {srv.peak_rss_mb():.0f} MB)")
         statuses = asyncio.run(batch_abuse(srv.port, seconds, 1000))

@@ -12,15 +12,17 @@ formulas grow with every copy. With `--options copied` the option catalogue and 
 are copied too: each copy recommends its own options (the copies then meet only through governing,
 flags and the parameters).
 
-Each size is compiled (not timed) and verified once (timed: `verify_report`), in this process, one
-after the other; the figures are set against the 1× run of the same invocation (the machine is
-shared, so only the ratios compare between runs). The solver-call count of each run is printed too:
+Each size is compiled (not timed) and verified once (timed: `verify_report`, wall-clock and CPU
+seconds, the forked phase workers' included), in this process, one after the other; the figures
+are set against the 1× run of the same invocation (the machine is shared, so only the ratios
+compare between runs; the load average is printed at the start and the end). The solver-call count of each run is printed too:
 it does not depend on the machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import time
@@ -153,13 +155,19 @@ def _measure(n: int, jobs: int, options: str) -> tuple[float, int, int, dict]:
         result = compile_file(path)
         if not result.ok:
             raise SystemExit(f"the {n}x guideline does not compile: {result.errors[0].message}")
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), _cpu()
         report = verify_report(result, jobs=jobs)  # reads the case file: inside the directory's life
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, _cpu() - cpu
     counts: dict[str, int] = {}
     for d in report.diagnostics:
         counts[d.code] = counts.get(d.code, 0) + 1
-    return seconds, len(result.program.rules), report.queries, counts
+    return seconds, cpu, len(result.program.rules), report.queries, counts
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished children (the phases run in forked workers)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def main(argv=None) -> int:
@@ -175,15 +183,19 @@ def main(argv=None) -> int:
         return 0
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"hgl check --verify on HER2 grown N times (options {args.options}, jobs {args.jobs}); "
-          "wall-clock seconds of verify_report; ratios against the 1x run of this invocation")
-    print(f"{'size':>5} {'rules':>6} {'solver calls':>13} {'seconds':>9} {'x 1x':>7}  findings")
+          "wall-clock and CPU seconds (this process and its workers) of verify_report; ratios of CPU "
+          "time against the 1x run of this invocation")
+    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (other work on the machine "
+          "inflates wall-clock time; CPU time much less)")
+    print(f"{'size':>5} {'rules':>6} {'solver calls':>13} {'seconds':>9} {'cpu s':>8} {'x 1x':>7}  findings")
     base = None
     for n in sizes:
-        seconds, rules, queries, counts = _measure(n, args.jobs, args.options)
-        base = base or (seconds if n == 1 else None)
-        ratio = f"{seconds / base:7.1f}" if base else "      -"
+        seconds, cpu, rules, queries, counts = _measure(n, args.jobs, args.options)
+        base = base or (cpu if n == 1 else None)
+        ratio = f"{cpu / base:7.1f}" if base else "      -"
         found = ", ".join(f"{c} {k}" for c, k in sorted(counts.items()))
-        print(f"{n:>4}x {rules:>6} {queries:>13} {seconds:>9.2f} {ratio}  {found}", flush=True)
+        print(f"{n:>4}x {rules:>6} {queries:>13} {seconds:>9.2f} {cpu:>8.2f} {ratio}  {found}", flush=True)
+    print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 
 

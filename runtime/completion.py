@@ -1,6 +1,7 @@
 """The consistent-completion search of the engine: conditions and cases decided over every
 completion of a case's missing yes/no, enum and small-integer inputs (design page, "Bounded
-unknowns, completions and cases").
+unknowns, completions and cases"; what each completion recomputes: "Dependency tables and the
+completion search").
 
 `Completions` is a part of hgl.runtime.engine.Engine (its base class), kept here so that the
 combination steps and this search each read in one place.
@@ -9,6 +10,8 @@ combination steps and this search each read in one place.
 from __future__ import annotations
 
 from itertools import product
+from math import gcd
+from operator import itemgetter
 
 from .logic import ABSENT, Touched, Unknown, plain_first
 
@@ -18,6 +21,11 @@ class Completions:
 
     # Completions tried when deciding a case by cases; past this it stays undecided.
     MAX_CASES = 16
+    # Per completion, compute only the definitions a condition reads (the module's READS table),
+    # each once per run and per values of the filled inputs it reads; off: the reference search,
+    # which recomputes every definition that reads a filled input (tests/test_completion_plans.py).
+    dependency_plans = True
+    _plans = None  # this guideline's _Plans, made at the first search
 
     def _by_cases(self, env, missing):
         """The firing every consistent completion of the missing inputs agrees on, or None.
@@ -101,14 +109,21 @@ class Completions:
         whose every completion breaks a consistency check, cannot change the result, so its
         inputs are not asked for; one that is true in every completion (and reads no other
         missing input) is decided true.  Anything else counts as possible (the conservative answer).
-        `cache` (one run's `truths`) shares the completions of a set of inputs between conditions.
+        `cache` (one run's `truths`) shares the completions of a set of inputs between conditions,
+        and the definitions' values by the filled inputs they read.
         """
         if key[0] not in ("r", "b"):
             return True, False
         rule = self.rules[key[1]]
         if rule.phase != 1:
             return True, False
-        names = tuple(sorted(x for x in unknown.inputs if self.finite_domains.get(x) is not None))
+        if self.dependency_plans:  # the filled inputs of a set of missing ones: made once per guideline
+            plans = self._plans_made()
+            names = plans.kept.get(("n", unknown.inputs))
+            if names is None:
+                names = plans.get(("n", unknown.inputs), lambda: self._fillable(unknown.inputs))
+        else:
+            names = self._fillable(unknown.inputs)
         if not names:
             return True, False
         filled = cache.get(("c", names)) if cache is not None else None
@@ -119,7 +134,17 @@ class Completions:
                 total *= len(d)
             if total > self.MAX_COMPLETIONS:
                 return True, False
-            filled = _Filled(self, env, names, domains)
+            if self.dependency_plans:
+                run = cache.get(("m",)) if cache is not None else None
+                if run is None:  # per run: the values memoised, and the case as plain code sees it
+                    run = (plans, {},
+                           {k: ABSENT if type(v) is Unknown else v for k, v in env.items()}
+                           if self.shortcuts else None)
+                    if cache is not None:
+                        cache[("m",)] = run
+                filled = _Filled(self, env, names, domains, *run)
+            else:
+                filled = _Recomputed(self, env, names, domains)
             if cache is not None:
                 cache[("c", names)] = filled
         complete = len(names) == len(unknown.inputs)  # every input it waits for was filled in
@@ -130,8 +155,9 @@ class Completions:
         if ptrial is not None:
             opt_of = self.opt_of
             wopt, gopt = opt_of.get(when), opt_of.get(guard)
+        plan = filled.plan(when, guard)
         i = 0
-        while filled.load(i):
+        while filled.load(i, plan):
             i += 1
             if ptrial is None:
                 v = when(trial, None) if when is not None else True
@@ -150,15 +176,193 @@ class Completions:
                 break
         return possible, always and consistent
 
+    def _fillable(self, inputs) -> tuple:
+        """The inputs of a set that have a small finite domain, sorted."""
+        return tuple(sorted(x for x in inputs if self.finite_domains.get(x) is not None))
+
+    def _plans_made(self) -> "_Plans":
+        """This guideline's plans (they depend only on the guideline), made at the first use."""
+        plans = self._plans
+        if plans is None:
+            plans = self._plans = _Plans(self)
+        return plans
+
+
+class _Plans:
+    """What the completion search needs of a guideline, made as it is asked for and kept.
+
+    From the module's READS table (the names each compiled function reads itself: inputs,
+    parameters and definitions, hgl.compiler.python.codegen) the definitions each condition reads, directly or
+    through other definitions; then per set of filled inputs and condition the `plan`: those of
+    them that read a filled input, in dependency order, each with a picker of its filled inputs'
+    values.  A module without the table (an interpreted one), or a function missing from it,
+    gets every definition that reads a filled input (the exact, slower answer).
+    """
+
+    # entries kept before starting afresh (a long-running server meets many sets of missing inputs)
+    LIMIT = 4096
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.kept: dict = {}
+        self.closure: dict = {}  # compiled function -> the definitions it reads, at any depth
+        table = getattr(engine.m, "READS", None)
+        if table is None:
+            return
+        every = {name for name, *_ in engine.defs}
+        defs: dict = {}  # definition -> the definitions it reads, at any depth
+        for name, fn, *_ in engine.defs:  # in dependency order: what a definition reads is closed
+            got = self._closed(table.get(fn.__name__), defs, every)
+            if got is not None:
+                defs[name] = self.closure[fn] = got
+        for fn in [c.test for c in engine.constraints] + [
+                x for r in engine.rules.values() for x in (r.when, *(b.guard for b in r.branches)) if x is not None]:
+            got = self._closed(table.get(fn.__name__), defs, every)
+            if got is not None:
+                self.closure[fn] = got
+
+    @staticmethod
+    def _closed(direct, defs: dict, every: set) -> frozenset | None:
+        """The definitions read through `direct` (a READS entry), at any depth; None when the
+        entry, or that of a definition it reads, is missing."""
+        if direct is None:
+            return None
+        got = set()
+        for x in direct:
+            if x in defs:
+                got.add(x)
+                got |= defs[x]
+            elif x in every:  # a definition without its closure
+                return None
+        return frozenset(got)  # the other names: inputs and parameters
+
+    def get(self, key, make):
+        got = self.kept.get(key)
+        if got is None:
+            if len(self.kept) >= self.LIMIT:
+                self.kept.clear()
+            got = self.kept[key] = make()
+        return got
+
+    def plan(self, names: tuple, fns) -> tuple:
+        """(name, fn, plain variant to try, picker of its filled inputs, memo key) per definition
+        that `fns` read and that reads one of `names`, in dependency order."""
+        needed: set | None = set()
+        for f in fns:
+            got = self.closure.get(f)
+            if got is None:
+                needed = None
+                break
+            needed |= got
+        return tuple((name, fn, opt, *_rel(names, "d", name, reads)) for name, fn, _plain, reads, opt
+                     in self.engine.defs if (needed is None or name in needed) and not reads.isdisjoint(names))
+
+    def tests(self, names: tuple) -> tuple:
+        """(test, plain variant to try, picker of its filled inputs, memo key, plan) per consistency
+        check that reads one of `names`."""
+        engine = self.engine
+        return tuple((c.test, opt, *_rel(names, "t", i, reads), self.plan(names, (c.test,)))
+                     for i, (c, (_test, _plain, reads, opt)) in enumerate(zip(engine.constraints, engine.tests))
+                     if not reads.isdisjoint(names))
+
 
 class _Filled:
     """The consistent completions of one set of a case's missing inputs, made as they are asked
     for and kept: every condition of the run that waits for the same inputs reads the same ones.
 
-    Only what reads a filled input changes between completions (the definitions and consistency
-    checks that read one); the rest keeps the case's values, and the case broke no consistency
-    check, or it would not be here.  A completion is kept as the values of `keys` (the filled
-    inputs, then those definitions), three-valued and as plain code sees them (missing: ABSENT).
+    A completion is kept as the values of the filled inputs only.  A definition's value depends
+    only on the filled inputs it reads (the rest of the case is the same in every completion of
+    the run), so it is computed once per such values and kept in `memo` (one run's, shared by
+    every _Filled of the run), as is each consistency check's; a condition sets only the
+    definitions it reads (its plan, hgl.runtime.completion._Plans) before it is evaluated.  The
+    case broke no consistency check, or it would not be here.
+    """
+
+    __slots__ = ("names", "rows", "trial", "ptrial", "_order", "_next", "_memo", "_tests", "_plans")
+
+    def __init__(self, engine, env, names, domains, plans, memo, pbase):
+        self.names = names
+        self._plans = plans
+        self._memo = memo
+        self._tests = plans.get(("t", names), lambda: plans.tests(names))
+        self.rows: list[tuple] = []
+        self.trial = dict(env)  # one copy: each completion overwrites the filled inputs and the definitions read
+        # the same completion as plain code sees it (missing values ABSENT; None: the shortcuts are off)
+        self.ptrial = pbase.copy() if pbase is not None else None
+        self._order = plans.get(("o", names), lambda: _Order(domains))
+        self._next = 0  # the next completion of the order to try
+
+    def plan(self, when, guard) -> tuple:
+        """The definitions the conditions read that read a filled input, in dependency order."""
+        names, plans = self.names, self._plans
+        key = ("p", names, when, guard)
+        got = plans.kept.get(key)
+        if got is None:
+            got = plans.get(key, lambda: plans.plan(names, [f for f in (when, guard) if f is not None]))
+        return got
+
+    def _set(self, values, plan) -> None:
+        trial, ptrial, memo = self.trial, self.ptrial, self._memo
+        for name, fn, opt, pick, mkey in plan:
+            k = (mkey, pick(values))
+            got = memo.get(k)
+            if got is None:
+                if ptrial is None:
+                    got = memo[k] = (fn(trial), None)
+                else:
+                    x = _value(opt, fn, ptrial, trial)
+                    got = memo[k] = (x, ABSENT if type(x) is Unknown else x)
+            trial[name] = got[0]
+            if ptrial is not None:
+                ptrial[name] = got[1]
+
+    def load(self, i: int, plan=()) -> bool:
+        """Put completion `i` into trial/ptrial, with the definitions of `plan`; False when there
+        are fewer consistent ones."""
+        rows, trial, ptrial, names = self.rows, self.trial, self.ptrial, self.names
+        if i < len(rows):
+            values = rows[i]
+            trial.update(zip(names, values))
+            if ptrial is not None:
+                ptrial.update(zip(names, values))
+            if plan:
+                self._set(values, plan)
+            return True
+        memo, order = self._memo, self._order
+        while self._next < order.total:
+            values = order.at(self._next)
+            self._next += 1
+            trial.update(zip(names, values))
+            if ptrial is not None:
+                ptrial.update(zip(names, values))
+            broken = False
+            for test, opt, pick, mkey, tplan in self._tests:
+                k = (mkey, pick(values))
+                v = memo.get(k)
+                if v is None:
+                    self._set(values, tplan)
+                    if ptrial is None:
+                        v = memo[k] = test(trial, None) is True
+                    else:
+                        v = memo[k] = plain_first(opt, test, ptrial, trial) is True
+                if v:
+                    broken = True
+                    break
+            if broken:
+                continue
+            rows.append(values)
+            if plan:
+                self._set(values, plan)
+            return True
+        return False
+
+
+class _Recomputed:
+    """The reference search (Engine.dependency_plans off): each completion recomputes every
+    definition and consistency check that reads a filled input, in the order of the product.
+
+    A completion is kept as the values of `keys` (the filled inputs, then those definitions),
+    three-valued and as plain code sees them (missing: ABSENT).
     """
 
     __slots__ = ("keys", "rows", "trial", "ptrial", "_values", "_defs", "_tests")
@@ -171,12 +375,14 @@ class _Filled:
         self.keys = names + tuple(name for name, _fn, _opt in self._defs)
         self.rows: list[tuple] = []
         self.trial = dict(env)  # one copy: each completion overwrites `keys`
-        # the same completion as plain code sees it (missing values ABSENT; None: the shortcuts are off)
         self.ptrial = ({k: ABSENT if type(v) is Unknown else v for k, v in env.items()}
                        if engine.shortcuts else None)
         self._values = product(*domains)
 
-    def load(self, i: int) -> bool:
+    def plan(self, when, guard) -> tuple:
+        return ()
+
+    def load(self, i: int, plan=()) -> bool:
         """Put completion `i` into trial/ptrial; False when there are fewer consistent ones."""
         rows, trial, ptrial = self.rows, self.trial, self.ptrial
         if i < len(rows):
@@ -206,6 +412,44 @@ class _Filled:
                 rows.append((tuple(trial[k] for k in self.keys), tuple(ptrial[k] for k in self.keys)))
             return True
         return False
+
+
+def _rel(names, kind, name, reads) -> tuple:
+    """(a function picking the values of the filled inputs a definition or check reads from the
+    values of `names`, its memo key).  It reads at least one of them."""
+    rel = tuple(i for i, x in enumerate(names) if x in reads)
+    return itemgetter(*rel), (kind, name, tuple(names[i] for i in rel))
+
+
+class _Order:
+    """Every combination of `domains` once, in an order that changes every input early (a stride
+    through the product, coprime with its size), so that a condition true in some completions and
+    false in others shows both soon (the search stops there; what it answers does not depend on
+    the order).  The k-th is made when first asked for and kept: a search rarely goes far, and
+    the order of a set of inputs serves every run (threads included: `at` is a pure function)."""
+
+    __slots__ = ("domains", "total", "stride", "made")
+
+    def __init__(self, domains):
+        self.domains = tuple(domains)
+        total = 1
+        for d in domains:
+            total *= len(d)
+        stride = max(1, int(total * 0.618))
+        while gcd(stride, total) != 1:
+            stride -= 1
+        self.total, self.stride, self.made = total, stride, {}
+
+    def at(self, k: int) -> tuple:
+        got = self.made.get(k)
+        if got is None:
+            i = k * self.stride % self.total
+            values = []
+            for d in self.domains:
+                i, j = divmod(i, len(d))
+                values.append(d[j])
+            got = self.made[k] = tuple(values)
+        return got
 
 
 def _value(opt, fn, penv, env):

@@ -16,69 +16,17 @@ from __future__ import annotations
 from .completion import Completions, _finite_domain
 from .logic import ABSENT, Touched, Unknown, plain_to_try, truth
 from .model import DEFAULT_ROLES
+from .proposal import OptionView, Proposal  # noqa: F401 - Proposal: part of this module's API
 
 ROLE_RANK_DEFAULT = ("avoid", "preferred", "alternative")
 _new = object.__new__
-
-
-class OptionView:
-    """What a filter sees of a proposed option: its drugs and the ids it answers to."""
-
-    __slots__ = ("id", "drugs", "ids")
-
-    def __init__(self, option, env, options=None):
-        self.id = option.id
-        if option.stands_for is None:
-            self.drugs = option.drugs
-            self.ids = frozenset((option.id,))
-        else:
-            target = env.get(option.stands_for)
-            self.drugs = _drugs_of(target, env["__options__"] if options is None else options)
-            self.ids = frozenset((option.id, target)) if isinstance(target, str) else frozenset((option.id,))
-
-
-def _drugs_of(value, options):
-    opt = options.get(value) if isinstance(value, str) else None
-    return opt.drugs if opt is not None else frozenset()
-
-
-class Proposal:
-    """The options proposed after governing (step 2), as phase-2 conditions see them.
-
-    "Proposed" means given a role that is not negative: an option only advised against (a
-    stand-alone `propose x as avoid`) is not proposed.
-    """
-
-    __slots__ = ("roles", "views", "negative")
-
-    def __init__(self, roles: dict, views: dict, negative=frozenset(("avoid",))):
-        self.roles = roles
-        self.views = views
-        self.negative = negative
-
-    def has(self, option: str, role: str) -> bool:
-        r = self.roles.get(option)
-        return r is not None and (r == role or (role == "proposed" and r not in self.negative))
-
-    def any(self, role: str, test):
-        result = False
-        negative = self.negative
-        for opt, r in self.roles.items():
-            if r != role and (role != "proposed" or r in negative):
-                continue
-            v = test(self.views[opt])
-            if v is True:
-                return True
-            if v is not False:
-                result = v if result is False else result | v
-        return result
 
 
 class Firing:
     """The outcome of one combination run."""
 
     __slots__ = ("roles", "by", "proposed_by", "flags", "requests", "undecided", "governing", "proposal",
-                 "decisive", "completed")
+                 "decisive", "completed", "unknowns")
 
     def __init__(self):
         self.roles: dict = {}  # option -> final role
@@ -96,6 +44,10 @@ class Firing:
         # some condition behind it holds in every completion of the case but is unknown in the case
         # itself (Engine._settle, Engine._by_cases): its words must say so (Renderer.because)
         self.completed = False
+        # a needs_data result's conditions left unknown in the case itself (not over completions):
+        # {("r", rule id) or ("b", rule id, branch): Unknown}, phase 1 as evaluated on the case and
+        # phase 2 on this proposal (Engine.run); the words of missing data read it (Renderer.missing_all)
+        self.unknowns = None
 
     def signature(self):
         return (frozenset(self.roles.items()), frozenset(self.flags), frozenset(self.requests))
@@ -114,7 +66,7 @@ class _State:
     """One combination run: its inputs and what the steps build."""
 
     __slots__ = ("env", "fired_rules", "fired", "forced", "plain", "out", "gov", "proposals", "restricts",
-                 "withhold", "views", "proposed", "P", "penv")
+                 "withhold", "views", "proposed", "P", "penv", "missing")
 
     def __init__(self, env, fired_rules, fired, forced, plain):
         self.env, self.fired_rules, self.fired, self.forced, self.plain = env, fired_rules, fired, forced, plain
@@ -172,6 +124,10 @@ class Engine(Completions):
                         for r in self.phase1)
         self.p2 = tuple((r, r.when, plain(r.when), opt(r.when),
                          tuple((b.guard, plain(b.guard), opt(b.guard)) for b in r.branches)) for r in self.phase2)
+        # phase 2 as _step_phase2 runs it: per rule, its key, the inputs it reads, and per branch its key
+        self._p2 = tuple((r, ("r", r.id), frozenset(r.reads), when, plain_when, opt_when,
+                          tuple((("b", r.id, i), *g) for i, g in enumerate(guards)))
+                         for r, when, plain_when, opt_when, guards in self.p2)
         self.actions = {(r.id, i): _Actions(r, i, b, self.options, self.governed, self.negative) for r in module.RULES
                         for i, b in enumerate(r.branches)}
         self._steps = tuple(getattr(self, "_step_" + step) for step in STEPS)
@@ -220,16 +176,22 @@ class Engine(Completions):
 
     def run(self, env: dict, known: bool | None = None) -> dict:
         """Evaluate a validated case merged with parameters; returns the raw result parts."""
-        U = frozenset() if known else frozenset(k for k, v in env.items() if type(v) is Unknown)
+        U = frozenset() if known else frozenset([k for k, v in env.items() if type(v) is Unknown])
         env["__options__"] = self.options
+        fast = self._straight
+        if fast is None:
+            fast = self._straight_code()
         if U:
             penv = dict(env)  # the case as plain code sees it: missing values ABSENT (None: not used)
             for k in U:
                 penv[k] = ABSENT
             if not self.shortcuts:
                 penv = None
-            self.derive(env, U, penv)
-            violated = self._violated(env, penv, U)
+            if fast and penv is not None:
+                violated = fast[0](env, penv, U)
+            else:
+                self.derive(env, U, penv)
+                violated = self._violated(env, penv, U)
         else:
             penv = env
             for name, plain in self.plain_defs:
@@ -241,18 +203,22 @@ class Engine(Completions):
                 names.extend(x for x in c.inputs if x not in names)
             return {"status": "inconsistent_data", "inconsistent": names, "violated": violated,
                     "firing": None, "missing": [], "env": env}
-        fired_rules, fired, undecided = self._phase1(env, U, penv)
+        if fast and penv is not None:
+            fired_rules, fired, undecided = fast[1](env, penv, U)
+        else:
+            fired_rules, fired, undecided = self._phase1(env, U, penv)
+        phase1_undecided = undecided
         truths: dict = {}
         settled = False
         if undecided and self.refine:
             before = fired
             fired_rules, fired, undecided = self._settle(env, fired_rules, fired, undecided, truths)
             settled = fired is not before  # new lists: some condition was decided over completions
-        base = self._combine(env, fired_rules, fired, frozenset(), plain=not U, penv=penv)
+        base = self._combine(env, fired_rules, fired, frozenset(), plain=not U, penv=penv, missing=U)
         if settled or not self.shortcuts:
             base.completed = True
         seen_inputs: set[str] = set()
-        pending = undecided + base.undecided if undecided or base.undecided else ()
+        pending = undecided + base.undecided if (undecided or base.undecided) and self.relevance else ()
         sig = base.signature() if pending else None
         for key, unknown in pending:
             if unknown.inputs <= seen_inputs:
@@ -260,7 +226,8 @@ class Engine(Completions):
             known = truths.get(key)
             if not (known[0] if known is not None else self._truths(env, key, unknown, truths)[0]):
                 continue
-            trial = self._combine(env, fired_rules, fired, frozenset((key,)), undecided_phase1=undecided, penv=penv)
+            trial = self._combine(env, fired_rules, fired, frozenset((key,)), undecided_phase1=undecided, penv=penv,
+                                  missing=U)
             if trial.signature() != sig:
                 seen_inputs |= unknown.inputs
                 inputs = base.decisive.get(key[1])
@@ -275,7 +242,28 @@ class Engine(Completions):
                 firing.completed = True
                 return {"status": "recommendation", "firing": firing, "missing": [], "inconsistent": [], "env": env}
         status = "needs_data" if missing else "recommendation"
+        if missing:
+            unknowns = dict(phase1_undecided)
+            for key, unknown in base.undecided:
+                if key[0] != "s":
+                    unknowns[key] = unknown
+            base.unknowns = unknowns
         return {"status": status, "firing": base, "missing": missing, "inconsistent": [], "env": env}
+
+    # Straight-line code for definitions, checks and rules (hgl.runtime.straight), made after
+    # STRAIGHT_AFTER runs; off: the loops only (the same results, tests/test_explain_identity.py).
+    straight = True
+    STRAIGHT_AFTER = 16
+    _straight = None  # None: not made yet; False: none (off, or a module without its source)
+    _runs = 0
+
+    def _straight_code(self):
+        self._runs += 1
+        if not (self.straight and self.shortcuts) or self._runs < self.STRAIGHT_AFTER:
+            return False
+        from .straight import made_for
+
+        return made_for(self)
 
     def _violated(self, env, penv, U) -> list:
         """The consistency checks a case with missing inputs breaks for sure."""
@@ -308,6 +296,9 @@ class Engine(Completions):
     # "Bounded unknowns, completions and cases"); off only to compare with the verifier's encoding,
     # which leaves both undecided.
     refine = True
+    # The relevance test of undecided conditions (the inputs a `needs_data` result asks for); off only
+    # for callers that read the firing alone (the verifier's replays with refine off: the same firing).
+    relevance = True
 
     # ------------------------------------------------------------------ phases
     def _phase1(self, env, missing, penv=None):
@@ -372,17 +363,19 @@ class Engine(Completions):
                 fired.append((self.rules[key[1]], key[2]))
         return fired_rules, fired
 
-    def _combine(self, env, fired_rules, fired, forced, undecided_phase1=(), plain=False, penv=None):
+    def _combine(self, env, fired_rules, fired, forced, undecided_phase1=(), plain=False, penv=None, missing=None):
         """The combination: each step of STEPS in order (see the module docstring).
 
         `forced`: undecided conditions taken as true (the relevance test); `plain`: no input is
         missing, so the plain conditions apply; `penv`: the case with missing values ABSENT, for
-        trying the plain conditions first (None: three-valued only).
+        trying the plain conditions first (None: three-valued only); `missing`: the missing
+        inputs, when known (a rule that reads none of them runs its plain conditions).
         """
         if forced:
             fired_rules, fired = self._forced_phase1(env, forced, fired_rules, fired)
         s = _State(env, fired_rules, fired, forced, plain)
         s.penv = penv
+        s.missing = missing
         for step in self._steps:
             step(s)
         return s.out
@@ -419,14 +412,21 @@ class Engine(Completions):
 
     def _step_phase2(self, s):
         """Rules that read the proposal fire (they flag, request and restrict; they cannot propose)."""
-        env, P, forced, out, plain, penv = s.env, s.P, s.forced, s.out, s.plain, s.penv
-        for r, when, plain_when, opt_when, guards in self.p2:
-            key = ("r", r.id)
-            if key in forced or when is None:
+        env, P, forced, out, plain, penv, U = s.env, s.P, s.forced, s.out, s.plain, s.penv, s.missing
+        fast = self._straight
+        if fast and penv is not None:  # the same, as straight-line code (hgl.runtime.straight)
+            for r, i in fast[2](env, penv, P, U, forced, plain, out.undecided):
+                self._collect(r, i, s)
+            return
+        for r, key, reads, when, plain_when, opt_when, guards in self._p2:
+            # like phase 1: the plain variant when the rule reads no missing input (penv: a case
+            # with some missing; U: they are known)
+            rplain = plain or (U is not None and U.isdisjoint(reads))
+            if when is None or (forced and key in forced):
                 v = True
             elif opt_when is not None and penv is not None:
                 v = _attempt(opt_when, when, penv, env, P)
-            elif plain:
+            elif rplain:
                 v = plain_when(env, P)
             else:
                 v = when(env, P)
@@ -435,13 +435,12 @@ class Engine(Completions):
             if v is not True:
                 out.undecided.append((key, v))
                 continue
-            for i, (guard, plain_guard, opt_guard) in enumerate(guards):
-                bkey = ("b", r.id, i)
-                if bkey in forced or guard is None:
+            for i, (bkey, guard, plain_guard, opt_guard) in enumerate(guards):
+                if guard is None or (forced and bkey in forced):
                     g = True
                 elif opt_guard is not None and penv is not None:
                     g = _attempt(opt_guard, guard, penv, env, P)
-                elif plain:
+                elif rplain:
                     g = plain_guard(env, P)
                 else:
                     g = guard(env, P)
@@ -461,16 +460,24 @@ class Engine(Completions):
         roles = dict(s.proposed)
         dropped = set()
         env, views, forced = s.env, s.views, s.forced
+        standing = self.standing
         for action, (from_role, to_role) in RESTRICTIONS.items():
             for r, i, j, o in s.restricts:
                 if o.kind != action:
                     continue
                 sel = o.selector
-                for opt in list(roles):
+                target = sel.option
+                if target is None:
+                    candidates = list(roles)
+                else:  # only the option itself, and those standing for it, can match: no other is tried
+                    candidates = [x for x in standing if x in roles and target in views[x].ids] if standing else []
+                    if target in roles and target not in candidates:
+                        candidates.append(target)
+                for opt in candidates:
                     view = views[opt]
                     if view.id in sel.except_:
                         continue
-                    hit = (sel.option in view.ids) if sel.option is not None else sel.test(env, view)
+                    hit = (target in view.ids) if target is not None else sel.test(env, view)
                     if hit is not True:
                         if forced and ("s", r.id, i, j, opt) in forced:
                             hit = True  # the relevance test takes this undecided match as true

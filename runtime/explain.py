@@ -103,12 +103,19 @@ _RENDERERS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # engine 
 
 
 def renderer(engine) -> "Renderer":
-    """The Renderer of an engine's module, made once."""
+    """The Renderer of an engine's module, made once (kept on the engine too: read for every result)."""
+    r = getattr(engine, "_renderer", None)
+    if r is not None:
+        return r
     try:
-        return _RENDERERS[engine]
+        r = _RENDERERS[engine]
     except KeyError:
         r = _RENDERERS[engine] = Renderer(engine, engine.m.EXPLAIN)
-        return r
+    try:
+        engine._renderer = r
+    except AttributeError:  # an engine that takes no attributes: the table alone
+        pass
+    return r
 
 
 def _agrees(a, b) -> bool:
@@ -134,6 +141,7 @@ class Renderer:
         self._rule_reads: dict = {}  # rule id -> the inputs it reads (None: not known)
         self._words: dict = {}  # (rule, branch, the values of those names…) -> the words (bounded)
         self._one: dict = {}  # id(fact) -> (fact,): the phrase _fact renders, made once
+        self._position = {r.id: i for i, r in enumerate(engine.m.RULES)}  # rule id -> its place in the guideline
 
     # ------------------------------------------------------------------ values and phrases
     def value(self, name: str, env) -> str:
@@ -325,9 +333,12 @@ class Renderer:
         if completed or names is None or P is not None:
             out = [f(env, P) for f in fns]
         else:  # the same words for the same values of what they read: rendered once (bounded cache)
-            values = tuple([env.get(n) for n in names])
-            key = (rule_id, branch, values, tuple(map(type, values)),
-                   tuple([(v.lo, v.hi) for v in values if type(v) is Unknown]))
+            # the key: the values, their types (1, 1.0 and True are equal keys), an unknown's bounds
+            values = [env.get(n) for n in names]
+            types = tuple(map(type, values))
+            key = (rule_id, branch, *values, *types)
+            if Unknown in types:
+                key += tuple([(v.lo, v.hi) for v in values if type(v) is Unknown])
             try:
                 words = self._words.get(key)
             except TypeError:  # a value that cannot be a key: rendered each time
@@ -481,6 +492,22 @@ class Renderer:
         # per rule, in guideline order, its undecided conditions: the `when`, else each branch guard
         # left unknown, in order (a missing input is charged to the first one that waits for it)
         undecided = []
+        unknowns = getattr(firing, "unknowns", None)
+        if unknowns is not None:  # the engine kept them: the same values, not evaluated again
+            by_rule: dict = {}
+            for key, v in unknowns.items():
+                by_rule.setdefault(key[1], []).append((key, v))
+            rules, position = self.rules, self._position
+            for rule_id in sorted(by_rule, key=position.__getitem__):  # guideline order
+                keys = by_rule[rule_id]
+                when = [v for key, v in keys if key[0] == "r"]
+                if when:  # the rule's own condition: its branches were not tried
+                    found = [(when[0].inputs, rules[rule_id][0])]
+                else:
+                    found = [(v.inputs, rules[rule_id][1][key[2]][0]) for key, v in sorted(keys, key=lambda x: x[0][2])]
+                undecided.append((self.rule_by_id[rule_id],
+                                  [(inputs, [(e, e.truth(env, P)) for e in ks]) for inputs, ks in found]))
+            return self._missing_entries(names, firing, undecided, decisive, env, P)
         opt_of = self.opt_of if getattr(result._g.engine, "shortcuts", False) else {}
         penv = {k: ABSENT if type(v) is Unknown else v for k, v in env.items()} if opt_of else None
         asked = frozenset(names)
@@ -500,6 +527,10 @@ class Renderer:
                         found.append((g.inputs, self.rules[r.id][1][i][0]))
             if found:
                 undecided.append((r, [(inputs, [(e, e.truth(env, P)) for e in keys]) for inputs, keys in found]))
+        return self._missing_entries(names, firing, undecided, decisive, env, P)
+
+    def _missing_entries(self, names, firing, undecided, decisive, env, P) -> list[dict]:
+        """missing_all's entries from each rule's undecided conditions with their truths."""
         words: dict = {}  # id(entry) -> its words for this case (an entry may wait for several inputs)
         out = []
         for name in names:

@@ -168,14 +168,16 @@ class Result:
         g, env, firing = self._g, self._env, self.firing
         engine = g.engine
         words = self.words
+        rules, options, proposes, by, proposers = engine.rules, engine.options, engine.proposes, firing.by, \
+            firing.proposed_by
         out = []
         for oid, role in self.roles.items():
-            rule_id, branch = firing.by[oid]
-            rule = engine.rules[rule_id]
-            opt = engine.options[oid]
+            rule_id, branch = key = by[oid]
+            rule = rules[rule_id]
+            opt = options[oid]
             because = self._because(rule_id, branch, words)
-            proposed_by = firing.proposed_by.get(oid, ())
-            if oid not in engine.proposes[(rule_id, branch)]:
+            proposed_by = proposers.get(oid, ())
+            if oid not in proposes[key]:
                 outcomes = rule.branches[branch].outcomes
                 # the role comes from a restriction: say which, and who proposed the option
                 action = _ROLE_ACTION.get(role)
@@ -197,21 +199,27 @@ class Result:
     def _flag_entries(self) -> list:
         if self.firing is None:
             return []
-        g, env, firing = self._g, self._env, self.firing
-        engine = g.engine
+        firing = self.firing
+        engine = self._g.engine
+        flags = firing.flags
+        if not flags:
+            return []
+        words = self.words
+        requests = firing.requests.values() if firing.requests else ()
         out = []
         for fid in self.flag_ids:
-            rule_id, branch = firing.flags[fid][0]
+            raised = flags[fid]
+            rule_id, branch = raised[0]
             rule = engine.rules[rule_id]
             requested = any(
                 o.kind == "request" and o.flag == fid
-                for r, b in firing.requests.values() if r == rule_id
+                for r, b in requests if r == rule_id
                 for o in engine.rules[r].branches[b].outcomes)
             out.append({"id": fid, "label": engine.m.FLAGS[fid].label, "rule": rule_id,
                         "provenance": list(rule.provenance),
-                        "because": self._because(rule_id, branch),
+                        "because": self._because(rule_id, branch, words),
                         "request": requested,
-                        "rules": list(dict.fromkeys(r for r, _ in firing.flags[fid]))})
+                        "rules": list(dict.fromkeys([r for r, _ in raised])) if len(raised) > 1 else [rule_id]})
         return out
 
     def add_trace(self) -> None:

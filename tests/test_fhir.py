@@ -277,6 +277,9 @@ def test_cpg_profile_and_knowledge_capability():
     ("t_dm1", "L01FD03", "1371041"),
     ("t_dxd", "L01FD04", None),      # RxNorm not confirmed by two sources: left uncoded
     ("taxane", None, None),          # a class: no single ingredient code
+    ("neratinib", "L01EH02", "1940643"),
+    ("margetuximab", "L01FD06", None),  # RxNorm ingredient code not found: left uncoded
+    ("cyclophosphamide", "L01AA01", "3002"),
     ("endocrine", "L02", None),
     ("chemotherapy", None, None),
 ])

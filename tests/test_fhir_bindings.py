@@ -55,7 +55,10 @@ def compile_text(inputs: str, uses: str = "true"):
 
 
 def findings(result):
-    return [(d.code, d.span.line - LINE0, d.span.column, d.message) for d in result.diagnostics]
+    """(code, line from the first input line, column, message); HEAD's facts that the inputs under test
+    do not read (HGL605, tested by UNREAD below) are left out."""
+    return [(d.code, d.span.line - LINE0, d.span.column, d.message) for d in result.diagnostics
+            if not (d.code == "HGL605" and d.span.line <= LINE0)]
 
 
 GOOD = '''input hr: one of positive, negative
@@ -156,16 +159,59 @@ def test_a_parameter_cannot_come_from_fhir():
     assert [c for c, *_ in got] == ["HGL603"] and "parameter 'x'" in got[0][3]
 
 
+# ---------------------------------------------------------------- facts no input reads (HGL605)
+
+FACT = '  fact {name}\n    from Observation code loinc "{code}"\n    value "effective.ofType(dateTime)"{extra}\n  end\n'
+ONSET, LATER = FACT.format(name="onset", code="1-1", extra=""), FACT.format(name="later", code="2-2", extra="\n    after onset")
+RECORD_ER = FACT.format(name="er", code="3-3", extra="")
+MONTHS = "input months: number in months at least 0\n  fhir derive months since {fact} end\n"
+SIZE = 'input size: number at least 0\n  fhir from Observation code loinc "4-4" value "value" after {fact} end\n'
+
+# (facts of the record, inputs, the facts reported as read by no input, other codes expected)
+UNREAD = [
+    ("two facts, each read", ONSET + RECORD_ER,
+     MONTHS.format(fact="onset") + "input hr: one of positive, negative\n"
+                                   "  fhir derive any of (er) is positive, all are negative end\n", [], []),
+    ("one of two read", ONSET + RECORD_ER, MONTHS.format(fact="onset"), ["er"], []),
+    ("no input bound", ONSET + RECORD_ER, "input plain: yes/no\n", ["onset", "er"], []),
+    ("read through another fact", ONSET + LATER, SIZE.format(fact="later"), [], []),
+    ("only another unread fact reads it", ONSET + LATER, "input plain: yes/no\n", ["onset", "later"], []),
+    ("a fact read only by itself", FACT.format(name="loop", code="1-1", extra="\n    after loop"),
+     "input plain: yes/no\n", ["loop"], []),
+    ("a misspelt fact: the unknown name only, no cascade", ONSET, SIZE.format(fact="onst"), [], ["HGL201"]),
+]
+
+
+@pytest.mark.parametrize("facts, inputs, unread, others", [c[1:] for c in UNREAD], ids=[c[0] for c in UNREAD])
+def test_a_fact_no_input_reads_is_a_warning(facts, inputs, unread, others):
+    head = HEAD.split("  date ")[0] + facts + "end\n"  # HEAD's vocabulary, options and code systems
+    text = head + inputs + RULE.format(uses="true")
+    result = compile_source(Source("t.hgl", text))
+    got = [d for d in result.diagnostics if d.code != "HGL203"]  # inputs the rule does not read: not this test's
+    warned = [d for d in got if d.code == "HGL605"]
+    assert [d.message.split("'")[1] for d in warned] == unread
+    assert sorted(d.code for d in got if d.code != "HGL605") == others
+    lines = text.splitlines()
+    for d in warned:  # at the fact's name, with a hint
+        name = d.message.split("'")[1]
+        assert d.severity == "warning" and d.hint
+        assert lines[d.span.line - 1][d.span.column - 1:d.span.end_column - 1] == name
+        assert lines[d.span.line - 1].strip() == f"fact {name}"
+
+
 def test_the_her2_bindings_are_the_former_sidecar_file():
-    """The bindings moved into guidelines/her2_mbc.hgl: what the sidecar said, code for code."""
+    """The bindings moved into guidelines/her2_mbc.hgl: what the sidecar said, code for code, and the drug
+    codes verified since (ATC for neratinib, margetuximab, capecitabine, vinorelbine, cyclophosphamide;
+    RxNorm for cyclophosphamide: their sources are in the guideline's comments)."""
     g = fhirin.load("guidelines/her2_mbc.hgl")
     b = g.fhir_bindings
     assert {c.value: (c.rxnorm, c.atc, c.is_class) for c in b.concepts("drug")} == {
         "trastuzumab": (("224905",), "L01FD01", False), "pertuzumab": (("1298944",), "L01FD02", False),
         "taxane": (("72962", "56946"), None, True), "t_dm1": (("1371041",), "L01FD03", False),
         "t_dxd": ((), "L01FD04", False), "tucatinib": ((), "L01EH03", False),
-        "lapatinib": (("480167",), "L01EH01", False), "neratinib": (("1940643",), None, False),
-        "capecitabine": (("194000",), None, False), "vinorelbine": (("39541",), None, False),
+        "lapatinib": (("480167",), "L01EH01", False), "neratinib": (("1940643",), "L01EH02", False),
+        "capecitabine": (("194000",), "L01BC06", False), "margetuximab": ((), "L01FD06", False),
+        "vinorelbine": (("39541",), "L01CA04", False), "cyclophosphamide": (("3002",), "L01AA01", False),
         "endocrine": (("84857", "258494", "72965", "10324"), "L02", True),
         "cdk46_inhibitor": (("1601374", "1873916", "1946825"), None, True)}
     assert {x.name: x.codes for x in b.facts}["er"] == (("http://loinc.org", "85337-4"),)
@@ -200,7 +246,8 @@ def test_canonical_base_from_the_option_then_the_guideline(tmp_path, capsys, fie
 def test_a_bad_canonical_field_is_a_diagnostic(field, code):
     text = HEAD.replace('  disclaimer "D"\n', f'  disclaimer "D"\n  canonical {field}\n') + RULE.format(uses="true")
     result = compile_source(Source("t.hgl", text))
-    assert [(d.code, d.span.line) for d in result.diagnostics] == [(code, 7)]
+    assert [(d.code, d.span.line) for d in result.diagnostics
+            if d.code != "HGL605"] == [(code, 7)]  # HEAD's facts: no input here reads them
 
 
 def test_a_bad_canonical_option_is_refused(capsys):

@@ -74,6 +74,87 @@ def test_model_table_values(text, sort, value):
     assert ModelTable(Model()).value("a:int", sort) == value
 
 
+@pytest.mark.parametrize("path,least", [(HER2, 20), (DATA / "missing.hgl", 2), (DATA / "dead.hgl", 2)])
+def test_replay_without_relevance_keeps_the_firing(path, least):
+    """The dead-rule search replays three-valued witnesses with refine off and the relevance test of
+    the missing inputs skipped (Engine.relevance, most of a replay's cost on a large guideline):
+    everything it reads of the run (the firing, the rules that fire) must be the engine's own."""
+    from hgl.compiler.verify.replay import Runner
+
+    result = compile_file(path)
+    search = Search(result.program, True)
+    runner = Runner(result.code, result.source.sha256)
+    engine = runner.guideline.engine
+    checked = 0
+    for name in list(search.enc.fired)[:30]:
+        zm = search.find(search.enc.fired[name])
+        if zm is None:
+            continue
+        case, params = search.witness(zm)
+        fast = runner.raw(case, params, refine=False)
+        engine.refine = False
+        try:
+            full = runner.raw(case, params)  # refine off as well, relevance test on
+        finally:
+            engine.refine = True
+        assert (engine.refine, engine.relevance) == (True, True)
+        assert (fast["firing"] is None) == (full["firing"] is None)
+        if fast["firing"] is None:
+            continue
+        f, g = fast["firing"], full["firing"]
+        assert (f.roles, f.by, f.proposed_by, f.flags, f.governing, f.proposal.roles) == \
+            (g.roles, g.by, g.proposed_by, g.flags, g.governing, g.proposal.roles)
+        assert [runner.fires_in(fast, r) for r in search.enc.fired] == [runner.fires_in(full, r) for r in search.enc.fired]
+        checked += 1
+    assert checked >= least
+
+
+@pytest.mark.parametrize("path,three_valued,seed", [(HER2, False, 1), (HER2, True, 2), (DATA / "missing.hgl", True, 3)])
+def test_replay_validation_input_by_input_is_validate_case(path, three_valued, seed):
+    """Runner.validate revalidates only the inputs changed since the last replay (minimisation's
+    trials): on random minimisation-like steps (a reset to the reference, a null, a bad value,
+    kept or not) it must give validate_case's result, or its error."""
+    import random
+
+    from hgl.compiler.verify.replay import ABSENT, Runner
+    from hgl.compiler.verify.search import reference_case
+    from hgl.runtime.schema import CaseError, validate_case
+
+    result = compile_file(path)
+    search = Search(result.program, three_valued)
+    runner = Runner(result.code, result.source.sha256)
+    order, reference = reference_case(result, search.space)
+    inputs = [name for name, is_param in order if not is_param]
+    rng = random.Random(seed)
+    checked = 0
+    for rule in list(search.enc.fired)[:10]:
+        zm = search.find(search.enc.fired[rule])
+        if zm is None:
+            continue
+        case, _params = search.witness(zm)
+        for _ in range(40):
+            trial, name, pick = dict(case), rng.choice(inputs), rng.random()
+            if pick < 0.1:
+                trial[name] = "not a value"
+            elif pick < 0.2:
+                trial[name] = None
+            elif reference.get(name, ABSENT) is ABSENT:
+                trial.pop(name, None)
+            else:
+                trial[name] = reference[name]
+            outs = []
+            for validate in (lambda c: validate_case(runner.guideline.inputs, c), runner.validate):
+                try:
+                    outs.append(validate(trial))
+                except CaseError:
+                    outs.append("error")
+            assert outs[0] == outs[1], name
+            if outs[0] != "error" and rng.random() < 0.6:
+                case = trial
+            checked += 1
+    assert checked >= 40
+
+
 # ---------------------------------------------------------------- phases, --jobs and progress
 @pytest.mark.parametrize("name", ["conflict", "dead", "exclusive", "gap"])
 def test_jobs_give_the_same_findings(name):
@@ -81,6 +162,38 @@ def test_jobs_give_the_same_findings(name):
     one, two = (verify_report(result, jobs=j) for j in (1, 2))
     assert dumps(result.source, one.diagnostics) == dumps(result.source, two.diagnostics)
     assert (one.queries, one.unconfirmed) == (two.queries, two.unconfirmed)
+
+
+def _check_verify(path, seed: str, jobs: int, fmt: str) -> bytes:
+    """`hgl check --verify` in a process of its own with the given PYTHONHASHSEED: its stdout."""
+    import os
+    import subprocess
+
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sys; from hgl.compiler.cli import main; sys.exit(main(sys.argv[1:]))",
+         "check", "--verify", "--no-progress", "--jobs", str(jobs), "--format", fmt, str(path)],
+        cwd=ROOT, env=dict(os.environ, PYTHONHASHSEED=seed), capture_output=True, timeout=120)
+    assert proc.returncode in (0, 1), proc.stderr.decode(errors="replace")
+    assert proc.stdout.strip(), proc.stderr.decode(errors="replace")
+    return proc.stdout
+
+
+_REFERENCE_RUNS: dict = {}
+
+
+@pytest.mark.parametrize("name,fmt,seed,jobs", [
+    ("witness", "json", "1", 1), ("witness", "json", "0", 2), ("witness", "json", "12345", 4),
+    ("witness", "text", "7", 2),
+    ("conflict", "json", "1", 2), ("exclusive", "json", "3", 2), ("dead", "text", "5", 4),
+])
+def test_verify_output_is_the_same_whatever_seed_and_jobs(name, fmt, seed, jobs):
+    """Byte-identical `check --verify` output for any PYTHONHASHSEED and any --jobs, against the run
+    with seed 0 and one job (the replays' shortcuts and the phases' workers must not show)."""
+    path = DATA / f"{name}.hgl"
+    key = (name, fmt)
+    if key not in _REFERENCE_RUNS:
+        _REFERENCE_RUNS[key] = _check_verify(path, "0", 1, fmt)
+    assert _check_verify(path, seed, jobs, fmt) == _REFERENCE_RUNS[key]
 
 
 @pytest.mark.parametrize("enabled,steps,shown", [

@@ -7,7 +7,8 @@ from hgl.compiler.front import nodes as n
 from hgl.compiler.check import accepts
 from hgl.compiler.front.diagnostics import Diagnostic, closest, did_you_mean
 from hgl.compiler.check import units
-from hgl.compiler.check.exprcheck import ExprChecker, resolve_unit
+from hgl.compiler.check.exprcheck import ExprChecker
+from hgl.compiler.check.quantities import resolve_unit
 from hgl.compiler.check import program as p
 from hgl.compiler.check import fhirbind
 from hgl.compiler.check.types import BOOL, Domain, Model, Symbol, T, input_kind

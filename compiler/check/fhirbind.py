@@ -5,7 +5,8 @@ Every problem is a diagnostic at its place in the source: a FHIRPath expression 
 parse (HGL601, pointing into the string), a resource type FHIR R4 does not have (HGL602), a
 binding that cannot give its input's type (HGL603), an unknown code system or fact (HGL201,
 did-you-mean), a mapped value the input does not allow (HGL303), a unit that is unknown or of
-another dimension (HGL305, HGL302).  Nothing here knows a disease: systems, codes and paths
+another dimension (HGL305, HGL302), and, as a warning, a fact that no input's binding reads
+(HGL605).  Nothing here knows a disease: systems, codes and paths
 all come from the guideline.
 """
 
@@ -16,7 +17,7 @@ import re
 
 from hgl.compiler.check import units
 from hgl.compiler.front import nodes as n
-from hgl.compiler.front.diagnostics import did_you_mean
+from hgl.compiler.front.diagnostics import closest, did_you_mean
 from hgl.compiler.front.source import Span
 
 FORMAT = "hgl-fhir-bindings/1"  # hgl.runtime.fhirin.FORMAT
@@ -117,6 +118,8 @@ class BindingChecker:
         self.g: n.Guideline = checker.g
         self.systems: dict[str, str] = {}
         self.facts: dict[str, n.FhirFact] = {}
+        self.reading: str | None = None  # the fact whose binding is being checked (None: an input's)
+        self.reads: dict[str | None, set[str]] = {}  # that fact (None: the inputs) -> the facts it reads
 
     def error(self, code, message, span, hint=None):
         self.c.error(code, message, span, hint)
@@ -158,14 +161,32 @@ class BindingChecker:
                       "systems": dict(self.systems), "dates": dates, "terminology": self.terminology(coded),
                       "facts": {}, "inputs": {}}
         for f in (record.facts if record is not None else ()):
+            self.reading = f.name.text
             data["facts"].setdefault(f.name.text, self.binding(f.binding, None, f"fact '{f.name.text}'"))
+        self.reading = None
         for d in bound:
             if d.is_parameter:
                 self.error("HGL603", f"parameter '{d.name.text}' cannot come from FHIR", d.fhir.span,
                            "a parameter is a policy choice, not patient data: bind inputs only")
                 continue
             data["inputs"][d.name.text] = self.binding(d.fhir, d, f"input '{d.name.text}'")
+        self.unread_facts()
         return data
+
+    def unread_facts(self) -> None:
+        """HGL605 for each declared fact that no input's binding reads, directly or through other facts."""
+        read: set[str] = set()
+        todo = list(self.reads.get(None, ()))
+        while todo:
+            name = todo.pop()
+            if name not in read:
+                read.add(name)
+                todo.extend(self.reads.get(name, ()))
+        for name, f in self.facts.items():
+            if name not in read:
+                self.error("HGL605", f"fact '{name}' is declared but no input's binding reads it", f.name.span,
+                           f"remove it, or derive an input from it (after {name}, before {name}, "
+                           f"derive months since {name}, derive any of ({name}) is …)")
 
     def canonical(self) -> None:
         field = next((f for f in (self.g.meta.fields if self.g.meta else ()) if f.key.text == "canonical"), None)
@@ -201,10 +222,14 @@ class BindingChecker:
     def fact(self, name: n.Name | None) -> str | None:
         if name is None:
             return None
+        read = name.text
         if name.text not in self.facts:
-            hint = did_you_mean(name.text, self.facts) or (
+            read = closest(name.text, self.facts)  # no "never read" warning cascading from the typo
+            hint = f"did you mean '{read}'?" if read else (
                 "declare it in the 'record fhir' block: fact " + name.text + " … end")
             self.error("HGL201", f"unknown fact '{name.text}'", name.span, hint)
+        if read is not None:
+            self.reads.setdefault(self.reading, set()).add(read)
         return name.text
 
     def codes(self, codings) -> dict[str, list[str]]:
@@ -293,7 +318,7 @@ class BindingChecker:
         return out
 
     def units(self, entries, decl: n.InputDecl | None) -> dict:
-        from hgl.compiler.check.exprcheck import resolve_unit
+        from hgl.compiler.check.quantities import resolve_unit
 
         t = self._type(decl)
         out: dict = {}

@@ -521,6 +521,13 @@ def reads_proposal(e) -> bool:
     return any(isinstance(x, (HasRole, AnyOption)) for x in walk(e))
 
 
+def names_read(e) -> frozenset[str]:
+    """The inputs, parameters (`today` among them) and definitions an expression reads by name
+    itself, not through the definitions it reads (those are their own reads).  The dependency
+    table of the generated module (READS, compiler/python/codegen.py) is this."""
+    return frozenset(x.name for x in walk(e) if isinstance(x, Var))
+
+
 class Visitor:
     """Dispatch on the node's class name, as Jinja's NodeVisitor does: `visit_<Class>(node, *args)`."""
 

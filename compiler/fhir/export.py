@@ -84,7 +84,7 @@ class _Exporter:
         self.strengths = {s.name.text: s.meaning for s in self.g.strengths}
         self.evidence = {e.name.text: e for e in self.g.evidence}
         if bindings is None:  # the guideline's own (its `record fhir` block and `fhir` clauses)
-            from hgl.runtime.fhirin import program_bindings
+            from hgl.runtime.fhirbindings import program_bindings
 
             bindings = program_bindings(self.program)
         self.bindings = bindings

@@ -58,6 +58,7 @@ CODES: dict[str, tuple[str, str]] = {
     "HGL602": ("error", "unknown FHIR resource type"),
     "HGL603": ("error", "FHIR binding does not fit its input"),
     "HGL604": ("error", "canonical base is not an absolute URL"),
+    "HGL605": ("warning", "FHIR fact read by no input"),
     "HGL901": ("error", "internal compiler error"),
 }
 

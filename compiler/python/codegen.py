@@ -20,13 +20,13 @@ from hgl.compiler.python.exprs import RUNTIME_NAMES, Plain, ThreeValued
 from hgl.compiler.python.layout import Call, Kw, Lam, Lit, Seq, dict_of, flat, render, tuple_of
 from hgl.runtime.explain import NODE_TYPES as EXPLAIN_NODES
 
-VERSION = "0.3.0"  # when the shape of the output changes, also change hgl.runtime.api.CACHE_TAG
+VERSION = "0.4.0"  # when the shape of the output changes, also change hgl.runtime.api.CACHE_TAG
 RULE_LINE = "# " + "-" * 62
 # the module's own names: a constant named after a definition never takes one of them
 MODULE_NAMES = frozenset((
     "GUIDELINE", "PROVENANCE", "STRENGTHS", "EVIDENCE", "VOCABULARIES", "OPTIONS", "FLAGS", "INPUTS", "PARAMETERS",
     "DEFINITIONS", "CONSTRAINTS", "SECTIONS", "GOVERNING_ORDER", "ROLE_ORDER", "ROLES", "KINDS", "GOVERNED_KINDS", "USES_TODAY", "RULES", "EXPLAIN", "KNOWN",
-    "SOURCE", "SOURCE_SHA256", "HGL_VERSION", "FHIR"))
+    "SOURCE", "SOURCE_SHA256", "HGL_VERSION", "FHIR", "READS"))
 
 
 class _Module:
@@ -44,6 +44,7 @@ class _Module:
         self.code = ThreeValued(self.constant)
         self.plain = Plain(self.constant)
         self.known: list[tuple[str, str, object]] = []  # (function name, lambda args, plain doc)
+        self.reads: list[tuple[str, frozenset]] = []  # (function name, the names it reads)
         self.table = explanation_table(program)
         # never a constant's name: the module's tables, the rules' records, the shared explanations
         self.reserved = MODULE_NAMES | {f"RULE_{r.name}" for r in program.rules} | {
@@ -78,6 +79,7 @@ class _Module:
         self._constraints()
         self._rules()
         self._explain()
+        self._dependencies()
         self._fast_path()
         self.out = head = []
         self._head()
@@ -142,6 +144,7 @@ class _Module:
         self.w("", "", comment, f"def {name}({args}):")
         self.put("    return ", self.code.code(expr), indent=4)
         self.known.append((name, args, self.plain.code(expr)))
+        self.reads.append((name, p.names_read(expr)))
 
     def _definitions(self):
         for d in self.p.definitions:
@@ -262,6 +265,13 @@ class _Module:
         if isinstance(tree, dict):
             return dict_of((Lit(k), self._tree(v)) for k, v in tree.items())
         return Lit(tree)
+
+    def _dependencies(self):
+        self.w("", "", "# " + "=" * 29 + " dependencies " + "=" * 29,
+               "# The inputs, parameters and definitions each function above reads itself (a definition it reads",
+               "# has its own entry): the completion search (hgl.runtime.completion) recomputes only what a",
+               "# condition reads.")
+        self.put("READS = ", dict_of((Lit(name), _names(names)) for name, names in self.reads))
 
     def _fast_path(self):
         self.w("", "", "# " + "=" * 30 + " fast path " + "=" * 30,

@@ -17,7 +17,7 @@ import z3
 from hgl.compiler.check.program import Program
 from hgl.compiler.verify.combine import Encoder
 from hgl.compiler.verify.encode import Space, _and, _not, _or
-from hgl.compiler.verify.search import Search, reference_case
+from hgl.compiler.verify.searchspace import Search, reference_case
 from hgl.compiler.verify.sourcediff import source_changes, summary_line
 from hgl.compiler.verify.replay import ABSENT, Runner, describe_differences, differences, minimise
 

@@ -538,7 +538,9 @@ class ModelTable:
 
 def _parse_value(text: str, sort: str):
     if sort == "Bool":
-        return {"true": True, "false": False}.get(text)
+        return True if text == "true" else False if text == "false" else None
+    if text.isascii() and text.isdigit():  # the common case: a natural number (an int equals its Fraction, and has .denominator)
+        return int(text)
     sign = 1
     if text.startswith("(- ") and text.endswith(")"):
         sign, text = -1, text[3:-1].strip()

@@ -11,12 +11,45 @@ from hgl.runtime.api import Guideline, load_module_source
 from hgl.runtime.logic import truth
 from hgl.runtime.schema import CaseError, validate_case, validate_params
 
+NEAR = 8  # a case differing from the last one replayed in at most this many inputs is validated input by input
+
 
 class Runner:
     """The compiled guideline loaded once; evaluates witnesses exactly as `hgl run` would."""
 
     def __init__(self, code: str, sha256: str):
         self.guideline = Guideline(load_module_source(code, f"hgl_verify_{sha256[:12]}"))
+        self.specs = {s.name: s for s in self.guideline.inputs}
+        self._last = None  # (case, validated case) of the last replay (raw)
+
+    def validate(self, case: dict) -> dict:
+        """The validated case, as the guideline's validator gives it (`hgl run`).
+
+        Minimising a witness replays cases that differ from the one before in an input or two:
+        validation is input by input (`validate_case` reads each input alone), so such a case is
+        the last one's validated case with those inputs validated again, by `validate_case` itself
+        (issue 13: validating the whole case was a third of a replay on a large guideline).
+        Anything else, and anything that does not validate, goes the whole way.  (A value is
+        compared by identity: the verifier never changes a case in place once it is replayed.)"""
+        last = self._last
+        if last is not None and type(case) is dict:
+            before, env = last
+            changed = [k for k in before.keys() | case.keys() if case.get(k, _NONE) is not before.get(k, _NONE)]
+            if len(changed) <= NEAR and all(k in self.specs for k in changed):
+                try:
+                    env = dict(env)
+                    for k in sorted(changed):  # (any order gives the same: every input has its place in env)
+                        one = {k: case[k]} if k in case else {}
+                        env[k] = validate_case((self.specs[k],), one)[k]
+                except (CaseError, TypeError, ValueError):
+                    env = None
+                if env is not None:
+                    self._last = (dict(case), env)
+                    return dict(env)
+        env = self.guideline.validate(case)  # the guideline's own validator (validate_case's result)
+        if type(case) is dict:
+            self._last = (dict(case), dict(env))
+        return env
 
     def evaluate(self, case: dict, params: dict):
         """The public Result of a witness."""
@@ -27,18 +60,22 @@ class Runner:
 
         refine=False: without deciding conditions over the completions of missing inputs, as
         the encoding does (Kleene logic and bounds only); a witness with missing inputs is
-        confirmed that way, and far faster on a large guideline."""
+        confirmed that way, and far faster on a large guideline.  Only the firing and the env
+        are read then: the relevance test of the missing inputs (`needs_data`'s list, most of
+        the cost of a case with many missing inputs) is skipped, so `status` and `missing` do
+        not tell.  The firing is the same (Engine.relevance)."""
         g = self.guideline
-        env = validate_case(g.inputs, case)
+        env = self.validate(case)
         env.update(validate_params(g.parameters, params))
         if refine:
             return g.engine.run(env)
-        before = g.engine.refine
-        g.engine.refine = False
+        engine = g.engine
+        before = engine.refine, engine.relevance
+        engine.refine = engine.relevance = False
         try:
-            return g.engine.run(env)
+            return engine.run(env)
         finally:
-            g.engine.refine = before
+            engine.refine, engine.relevance = before
 
     def rule_fires(self, case: dict, params: dict, rule: str) -> bool:
         """Whether the rule's condition is true for the witness (phase-2 rules read the proposal)."""
@@ -79,6 +116,7 @@ class Runner:
 
 # ---------------------------------------------------------------- witness minimisation
 ABSENT = object()  # a reference "value" meaning: leave the input out, the runtime reads its default
+_NONE = object()  # an input left out of a case (Runner.validate)
 
 
 def minimise(case: dict, params: dict, order, reference: dict, reproduces, passes: int = 3, focus=None):

@@ -401,9 +401,16 @@ class Service:
         service = self.cds.service(request.path_params["sid"])
         await self._authorize(request)
         raw = await self.body(request)
-        body = await self.work(request, lambda budget: self.cds.check_request(loads(raw), service))
+
+        def checked(budget):  # the answer in the same worker call when nothing is to be fetched
+            body = self.cds.check_request(loads(raw), service)
+            queries = self.cds.needs_fhir(service, body)
+            return body, queries, None if queries else self.cds.answer(service, body, {})
+
+        body, queries, answer = await self.work(request, checked)
+        if answer is not None:
+            return answer
         fetched = {}
-        queries = self.cds.needs_fhir(service, body)
         if queries:
             server = body.get("fhirServer")
             if not server:

@@ -30,9 +30,9 @@ OVERRIDE_REASONS = (
 # ---------------------------------------------------------------- Markdown and plain text
 
 
-_MD_INLINE = re.compile(r"([\\`*_\[\]|~:])")
 _MD_BLOCK = re.compile(r"^(?:([#+\-=])|(\d+)([.)]))")
-_MD_ENTITY = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})  # one pass over the text
+# one pass over the text: entities for `& < >`, a backslash before the inline syntax
+_MD_ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", **{c: "\\" + c for c in "\\`*_[]|~:"}})
 
 
 def md(text) -> str:
@@ -42,10 +42,10 @@ def md(text) -> str:
     (emphasis, code, links, tables, strikethrough, the colon of an autolink) and before a
     character that would open a block at the start of the line (heading, list, setext).
     """
-    line = " ".join(str(text).split())
-    line = line.translate(_MD_ENTITY)
-    line = _MD_INLINE.sub(r"\\\1", line)
-    return _MD_BLOCK.sub(lambda m: "\\" + m.group(1) if m.group(1) else m.group(2) + "\\" + m.group(3), line)
+    line = " ".join(str(text).split()).translate(_MD_ESCAPE)
+    if line and (line[0] in "#+-=" or line[0].isdecimal()):  # only then can a block open
+        return _MD_BLOCK.sub(lambda m: "\\" + m.group(1) if m.group(1) else m.group(2) + "\\" + m.group(3), line)
+    return line
 
 
 def summary(text: str) -> str:
