@@ -532,6 +532,15 @@ class Renderer:
     def _missing_entries(self, names, firing, undecided, decisive, env, P) -> list[dict]:
         """missing_all's entries from each rule's undecided conditions with their truths."""
         words: dict = {}  # id(entry) -> its words for this case (an entry may wait for several inputs)
+        asked = frozenset(names)
+        # per input, in rule order: (rule, the truths of the first of its conditions waiting for it)
+        waiting: dict = {name: [] for name in names}
+        for r, found in undecided:
+            seen = set()
+            for inputs, t in found:
+                for name in asked.intersection(inputs).difference(seen):
+                    seen.add(name)
+                    waiting[name].append((r, t))
         out = []
         for name in names:
             label = self.symbols[name][0] if name in self.symbols else name
@@ -539,10 +548,7 @@ class Renderer:
             req = firing.requests.get(name)
             if req is not None:
                 entry["requested_by"].append({"rule": req[0], "title": self.rule_by_id[req[0]].title})
-            for r, found in undecided:
-                truths = next((t for inputs, t in found if name in inputs), None)
-                if truths is None:
-                    continue
+            for r, truths in waiting[name]:
                 conditions = []
                 for e, t in truths:
                     if type(t) is Unknown and name in t.inputs:
