@@ -1,6 +1,6 @@
 """Service benchmark: `hgl serve` under load, against a trivial ASGI endpoint served the same way.
 
-Run by hand (not a test):  .venv/bin/python bench/service.py [--seconds 30] [--processes 1,2] [--reference]
+Run by hand (not a test):  .venv/bin/python bench/service.py [--seconds 30] [--processes 1,2] [--workers N] [--reference]
 Each server runs in its own process (uvicorn with hgl's hardened protocol); a load generator
 (asyncio, raw HTTP/1.1 keep-alive connections) keeps 8, 32 and 128 clients busy for --seconds
 each (default 3; --long is --seconds 30, the figures the issue asks for) and prints
@@ -39,8 +39,8 @@ HER2 = ROOT / "guidelines" / "her2_mbc.hgl"
 # ---------------------------------------------------------------- the servers (child processes)
 
 
-def child(kind: str, processes: int = 1) -> None:
-    """Run one server on a free port; print the port; serve until killed (`processes` as hgl serve --processes)."""
+def child(kind: str, processes: int = 1, workers: int | None = None) -> None:
+    """Run one server on a free port; print the port; serve until killed (`processes`, `workers` as hgl serve's)."""
     import uvicorn
 
     from hgl.runtime.service import Settings, make_app
@@ -58,9 +58,10 @@ def child(kind: str, processes: int = 1) -> None:
             from hgl.runtime.engine import Engine
 
             Engine.dependency_plans = False
-        app = make_app([load_with_bindings(HER2)], Settings(auth=False, quiet=True))
+        extra = {} if workers is None else {"workers": workers}
+        app = make_app([load_with_bindings(HER2)], Settings(auth=False, quiet=True, **extra))
     config = make_config(app, "127.0.0.1", 0, {"max_connections": 10000, "max_requests": 1024})
-    sock = bind("127.0.0.1", 0, config.backlog)
+    sock = bind("127.0.0.1", 0, config.backlog, processes)
     print(sock.getsockname()[1], flush=True)
     if kind == "baseline":
         uvicorn.Server(config).run(sockets=[sock])
@@ -69,8 +70,9 @@ def child(kind: str, processes: int = 1) -> None:
 
 
 class Server:
-    def __init__(self, kind: str, processes: int = 1):
-        self.proc = subprocess.Popen([sys.executable, __file__, "--child", kind, "--processes", str(processes)],
+    def __init__(self, kind: str, processes: int = 1, workers: int | None = None):
+        more = [] if workers is None else ["--workers", str(workers)]
+        self.proc = subprocess.Popen([sys.executable, __file__, "--child", kind, "--processes", str(processes), *more],
                                      stdout=subprocess.PIPE, text=True)
         self.port = int(self.proc.stdout.readline())
 
@@ -239,10 +241,12 @@ def main() -> None:
     ap.add_argument("--reference", action="store_true",
                     help="first, patient-view on servers with the reference completion search "
                          "(Engine.dependency_plans off): the baseline of the dependency plans, in the same run")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="hgl serve --workers: evaluation threads per process (default: the server's default)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        return child(args.child, int(args.processes))
+        return child(args.child, int(args.processes), args.workers)
     counts = [int(x) for x in args.processes.split(",") if x.strip()]
     seconds = args.seconds if args.seconds else 30.0 if args.long else 3.0
     from tests.test_service_cds import her2_fhir_guideline, prefetch_for  # the synthetic FHIR patient
@@ -267,14 +271,14 @@ def main() -> None:
     for c, r in baseline.items():
         row("baseline (trivial ASGI GET)", c, r)
     for n in counts if args.reference else ():
-        srv = Server("reference", n)
+        srv = Server("reference", n, args.workers)
         try:
             for c in (8, 32, 128):
                 row(f"patient-view, reference ({n} proc)", c, srv.load(patient_view, c, seconds), baseline[c])
         finally:
             srv.stop()
     for n in counts[1:]:  # the other process counts first: the abuse runs need the first one's server
-        srv = Server("hgl", n)
+        srv = Server("hgl", n, args.workers)
         try:
             for name, data in ((f"POST evaluate ({n} processes)", evaluate),
                                (f"CDS patient-view ({n} processes)", patient_view)):
@@ -282,7 +286,7 @@ def main() -> None:
                     row(name, c, srv.load(data, c, seconds), baseline[c])
         finally:
             srv.stop()
-    srv = Server("hgl", counts[0])
+    srv = Server("hgl", counts[0], args.workers)
     try:
         suffix = f" ({counts[0]} processes)" if counts[0] > 1 else ""
         for name, data in ((f"POST evaluate (complete case){suffix}", evaluate),  # noqa: E501

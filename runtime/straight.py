@@ -243,19 +243,7 @@ def straight(engine):
             w.put(1, "if v is True:")
             indent = 2
         w.put(indent, f"fired_rules.append({rule})")
-        for i, guard, plain_guard, opt_guard in guards:
-            fired = w.name((r, i))
-            if guard is None:
-                w.put(indent, f"fired.append({fired})")
-                continue
-            if opt_guard is not None:
-                w.value(indent, "g", opt_guard, guard, "env, None")
-            else:
-                w.put(indent, f"g = {w.name(plain_guard)}(env, None) if {plain} else {w.three(guard)}(env, None)")
-            w.put(indent, "if g is True:")
-            w.put(indent + 1, f"fired.append({fired})")
-            w.put(indent, "elif g is not False:")
-            w.put(indent + 1, f"undecided.append(({w.name(('b', r.id, i))}, g))")
+        _guards(w, indent, [((r, i), ("b", r.id, i), *g) for i, *g in guards], plain, "env, None", forced=False)
         if when is not None:
             w.put(1, "elif v is not False:")
             w.put(2, f"undecided.append(({rkey}, v))")
@@ -283,24 +271,33 @@ def _phase2(engine, module, lambdas, known):
                 w.put(2, f"v = {w.name(plain_when)}(env, P) if {plain} else {w.name(when)}(env, P)")
             w.put(1, "if v is True:")
             indent = 2
-        for bkey, guard, plain_guard, opt_guard in guards:
-            fired, bk = w.name((r, bkey[2])), w.name(bkey)
-            if guard is None:
-                w.put(indent, f"fired.append({fired})")
-                continue
-            w.put(indent, f"if forced and {bk} in forced:")
-            w.put(indent + 1, "g = True")
-            w.put(indent, "else:")
-            if opt_guard is not None:
-                w.value(indent + 1, "g", opt_guard, guard, "env, P")
-            else:
-                w.put(indent + 1, f"g = {w.name(plain_guard)}(env, P) if {plain} else {w.name(guard)}(env, P)")
-            w.put(indent, "if g is True:")
-            w.put(indent + 1, f"fired.append({fired})")
-            w.put(indent, "elif g is not False:")
-            w.put(indent + 1, f"undecided.append(({bk}, g))")
+        _guards(w, indent, [((r, bkey[2]), bkey, *g) for bkey, *g in guards], plain, "env, P", forced=True)
         if when is not None:
             w.put(1, "elif v is not False:")
             w.put(2, f"undecided.append(({rkey}, v))")
     w.put(1, "return fired")
     return w.make("phase2", "env, e, P, U, forced, plain, undecided")
+
+
+def _guards(w, indent: int, guards, plain: str, args: str, forced: bool) -> None:
+    """The lines of a rule's branch guards, in order: (fired key, branch key, guard, plain, opt) each;
+    `forced`: phase 2, where the completion search may force a branch (Engine._step_phase2)."""
+    for fired_key, branch_key, guard, plain_guard, opt_guard in guards:
+        fired = w.name(fired_key)
+        if guard is None:
+            w.put(indent, f"fired.append({fired})")
+            continue
+        bk, at = w.name(branch_key), indent
+        if forced:
+            w.put(at, f"if forced and {bk} in forced:")
+            w.put(at + 1, "g = True")
+            w.put(at, "else:")
+            at += 1
+        if opt_guard is not None:
+            w.value(at, "g", opt_guard, guard, args)
+        else:
+            w.put(at, f"g = {w.name(plain_guard)}({args}) if {plain} else {w.three(guard)}({args})")
+        w.put(indent, "if g is True:")
+        w.put(indent + 1, f"fired.append({fired})")
+        w.put(indent, "elif g is not False:")
+        w.put(indent + 1, f"undecided.append(({bk}, g))")

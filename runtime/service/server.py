@@ -158,13 +158,21 @@ def make_config(app, host="127.0.0.1", port=8080, sock_limits: dict | None = Non
     return config
 
 
-def bind(host: str, port: int, backlog: int) -> socket.socket:
-    """A listening socket (port 0 picks a free one), so that the caller knows the port before serving."""
+def bind(host: str, port: int, backlog: int, processes: int = 1) -> socket.socket:
+    """A listening socket (port 0 picks a free one), so that the caller knows the port before serving.
+
+    For several processes (`serve`) the socket is opened with SO_REUSEPORT where the system has
+    it, so that each process can listen on a socket of its own on the same port: the kernel then
+    spreads new connections evenly over them.  (One shared socket lets whichever process wakes
+    first accept a whole burst of connections: at 32 keep-alive clients one process often got
+    most of them and the other idled.)  Only sockets of the same user can join the group."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP named: asyncio sets TCP_NODELAY only on sockets that say so (else Nagle and
     # delayed ACKs add 40 ms to an answer written in two parts)
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if processes > 1 and hasattr(socket, "SO_REUSEPORT"):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     sock.listen(backlog)
     sock.set_inheritable(True)
@@ -275,7 +283,7 @@ def cli_main(args) -> int:
         limits = {"header_timeout": args.header_timeout, "max_connections": args.max_connections,
                   "max_requests": args.max_requests}
         config = make_config(app, args.host, args.port, limits)
-        sock = bind(args.host, args.port, config.backlog)
+        sock = bind(args.host, args.port, config.backlog, max(1, args.processes))
     except OSError as err:
         print(f"hgl serve: {err}", file=sys.stderr)
         return 2
@@ -321,6 +329,17 @@ def _die_with_parent() -> None:
         pass
 
 
+def _own_socket(sock, backlog: int):
+    """A forked process's listening socket: its own on the same port when the parent's is in a
+    SO_REUSEPORT group (bind), else the shared one."""
+    if not hasattr(socket, "SO_REUSEPORT") or not sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT):
+        return sock
+    host, port = sock.getsockname()[:2]
+    own = bind(host, port, backlog, processes=2)
+    sock.close()  # the parent keeps its own: connections are no longer shared through this one
+    return own
+
+
 def serve(config, sock, processes: int = 1) -> None:
     """Serve on a bound socket until stopped; with processes > 1, as many processes share it.
 
@@ -342,7 +361,7 @@ def serve(config, sock, processes: int = 1) -> None:
             code = 0
             _die_with_parent()
             try:
-                uvicorn.Server(config).run(sockets=[sock])
+                uvicorn.Server(config).run(sockets=[_own_socket(sock, config.backlog)])
             except KeyboardInterrupt:
                 pass
             except BaseException:  # noqa: BLE001 - a child never returns into the caller's code
