@@ -483,9 +483,10 @@ class Renderer:
             reads = self._rule_reads[rule.id] = frozenset(reads) if reads is not None else None
             return reads
 
-    def missing_all(self, names, result) -> list[dict]:
+    def missing_all(self, names, result, words: bool = True) -> list[dict]:
         """[missing(name) for name in names], each rule's conditions evaluated once for all of them
-        (a needs_data result: missing_because; tests/test_engine_shortcuts.py checks they agree)."""
+        (a needs_data result: missing_because; tests/test_engine_shortcuts.py checks they agree).
+        words=False: the same entries without each rule's `conditions` (nothing rendered)."""
         env, firing = result._env, result.firing
         decisive = getattr(firing, "decisive", {})  # a firing made elsewhere may not record it
         P = firing.proposal
@@ -507,7 +508,7 @@ class Renderer:
                     found = [(v.inputs, rules[rule_id][1][key[2]][0]) for key, v in sorted(keys, key=lambda x: x[0][2])]
                 undecided.append((self.rule_by_id[rule_id],
                                   [(inputs, [(e, e.truth(env, P)) for e in ks]) for inputs, ks in found]))
-            return self._missing_entries(names, firing, undecided, decisive, env, P)
+            return self._missing_entries(names, firing, undecided, decisive, env, P, words)
         opt_of = self.opt_of if getattr(result._g.engine, "shortcuts", False) else {}
         penv = {k: ABSENT if type(v) is Unknown else v for k, v in env.items()} if opt_of else None
         asked = frozenset(names)
@@ -527,11 +528,11 @@ class Renderer:
                         found.append((g.inputs, self.rules[r.id][1][i][0]))
             if found:
                 undecided.append((r, [(inputs, [(e, e.truth(env, P)) for e in keys]) for inputs, keys in found]))
-        return self._missing_entries(names, firing, undecided, decisive, env, P)
+        return self._missing_entries(names, firing, undecided, decisive, env, P, words)
 
-    def _missing_entries(self, names, firing, undecided, decisive, env, P) -> list[dict]:
+    def _missing_entries(self, names, firing, undecided, decisive, env, P, words: bool = True) -> list[dict]:
         """missing_all's entries from each rule's undecided conditions with their truths."""
-        words: dict = {}  # id(entry) -> its words for this case (an entry may wait for several inputs)
+        said: dict = {}  # id(entry) -> its words for this case (an entry may wait for several inputs)
         asked = frozenset(names)
         # per input, in rule order: (rule, the truths of the first of its conditions waiting for it)
         waiting: dict = {name: [] for name in names}
@@ -549,16 +550,19 @@ class Renderer:
             if req is not None:
                 entry["requested_by"].append({"rule": req[0], "title": self.rule_by_id[req[0]].title})
             for r, truths in waiting[name]:
-                conditions = []
-                for e, t in truths:
-                    if type(t) is Unknown and name in t.inputs:
-                        text = words.get(id(e))
+                waits = [e for e, t in truths if type(t) is Unknown and name in t.inputs]
+                if not waits:
+                    continue
+                item = {"rule": r.id, "title": r.title}
+                if words:
+                    conditions = item["conditions"] = []
+                    for e in waits:
+                        text = said.get(id(e))
                         if text is None:
-                            text = words[id(e)] = self._fact(e, env, P)
+                            text = said[id(e)] = self._fact(e, env, P)
                         conditions.append(text)
-                if conditions:
-                    entry["undecided"].append({"rule": r.id, "title": r.title, "conditions": conditions,
-                                               "changes_result": name in decisive.get(r.id, ())})
+                item["changes_result"] = name in decisive.get(r.id, ())
+                entry["undecided"].append(item)
             # the rules shown to change the result first (sort is stable: guideline order within each)
             entry["undecided"].sort(key=lambda u: not u["changes_result"])
             out.append(entry)

@@ -162,6 +162,14 @@ class Result:
             return []
         return words.missing_all(self.missing, self) if self.missing else []
 
+    def missing_rules(self) -> list:
+        """`missing_because` without each rule's `conditions` in words (nothing rendered): for a
+        caller that shows only which data request asked and which rules wait (CDS Hooks cards)."""
+        words = self.words
+        if words is None or self.firing is None:
+            return []
+        return words.missing_all(self.missing, self, words=False) if self.missing else []
+
     def _option_entries(self) -> list:
         if self.firing is None:
             return []

@@ -236,10 +236,7 @@ def straight(engine):
         plain = f"(not U or U.isdisjoint({w.name(reads)}))"
         indent = 1
         if when is not None:
-            if opt_when is not None:
-                w.value(1, "v", opt_when, when, "env, None")
-            else:
-                w.put(1, f"v = {w.name(plain_when)}(env, None) if {plain} else {w.three(when)}(env, None)")
+            _test(w, 1, "v", rkey, when, plain_when, opt_when, plain, "env, None", forced=False)
             w.put(1, "if v is True:")
             indent = 2
         w.put(indent, f"fired_rules.append({rule})")
@@ -262,13 +259,7 @@ def _phase2(engine, module, lambdas, known):
         plain = f"(plain or (U is not None and U.isdisjoint({w.name(reads)})))"
         indent = 1
         if when is not None:
-            w.put(1, f"if forced and {rkey} in forced:")
-            w.put(2, "v = True")
-            w.put(1, "else:")
-            if opt_when is not None:
-                w.value(2, "v", opt_when, when, "env, P")
-            else:
-                w.put(2, f"v = {w.name(plain_when)}(env, P) if {plain} else {w.name(when)}(env, P)")
+            _test(w, 1, "v", rkey, when, plain_when, opt_when, plain, "env, P", forced=True)
             w.put(1, "if v is True:")
             indent = 2
         _guards(w, indent, [((r, bkey[2]), bkey, *g) for bkey, *g in guards], plain, "env, P", forced=True)
@@ -287,17 +278,24 @@ def _guards(w, indent: int, guards, plain: str, args: str, forced: bool) -> None
         if guard is None:
             w.put(indent, f"fired.append({fired})")
             continue
-        bk, at = w.name(branch_key), indent
-        if forced:
-            w.put(at, f"if forced and {bk} in forced:")
-            w.put(at + 1, "g = True")
-            w.put(at, "else:")
-            at += 1
-        if opt_guard is not None:
-            w.value(at, "g", opt_guard, guard, args)
-        else:
-            w.put(at, f"g = {w.name(plain_guard)}({args}) if {plain} else {w.three(guard)}({args})")
+        bk = w.name(branch_key)
+        _test(w, indent, "g", bk, guard, plain_guard, opt_guard, plain, args, forced)
         w.put(indent, "if g is True:")
         w.put(indent + 1, f"fired.append({fired})")
         w.put(indent, "elif g is not False:")
         w.put(indent + 1, f"undecided.append(({bk}, g))")
+
+
+def _test(w, indent: int, target: str, key: str, fn, plain_fn, opt, plain: str, args: str, forced: bool) -> None:
+    """`target = ` a condition's value: forced true by the completion search (phase 2: `key` in
+    `forced`), else its plain variant when `plain` holds (written in place when it can be), else
+    the three-valued one."""
+    if forced:
+        w.put(indent, f"if forced and {key} in forced:")
+        w.put(indent + 1, f"{target} = True")
+        w.put(indent, "else:")
+        indent += 1
+    if opt is not None:
+        w.value(indent, target, opt, fn, args)
+    else:
+        w.put(indent, f"{target} = {w.name(plain_fn)}({args}) if {plain} else {w.three(fn)}({args})")

@@ -179,21 +179,26 @@ def test_straight_line_code_decides_as_the_loops(group, n, monkeypatch):
     assert fast.engine._straight, "the straight-line code was not made"
 
 
+def _results(group, n, monkeypatch):
+    """(case, result) for the valid cases of a group (the first n of a cohort)."""
+    if n is not None:
+        monkeypatch.setenv("HGL_IDENTITY_N", str(n))
+    name, make, _extra = GROUPS[group]
+    g = load(GUIDELINES / f"{name}.hgl")
+    for case, prm in make():
+        try:
+            yield case, g.evaluate(dict(case), prm)
+        except CaseError:
+            continue
+
+
 @pytest.mark.parametrize("group,n", [("her2_cohort_drop35", 300), ("her2_cohort_drop75", 150),
                                      ("her2_vignettes", None)])
 def test_missing_because_from_the_engines_truths(group, n, monkeypatch):
     """Renderer.missing_all reads the conditions the engine left unknown (Firing.unknowns); evaluated
     again, rule by rule, they give the same words."""
-    if n is not None:
-        monkeypatch.setenv("HGL_IDENTITY_N", str(n))
-    name, make, _extra = GROUPS[group]
-    g = load(GUIDELINES / f"{name}.hgl")
     seen = 0
-    for case, prm in make():
-        try:
-            r = g.evaluate(dict(case), prm)
-        except CaseError:
-            continue
+    for case, r in _results(group, n, monkeypatch):
         if r.status != "needs_data":
             continue
         assert r.firing.unknowns is not None
@@ -202,6 +207,21 @@ def test_missing_because_from_the_engines_truths(group, n, monkeypatch):
         assert kept == r.words.missing_all(r.missing, r), case
         seen += 1
     assert seen
+
+
+@pytest.mark.parametrize("group,n", [("her2_cohort_drop35", 300), ("her2_vignettes", None),
+                                     ("af_stroke_cases", None), ("cap_site_of_care_cases", None)])
+def test_missing_rules_are_missing_because_without_words(group, n, monkeypatch):
+    """Result.missing_rules() (what a CDS card shows) is missing_because with each rule's
+    `conditions` left out: the same inputs, requests, rules, order and `changes_result`."""
+    seen = 0
+    for case, r in _results(group, n, monkeypatch):
+        full = r.missing_because
+        stripped = [{**m, "undecided": [{k: v for k, v in u.items() if k != "conditions"} for u in m["undecided"]]}
+                    for m in full]
+        assert r.missing_rules() == stripped, case
+        seen += bool(full)
+    assert seen or group != "her2_cohort_drop35"
 
 
 @pytest.mark.parametrize("threads", [4])

@@ -175,7 +175,7 @@ class Cards:
 
     def _needs_data(self, result, sources) -> dict:
         label_of = {s.name: s.label or s.name for s in self.g.inputs}
-        why = {m["input"]: m for m in result.missing_because}
+        why = {m["input"]: m for m in result.missing_rules()}  # titles only: no words rendered
         lines = ["This guideline needs these inputs before it can recommend"
                  + (" (not found in the FHIR data: enter them)" if sources is not None else "") + ":", ""]
         for name in result.missing:
