@@ -247,5 +247,4 @@ class Result:
 
     def add_why_not(self, options) -> None:
         """For each named option: the rules that could propose it, what held and what failed."""
-        P = self.firing.proposal if self.firing is not None else None
         self.why_not = {o: self.words.why_not(o, self) for o in options}
