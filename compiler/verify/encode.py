@@ -65,30 +65,26 @@ def _mk(fn, xs):
     return z3.BoolRef(fn(_REF, len(xs), arr), _CTX)
 
 
-def _or(xs):
+def _junction(xs, unit, zero, is_unit, is_zero, unit_v, zero_v, slow, mk):
+    """An n-ary or/and (unit: its neutral element, zero: its absorbing one), simplified."""
     xs = list(xs)
     if not _fast(xs):
-        xs = [x for x in xs if not z3.is_false(x)]
-        if any(z3.is_true(x) for x in xs):
-            return TRUE
-        return FALSE if not xs else xs[0] if len(xs) == 1 else z3.Or(*xs)
-    xs = [x for x in xs if x.ast.value != _F]
-    if any(x.ast.value == _T for x in xs):
-        return TRUE
-    return FALSE if not xs else xs[0] if len(xs) == 1 else _mk(z3.Z3_mk_or, xs)
+        xs = [x for x in xs if not is_unit(x)]
+        if any(is_zero(x) for x in xs):
+            return zero
+        return unit if not xs else xs[0] if len(xs) == 1 else slow(*xs)
+    xs = [x for x in xs if x.ast.value != unit_v]
+    if any(x.ast.value == zero_v for x in xs):
+        return zero
+    return unit if not xs else xs[0] if len(xs) == 1 else _mk(mk, xs)
+
+
+def _or(xs):
+    return _junction(xs, FALSE, TRUE, z3.is_false, z3.is_true, _F, _T, z3.Or, z3.Z3_mk_or)
 
 
 def _and(xs):
-    xs = list(xs)
-    if not _fast(xs):
-        xs = [x for x in xs if not z3.is_true(x)]
-        if any(z3.is_false(x) for x in xs):
-            return FALSE
-        return TRUE if not xs else xs[0] if len(xs) == 1 else z3.And(*xs)
-    xs = [x for x in xs if x.ast.value != _T]
-    if any(x.ast.value == _F for x in xs):
-        return FALSE
-    return TRUE if not xs else xs[0] if len(xs) == 1 else _mk(z3.Z3_mk_and, xs)
+    return _junction(xs, TRUE, FALSE, z3.is_true, z3.is_false, _T, _F, z3.And, z3.Z3_mk_and)
 
 
 def _implies(a, b):
