@@ -255,6 +255,53 @@ def test_a_quiet_server_prints_nothing_when_clients_misbehave(tmp_path):
     assert err == "", err
 
 
+def _established(pid: int, port: int) -> int:
+    """How many connections to `port` the process `pid` holds (its socket fds in /proc/net/tcp)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = fd.readlink().name
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        f = line.split()
+        if int(f[1].split(":")[1], 16) == port and f[3] == "01" and f[9] in inodes:  # 01: ESTABLISHED
+            count += 1
+    return count
+
+
+def test_clients_connecting_at_start_up_are_spread_over_the_processes():
+    """Every process's socket is in the port's group before the first fork: keep-alive clients that
+    connect the moment the processes exist do not all stay with the first one."""
+    proc = subprocess.Popen([sys.executable, "-m", "hgl.compiler.cli", "serve", "--quiet", "--port", "0",
+                             "--no-auth", "--processes", "2", str(CHOOSER)], stderr=subprocess.PIPE, text=True)
+    socks = []
+    try:
+        port = int(proc.stderr.readline().split("http://127.0.0.1:")[1].split("/")[0])
+        children: list[int] = []
+        for _ in range(3000):  # at once when the second process exists
+            children = [int(x) for x in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+            if children:
+                break
+            time.sleep(0.001)
+        for _ in range(16):
+            s = socket.create_connection(("127.0.0.1", port))
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+            socks.append(s)
+        for s in socks:  # answered: accepted by whichever process holds it
+            assert s.recv(4096).startswith(b"HTTP/1.1 200")
+        held = [_established(pid, port) for pid in (proc.pid, *children)]
+        assert sum(held) == 16 and min(held) > 0, held
+    finally:
+        for s in socks:
+            s.close()
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+
+
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
 def test_several_processes_share_the_port_and_stop_together(stop):
     """`hgl serve --processes 2`: two processes answer on one port; stopping the first stops both."""

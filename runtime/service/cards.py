@@ -7,6 +7,7 @@ the rule it comes from.
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from urllib.parse import quote
@@ -33,6 +34,7 @@ OVERRIDE_REASONS = (
 _MD_BLOCK = re.compile(r"^(?:([#+\-=])|(\d+)([.)]))")
 # one pass over the text: entities for `& < >`, a backslash before the inline syntax
 _MD_ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", **{c: "\\" + c for c in "\\`*_[]|~:"}})
+_MD_SPECIAL = re.compile(r"[&<>\\`*_\[\]|~:]")
 
 
 def md(text) -> str:
@@ -42,10 +44,21 @@ def md(text) -> str:
     (emphasis, code, links, tables, strikethrough, the colon of an autolink) and before a
     character that would open a block at the start of the line (heading, list, setext).
     """
-    line = " ".join(str(text).split()).translate(_MD_ESCAPE)
+    text = text if type(text) is str else str(text)
+    return _md_cached(text) if len(text) <= 1024 else _md(text)
+
+
+def _md(text: str) -> str:
+    line = " ".join(text.split())
+    if _MD_SPECIAL.search(line):  # `translate` maps character by character: only when it has to
+        line = line.translate(_MD_ESCAPE)
     if line and (line[0] in "#+-=" or line[0].isdecimal()):  # only then can a block open
         return _MD_BLOCK.sub(lambda m: "\\" + m.group(1) if m.group(1) else m.group(2) + "\\" + m.group(3), line)
     return line
+
+
+# the same guideline sentences come back on every card: a bounded cache of the short ones
+_md_cached = functools.lru_cache(maxsize=4096)(_md)
 
 
 def summary(text: str) -> str:
