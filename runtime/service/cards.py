@@ -44,8 +44,7 @@ def md(text) -> str:
     (emphasis, code, links, tables, strikethrough, the colon of an autolink) and before a
     character that would open a block at the start of the line (heading, list, setext).
     """
-    text = text if type(text) is str else str(text)
-    return _md_cached(text) if len(text) <= 1024 else _md(text)
+    return _md(text if type(text) is str else str(text))
 
 
 def _md(text: str) -> str:
@@ -57,8 +56,9 @@ def _md(text: str) -> str:
     return line
 
 
-# the same guideline sentences come back on every card: a bounded cache of the short ones
-_md_cached = functools.lru_cache(maxsize=4096)(_md)
+# `md` of the guideline's own words (labels, titles, names: the same on every card), kept; never
+# given a patient's data, which is not kept across requests
+gmd = functools.lru_cache(maxsize=4096)(md)
 
 
 def summary(text: str) -> str:
@@ -179,7 +179,7 @@ class Cards:
         violated = result.violated
         labels = [v["label"] for v in violated] or result.inconsistent
         lines = ["The case contradicts itself; no recommendation until it is corrected:", ""]
-        lines += [f"- {md(v['label'])} (inputs: {md(', '.join(v['inputs']))})" for v in violated]
+        lines += [f"- {gmd(v['label'])} (inputs: {gmd(', '.join(v['inputs']))})" for v in violated]
         if not violated:
             lines += _bullets(result.inconsistent)
         lines += self._from_fhir(sorted({i for v in violated for i in v["inputs"]}), sources)
@@ -192,13 +192,13 @@ class Cards:
         lines = ["This guideline needs these inputs before it can recommend"
                  + (" (not found in the FHIR data: enter them)" if sources is not None else "") + ":", ""]
         for name in result.missing:
-            lines.append(f"- **{md(label_of.get(name, name))}** ({md(name)})")
+            lines.append(f"- **{gmd(label_of.get(name, name))}** ({gmd(name)})")
             m = why.get(name) or {}
             for r in m.get("requested_by") or []:
-                lines.append(f"    - requested by the rule {md(r['title'])}")
+                lines.append(f"    - requested by the rule {gmd(r['title'])}")
             undecided = [r["title"] for r in m.get("undecided") or []]
             if undecided:
-                lines.append(f"    - leaves undecided: {md('; '.join(undecided))}")
+                lines.append(f"    - leaves undecided: {gmd('; '.join(undecided))}")
         lines += self._from_fhir(sorted(sources or ()), sources)
         text = "Data needed: " + ", ".join(label_of.get(n, n) for n in result.missing)
         return self.card(text, "warning", lines, kind="needs_data", missing=result.missing)
@@ -224,14 +224,14 @@ class Cards:
 
     def option_lines(self, o: dict) -> list[str]:
         role = o["role"]
-        head = (f"**{_ROLE_WORD.get(role, md(role))}**: {md(o['label'])} ({md(o['kind'])}; "
-                f"rule {md(o['rule'])}")
+        head = (f"**{_ROLE_WORD.get(role, gmd(role))}**: {gmd(o['label'])} ({gmd(o['kind'])}; "
+                f"rule {gmd(o['rule'])}")
         strengths = getattr(self.g.module, "STRENGTHS", {})
         if o.get("strength"):
-            head += f"; strength: {md(strengths.get(o['strength'], o['strength']))}"
+            head += f"; strength: {gmd(strengths.get(o['strength'], o['strength']))}"
         lines = [head + ")"]
         if o.get("stands_for_label"):
-            lines += ["", f"Stands for: {md(o['stands_for_label'])}"]
+            lines += ["", f"Stands for: {gmd(o['stands_for_label'])}"]
         lines += _section("Because", o["because"])
         lines += _section("Provenance", self._provenance(o["provenance"]))
         lines += _section("Evidence", self._evidence(o["evidence"]))
@@ -243,7 +243,7 @@ class Cards:
                          rule=o["rule"], kind="option", option=o["id"], role=role)
 
     def _flag(self, f: dict) -> dict:
-        lines = [f"**{md(f['label'])}** (rule {md(f['rule'])})"]
+        lines = [f"**{gmd(f['label'])}** (rule {gmd(f['rule'])})"]
         lines += _section("Because", f["because"])
         lines += _section("Provenance", self._provenance(f["provenance"]))
         return self.card(f["label"], "warning" if f.get("request") else "info", lines,
@@ -287,7 +287,7 @@ class Cards:
                 text, rule = f"The guideline advises against {label[best]}", options[best]["rule"]
             else:
                 why = result.why_not.get(best) if result.why_not else None
-                lines = [f"**{md(label[best])}** is not among the options this guideline proposes for "
+                lines = [f"**{gmd(label[best])}** is not among the options this guideline proposes for "
                          "this patient\\."] + self._why_not_lines(why)
                 text, rule = f"Not recommended by the guideline for this patient: {label[best]}", self._dropper(why)
             lines += _section("The guideline prefers", [p["label"] for p in preferred])
