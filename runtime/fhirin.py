@@ -202,6 +202,9 @@ class _Run:
             bound, _ = self.facts.get(anchor, (None, []))
             if bound is None:  # found, but cannot be placed before or after the fact
                 return [], f"{len(out)} resource(s) found, but {anchor} is not in the record"
+            undated = sum(1 for day, _ in out if day is None)
+            if undated:  # one of them may belong here: not derived from the others alone
+                return [], f"{undated} resource(s) found without a date: cannot be placed against {anchor}"
             out = [(day, it) for day, it in out
                    if day is not None and (day >= bound if b.after else day < bound)]
         out.sort(key=lambda x: (x[0] or _dt.date.min, x[1].ref))
@@ -284,6 +287,8 @@ class _Run:
 
     def d_drugs(self, b: Binding):
         values, sources, unknown, note = self._drugs(b)
+        if unknown:  # a record whose drug cannot be read may be one the guideline asks about: not derived
+            return None, sources + unknown, note
         if not values:
             return None, unknown, note
         order = [c for c in self.vocabulary(b)]
@@ -361,7 +366,9 @@ def case_from_fhir(guideline, resources: list[dict], today: _dt.date | None = No
     the guideline's own.  Returns (case, sources): the case
     holds only what was derived; sources[field] lists the resources it came from (reference,
     FHIRPath, raw value) and, for a field found but not derived, a note saying why.  A value the
-    guideline would reject (out of range, unknown) is left out with a note.
+    guideline would reject (out of range, unknown) is left out with a note.  A field found but not
+    derived that has a default is null (missing) in the case: its default must not stand in for
+    records that were there.
     """
     if bindings is not None:
         from .api import load as load_guideline
@@ -379,6 +386,9 @@ def case_from_fhir(guideline, resources: list[dict], today: _dt.date | None = No
             value = _date(value)  # a date fact (anchors after/before and months_since)
         run.facts[fact.name] = (value, src)
     case: dict = {}
+    # an input with a default whose records were found but not read is null (missing), not left out:
+    # left out, the default would stand for records that say otherwise
+    defaults = {s.name for s in g.inputs if s.has_default} if g is not None else set()
     for binding in b.inputs:
         value, src, note = run.derive(binding)
         if note and not src:
@@ -388,7 +398,7 @@ def case_from_fhir(guideline, resources: list[dict], today: _dt.date | None = No
             if problem:
                 src = [dict(s, note=problem) for s in src] or [{"note": problem}]
                 value = None
-        if value is not None:
+        if value is not None or (src and binding.name in defaults):
             case[binding.name] = value
         if src:
             sources[binding.name] = src

@@ -175,6 +175,43 @@ def test_order_of_resources_does_not_matter(g):
 # ---------------------------------------------------------------- single derivations
 
 
+ONSET = condition("m", "94381002", "2024-12-01")  # the metastatic diagnosis (the anchor of the drug sets)
+
+
+def undated(rid, drug, status):
+    res = med(rid, drug, status, "2025-01-01")
+    del res["effectivePeriod"]
+    return res
+
+
+@pytest.mark.parametrize("resources, field, expected", [
+    # every record read: derived
+    ([ONSET, med("a", "trastuzumab", "completed", "2025-01-01")], "prior_drugs_metastatic", ["trastuzumab"]),
+    ([ONSET], "prior_drugs_metastatic", "absent"),  # no record at all: absent, the guideline's default applies
+    # a record whose drug is not in the vocabulary may be one the guideline asks about: null (missing), so
+    # the default ({}) cannot stand for it, and a partial set is never given
+    ([ONSET, med("x", "eribulin", "completed", "2025-01-01")], "prior_drugs_metastatic", None),
+    ([ONSET, med("a", "trastuzumab", "completed", "2025-01-01"), med("x", "eribulin", "completed", "2025-02-01")],
+     "prior_drugs_metastatic", None),
+    ([ONSET, med("a", "trastuzumab", "completed", "2024-01-01"), med("x", "eribulin", "completed", "2024-02-01")],
+     "adjuvant_her2", None),
+    # a record that cannot be placed before or after the metastatic diagnosis: not derived from the others
+    ([ONSET, med("a", "trastuzumab", "completed", "2025-01-01"), undated("u", "pertuzumab", "completed")],
+     "prior_drugs_metastatic", None),
+    ([med("a", "trastuzumab", "completed", "2025-01-01")], "prior_drugs_metastatic", None),  # no anchor
+])
+def test_records_found_but_not_read_leave_the_input_missing(g, resources, field, expected):
+    case, sources = fhirin.case_from_fhir(g, resources, TODAY)
+    if expected == "absent":
+        assert field not in case and field not in sources
+        return
+    assert case.get(field) == expected
+    if expected is None:
+        assert any(s.get("note") for s in sources[field])
+        has_default = next(s for s in g.inputs if s.name == field).has_default
+        assert (field in case) is has_default  # null where absent would mean the default
+
+
 @pytest.mark.parametrize("resources, field, expected", [
     ([patient("1970-06-01")], "age_years", 55),          # birthday today
     ([patient("1970-06-02")], "age_years", 54),          # birthday tomorrow
