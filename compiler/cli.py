@@ -288,8 +288,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     c.add_argument("--verify-gaps", choices=("silent", "no-preferred"), default=None,
                    help="what --verify calls a gap (implies --verify): 'silent' (default, SPEC.md 3: no option, "
                         "no flag, no request) or 'no-preferred' (no preferred option, no flag, no request)")
-    c.add_argument("--jobs", type=int, default=1, metavar="N",
-                   help="--verify: run its phases in N worker processes (same findings for any N; default 1)")
+    c.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="--verify: run its phases in N worker processes (same findings for any N; default: every core)")
     c.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="--verify: progress on stderr (default: only when stderr is a terminal)")
     c.add_argument("--strict", action="store_true", help="warnings fail too")

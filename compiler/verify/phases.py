@@ -52,7 +52,7 @@ def wants_progress(flag: bool | None) -> bool:
         return False
 
 
-def run(verifier, jobs: int = 1) -> list:
+def run(verifier, jobs: int | None = None) -> list:
     """(diagnostics, unconfirmed, queries, gaps_capped) of every phase, in phase order.
 
     Every phase runs in a process of its own, forked from this one once the encoding is built
@@ -61,6 +61,10 @@ def run(verifier, jobs: int = 1) -> list:
     Linux or macOS) the phases run here, one after the other.
     """
     global _current
+    if not jobs:  # None or 0: every core this process may use (each phase forks anyway)
+        from hgl.runtime.parallel import default_jobs
+
+        jobs = default_jobs()
     jobs = max(1, min(jobs, len(PHASES)))
     if "fork" not in multiprocessing.get_all_start_methods():
         return [verifier.phase(name) for name in PHASES]

@@ -51,7 +51,7 @@ def verify(result) -> list[Diagnostic]:
     return verify_report(result).diagnostics
 
 
-def verify_report(result, gap_cap: int = GAP_CAP, gap_kind: str = "silent", jobs: int = 1,
+def verify_report(result, gap_cap: int = GAP_CAP, gap_kind: str = "silent", jobs: int | None = None,
                   progress: bool = False) -> Report:
     """Run every check; returns the findings and the figures of the run.
 
@@ -98,7 +98,7 @@ class _Verifier:
             focus |= self.program.rules_by_name[r].reads
         return minimise(case, params, self.order, self.reference, reproduces, passes=passes, focus=focus)
 
-    def run(self, jobs: int = 1):
+    def run(self, jobs: int | None = None):
         report = Report()
         for diags, unconfirmed, queries, capped in phases.run(self, jobs):  # in phase order
             report.diagnostics.extend(diags)
