@@ -275,12 +275,13 @@ def test_cpg_profile_and_knowledge_capability():
     ("trastuzumab", "L01FD01", "224905"),
     ("pertuzumab", "L01FD02", "1298944"),
     ("t_dm1", "L01FD03", "1371041"),
-    ("t_dxd", "L01FD04", None),      # RxNorm not confirmed by two sources: left uncoded
-    ("taxane", None, None),          # a class: no single ingredient code
+    ("t_dxd", "L01FD04", "2267582"),
+    ("tucatinib", "L01EH03", "2361285"),
+    ("taxane", "L01CD", None),       # a class: its ATC group, no single ingredient code
     ("neratinib", "L01EH02", "1940643"),
     ("margetuximab", "L01FD06", None),  # RxNorm ingredient code not found: left uncoded
     ("cyclophosphamide", "L01AA01", "3002"),
-    ("endocrine", "L02", None),
+    ("endocrine", "L02", None),      # a class: members' RxNorm codes are read, never exported
     ("chemotherapy", None, None),
 ])
 def test_drug_codes_come_from_the_bindings(drug, atc, rxnorm):

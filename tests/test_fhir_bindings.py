@@ -3,6 +3,7 @@ parsing, the checks (each a diagnostic at its place), the module's FHIR table, t
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -201,24 +202,64 @@ def test_a_fact_no_input_reads_is_a_warning(facts, inputs, unread, others):
 
 def test_the_her2_bindings_are_the_former_sidecar_file():
     """The bindings moved into guidelines/her2_mbc.hgl: what the sidecar said, code for code, and the drug
-    codes verified since (ATC for neratinib, margetuximab, capecitabine, vinorelbine, cyclophosphamide;
-    RxNorm for cyclophosphamide: their sources are in the guideline's comments)."""
+    codes verified since (ATC for neratinib, margetuximab, capecitabine, vinorelbine, cyclophosphamide and
+    the taxane class; RxNorm for cyclophosphamide, T-DXd, tucatinib and fulvestrant: their sources are in
+    the guideline's comments)."""
     g = fhirin.load("guidelines/her2_mbc.hgl")
     b = g.fhir_bindings
     assert {c.value: (c.rxnorm, c.atc, c.is_class) for c in b.concepts("drug")} == {
         "trastuzumab": (("224905",), "L01FD01", False), "pertuzumab": (("1298944",), "L01FD02", False),
-        "taxane": (("72962", "56946"), None, True), "t_dm1": (("1371041",), "L01FD03", False),
-        "t_dxd": ((), "L01FD04", False), "tucatinib": ((), "L01EH03", False),
+        "taxane": (("72962", "56946"), "L01CD", True), "t_dm1": (("1371041",), "L01FD03", False),
+        "t_dxd": (("2267582",), "L01FD04", False), "tucatinib": (("2361285",), "L01EH03", False),
         "lapatinib": (("480167",), "L01EH01", False), "neratinib": (("1940643",), "L01EH02", False),
         "capecitabine": (("194000",), "L01BC06", False), "margetuximab": ((), "L01FD06", False),
         "vinorelbine": (("39541",), "L01CA04", False), "cyclophosphamide": (("3002",), "L01AA01", False),
-        "endocrine": (("84857", "258494", "72965", "10324"), "L02", True),
+        "endocrine": (("84857", "258494", "72965", "10324", "282357"), "L02", True),
         "cdk46_inhibitor": (("1601374", "1873916", "1946825"), None, True)}
     assert {x.name: x.codes for x in b.facts}["er"] == (("http://loinc.org", "85337-4"),)
     assert [x.name for x in b.inputs] == [
         "her2_status_primary", "her2_status_metastatic", "her2_ihc_metastatic", "her2_ish_metastatic", "hr_status",
         "months_since_metastatic_diagnosis", "bm_status", "adjuvant_her2", "prior_drugs_metastatic",
         "current_regimen", "age_years", "ecog"]
+
+
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+MET_ONSET = {"resourceType": "Condition", "id": "met", "subject": {"reference": "Patient/pt"},  # the anchor
+             "code": {"coding": [{"system": "http://snomed.info/sct", "code": "94381002"}]},
+             "onsetDateTime": "2024-12-01"}
+
+
+def _statement(code, status, start, end=None):
+    return {"resourceType": "MedicationStatement", "id": f"m-{code}", "status": status,
+            "subject": {"reference": "Patient/pt"},
+            "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": code}]},
+            "effectivePeriod": {"start": start, **({"end": end} if end else {})}}
+
+
+@pytest.mark.parametrize("code, drug", [
+    ("224905", "trastuzumab"),
+    ("3002", "cyclophosphamide"),
+    ("2267582", "t_dxd"),        # trastuzumab deruxtecan, RxNorm ingredient
+    ("2361285", "tucatinib"),
+    ("56946", "taxane"),         # paclitaxel, a member of the class
+    ("282357", "endocrine"),     # fulvestrant, a member of the class
+])
+def test_a_her2_medication_record_is_read_as_its_drug(code, drug):
+    """An ingredient-coded MedicationStatement of a finished metastatic line gives its drug."""
+    g = fhirin.load("guidelines/her2_mbc.hgl")
+    finished = _statement(code, "completed", "2025-01-01", "2025-03-01")
+    case, sources = fhirin.case_from_fhir(g, [MET_ONSET, finished], dt.date(2025, 6, 1))
+    assert case["prior_drugs_metastatic"] == [drug]
+    assert [s["as"] for s in sources["prior_drugs_metastatic"]] == [drug]
+
+
+@pytest.mark.parametrize("code", ["2267574", "2361290"])  # T-DXd precise ingredient, a tucatinib tablet
+def test_a_record_coded_below_the_ingredient_is_not_read(code):
+    """Only ingredient codes are bound: a precise-ingredient or product code is not taken for the drug."""
+    g = fhirin.load("guidelines/her2_mbc.hgl")
+    finished = _statement(code, "completed", "2025-01-01", "2025-03-01")
+    case, _ = fhirin.case_from_fhir(g, [MET_ONSET, finished], dt.date(2025, 6, 1))
+    assert case.get("prior_drugs_metastatic") is None
 
 
 # ---------------------------------------------------------------- canonical base of the export
