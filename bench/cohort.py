@@ -8,7 +8,8 @@ to two baselines measured in the same run: the hand-written chooser (bench/handw
 bench/chooser.hgl cases: the practical limit of a guideline engine, per case) and a plain
 JSON I/O floor (json.loads + json.dumps of the same HER2 file, what any batch tool pays).
 End-to-end figures run `hgl` in a fresh process (start-up included), best of --repeat.
-Peak RSS of a batch is reported at --n and --n-large cases (flat = bounded memory).
+Peak RSS of a batch is reported at --n and --n-large cases (flat = bounded memory), and the
+scaling: each end-to-end rate on --jobs cores over one core, with the CPU each case cost.
 """
 
 from __future__ import annotations
@@ -151,6 +152,14 @@ def main(argv=None) -> int:
         mark = "" if goal is None else f">= {goal:,}/s " + ("met" if rate >= goal else "NOT met")
         per_cpu = f"{n / cpu[name]:10,.0f}" if name in cpu else " " * 10
         print(f"{name:58} {rate:10,.0f} {rate / hand:8.3f} {rate / floor:7.3f} {per_cpu}  {mark}")
+    rates = dict(rows)
+    if jobs > 1:  # the scaling, in this run: wall rate on `jobs` cores over one, and CPU spent per case
+        scaling = []
+        for label, what in (("batch full", "batch, {} --explain full"), ("short", "batch, {} --explain short"),
+                            ("none", "batch, {} --explain none"), ("cohort", "hgl cohort (Parquet), {} --explain none")):
+            one, many = what.format("1 core,"), what.format(f"{jobs} cores,")
+            scaling.append(f"{label} {rates[many] / rates[one]:.2f}x (CPU {cpu[many] / cpu[one]:.2f}x)")
+        print(f"{jobs} cores over 1, wall (CPU per case; 1.00x = no overhead): " + ", ".join(scaling))
     print(f"peak RSS of hgl run --cases (one process): {rss[n]:.0f} MB at {n:,} cases, "
           f"{rss[args.n_large]:.0f} MB at {args.n_large:,} cases")
     return 0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import io
+import itertools
 from collections import Counter
 from contextlib import contextmanager
 import json
@@ -90,26 +92,118 @@ def read_cases(path, position=None):
     Every record that cannot be read (bad JSON, bad UTF-8, a line too long, a CSV row with
     more cells than the header) is a CaseError naming its line; the reading goes on.
     `position`: a one-item list kept at the bytes read so far (the file is read once).
+    The records of `batch_chunks`, one after the other (what a batch evaluates).
     """
-    return _read_csv(path, None, position) if str(path).endswith(".csv") else _read_jsonl(path, position)
+    is_csv = str(path).endswith(".csv")
+    for chunk in batch_chunks(path, is_csv, position):
+        yield from chunk_records(chunk)
 
 
-def _read_jsonl(path, position=None):
+# ------------------------------------------------------------------ chunks: what the reading process does
+
+CHUNK_BYTES = 1 << 19  # JSON Lines read per chunk at most (whole lines: a little more); ~500 HER2 cases
+MIN_CHUNK_BYTES = 1 << 17  # at least, or the file in 64 chunks if that is more (each task costs ~0.5 ms)
+CSV_ROWS = 512  # CSV rows per chunk
+_BOM = b"\xef\xbb\xbf"
+
+
+def batch_chunks(path, is_csv: bool, position=None):
+    """The input cut into chunks, the only reading a batch does before evaluation.
+
+    JSON Lines: ("jsonl", first line number, bytes of whole lines) -- the bytes are not looked
+    into here (the lines are split, decoded and parsed where they are evaluated:
+    `chunk_records`), so the process that reads costs almost nothing.  CSV: a quoted cell may
+    hold a newline, so the file cannot be cut at any newline: it is parsed here, and a chunk is
+    ("csv", header, [(line number, row cells, or ("error", errors))]).
+    """
+    return _csv_chunks(path, position) if is_csv else _jsonl_chunks(path, position)
+
+
+def chunk_bytes(total: int) -> int:
+    """The bytes per chunk of a JSON Lines file of `total` bytes: 1/64 of it, within
+    [MIN_CHUNK_BYTES, CHUNK_BYTES] (many chunks per worker, so none waits long for the last;
+    few enough that handing them out costs ~1% of the work)."""
+    return min(CHUNK_BYTES, max(MIN_CHUNK_BYTES, total // 64))
+
+
+def _jsonl_chunks(path, position=None, size: int | None = None):
+    size = size or chunk_bytes(_size(path))
+    limit = MAX_LINE_BYTES
     with open(path, "rb") as fh:
-        for i, line in _lines(fh, position=position):
-            if isinstance(line, CaseError):
-                yield i, line
-            elif line.strip():
-                try:
-                    yield i, json.loads(line)
-                except json.JSONDecodeError as err:
-                    yield _line_error(i, f"not valid JSON: {err.msg} at column {err.colno}")
-                except RecursionError:
-                    yield _line_error(i, "not valid JSON: nested too deeply")
+        first = 1
+        while True:
+            data = fh.read(size)
+            if not data:
+                return
+            if not data.endswith(b"\n"):  # complete the last line, in a bounded read
+                tail = fh.readline(limit + 1)
+                data += tail
+                if len(tail) > limit and not tail.endswith(b"\n"):  # longer than any line read: skip the rest
+                    while tail and not tail.endswith(b"\n"):  # (chunk_records reports it, by its length)
+                        tail = fh.readline(limit)
+            if position is not None:
+                position[0] = fh.tell()
+            yield "jsonl", first, data
+            first += data.count(b"\n") + (not data.endswith(b"\n"))
 
 
-def _read_csv(path, inputs, position=None):
-    """(line, row dict) per CSV record; the header is the first non-empty line."""
+def _csv_chunks(path, position=None):
+    rows: list = []
+    header = None
+    for line, head, row in _read_csv(path, position):
+        if head is None:  # an error record (it needs no header)
+            rows.append((line, ("error", row.errors)))
+        else:
+            header = head  # read once: every row of a chunk has the same
+            rows.append((line, row))
+        if len(rows) >= CSV_ROWS:
+            yield "csv", header, rows
+            rows = []
+    if rows:
+        yield "csv", header, rows
+
+
+def chunk_records(chunk, max_line: int | None = None):
+    """(line number, case dict or CaseError) for each record of a chunk of `batch_chunks`:
+    blank lines are skipped; a line that cannot be read is a CaseError naming its line."""
+    if chunk[0] == "csv":
+        _, header, rows = chunk
+        for line, row in rows:
+            yield line, CaseError(row[1]) if type(row) is tuple else dict(zip(header, row))
+        return
+    _, first, data = chunk
+    limit = MAX_LINE_BYTES if max_line is None else max_line
+    pieces = data.split(b"\n")
+    last = len(pieces) - 1
+    for k, raw in enumerate(pieces):
+        lineno = first + k
+        if k == last:
+            if not raw:
+                return  # the chunk ended with a newline
+        elif len(raw) <= limit:
+            raw += b"\n"  # as a line is read (a JSON error's column counts from it)
+        if len(raw) > limit and not raw.endswith(b"\n"):
+            yield _line_error(lineno, f"line longer than {limit} bytes: not read")
+            continue
+        if lineno == 1 and raw.startswith(_BOM):
+            raw = raw[3:]
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            yield _line_error(lineno, f"not valid UTF-8 (byte {err.start + 1} of the line)")
+            continue
+        if text.strip():
+            try:
+                yield lineno, json.loads(text)
+            except json.JSONDecodeError as err:
+                yield _line_error(lineno, f"not valid JSON: {err.msg} at column {err.colno}")
+            except RecursionError:
+                yield _line_error(lineno, "not valid JSON: nested too deeply")
+
+
+def _read_csv(path, position=None):
+    """(line, header, row cells) per CSV record, or (line, None, CaseError); the header is the
+    first non-empty line."""
     pending: dict[int, str] = {}
     with open(path, "rb") as fh:
         reader = csv.reader((text for _, text in _lines(fh, pending, position)))
@@ -120,11 +214,11 @@ def _read_csv(path, inputs, position=None):
             except StopIteration:
                 break
             except csv.Error as err:
-                yield _line_error(reader.line_num, f"not valid CSV: {err}")
+                yield reader.line_num, None, _line_error(0, f"not valid CSV: {err}")[1]
                 continue
             line = reader.line_num
             if line in pending:
-                yield _line_error(line, pending.pop(line))
+                yield line, None, _line_error(line, pending.pop(line))[1]
                 if header is None:
                     return  # no header: nothing else can be read
                 continue
@@ -134,11 +228,11 @@ def _read_csv(path, inputs, position=None):
                 header = row
                 continue
             if len(row) > len(header):
-                yield _line_error(line, f"{len(row)} cells, but the header has {len(header)}")
+                yield line, None, _line_error(line, f"{len(row)} cells, but the header has {len(header)}")[1]
                 continue
-            yield line, dict(zip(header, row))
+            yield line, header, row
         for line in sorted(pending):  # a bad line inside a quoted multi-line cell
-            yield _line_error(line, pending[line])
+            yield line, None, _line_error(line, pending[line])[1]
 
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -184,15 +278,45 @@ def evaluate_record(guideline, checked, specs, is_csv, lineno, case, explain="fu
     return dumps_record(record(result, explain)) + "\n", (result.status, preferred_systemic(result))
 
 
+def chunk_evaluator(guideline, checked, is_csv, explain="full", max_line: int | None = None):
+    """A function from a chunk of `batch_chunks` to (its output text, its tally): the work of a
+    worker process (hgl.runtime.parallel), or of this process with one job.
+
+    The tally is (records, invalid records, {status: count}, {preferred option: count}), the
+    counts in the order first seen (merged chunk after chunk they are those of the whole file).
+    """
+    specs = {s.name: s for s in guideline.inputs}
+    limit = MAX_LINE_BYTES if max_line is None else max_line
+
+    def run(chunk):
+        lines: list[str] = []
+        status: dict = {}
+        preferred: dict = {}
+        errors = 0
+        for lineno, case in chunk_records(chunk, limit):
+            line, tally = evaluate_record(guideline, checked, specs, is_csv, lineno, case, explain)
+            lines.append(line)
+            if tally is None:
+                errors += 1
+            else:
+                status[tally[0]] = status.get(tally[0], 0) + 1
+                for o in tally[1]:
+                    preferred[o] = preferred.get(o, 0) + 1
+        return "".join(lines), (len(lines), errors, status, preferred)
+
+    return run
+
+
 def run_batch(guideline, path, out, params=None, progress=True, fmt="jsonl", jobs=1, explain="full"):
     """Evaluate every case of a file; write one JSON result per line to `out`; return the summary.
 
     Parameters are checked once (a bad one raises CaseError before any case runs); an invalid
     case gives its line an {"error": ...} result and the others still run.  `jobs`: worker
     processes (None: every core, one for a small file; hgl.runtime.parallel), output in order.
+    This process only cuts the input into chunks (`batch_chunks`) and writes what comes back;
+    with one job, or a file of one chunk, it evaluates the chunks itself, through the same functions.
     """
     checked = guideline.check_params(params)
-    specs = {s.name: s for s in guideline.inputs}
     is_csv = str(path).endswith(".csv")
     status: Counter = Counter()
     preferred: Counter = Counter()
@@ -203,25 +327,24 @@ def run_batch(guideline, path, out, params=None, progress=True, fmt="jsonl", job
     start = time.perf_counter()
     last = 0.0
     done = 0
-    write = out.write
     jobs = resolve_jobs(jobs, path)
+    chunks = batch_chunks(path, is_csv, position)
+    if jobs > 1:
+        ahead = [c for _, c in zip(range(2), chunks)]
+        chunks = itertools.chain(ahead, chunks)
+        if len(ahead) < 2:
+            jobs = 1  # one chunk: starting workers costs more than it saves
     if jobs == 1:
-        results = (evaluate_record(guideline, checked, specs, is_csv, lineno, case, explain)
-                   for lineno, case in read_cases(path, position))
+        results = map(chunk_evaluator(guideline, checked, is_csv, explain), chunks)
     else:
-        results = batch_results(guideline, checked, is_csv, read_cases(path, position), explain, jobs)
-    for line, tally in results:
-        try:
-            write(line)
-        except UnicodeEncodeError:  # a lone surrogate ("\\ud800") echoed in an error: written escaped
-            write(json.dumps(json.loads(line), separators=(",", ":")) + "\n")
-        if tally is None:
-            errors += 1
-        else:
-            status[tally[0]] += 1
-            preferred.update(tally[1])
-        done += 1
-        if progress and size and not done & 255:
+        results = batch_results(guideline, checked, is_csv, chunks, explain, jobs, MAX_LINE_BYTES)
+    for text, (n, bad, by_status, by_preferred) in results:
+        _write(out, text)
+        errors += bad
+        status.update(by_status)
+        preferred.update(by_preferred)
+        done += n
+        if progress and size:
             now = time.perf_counter()
             if now - last > 0.2:
                 last = now
@@ -231,6 +354,33 @@ def run_batch(guideline, path, out, params=None, progress=True, fmt="jsonl", job
         sys.stderr.write("\n")
     return {"cases": done, "errors": errors, "by_status": dict(status.most_common()),
             "by_preferred": dict(preferred.most_common())}
+
+
+def _write(out, text: str) -> None:
+    """A chunk's lines to `out`: a text stream takes them at once; another sink (such as
+    hgl.runtime.output.CsvResults) one line at a time, as before chunks."""
+    if not isinstance(out, io.TextIOBase):
+        for line in _split(text):
+            _write_line(out, line)
+        return
+    try:
+        out.write(text)  # encoded as a whole before anything is written: all or nothing
+    except UnicodeEncodeError:
+        for line in _split(text):
+            _write_line(out, line)
+
+
+def _write_line(out, line: str) -> None:
+    try:
+        out.write(line)
+    except UnicodeEncodeError:  # a lone surrogate ("\\ud800") echoed in an error: written escaped
+        out.write(json.dumps(json.loads(line), separators=(",", ":")) + "\n")
+
+
+def _split(text: str) -> list[str]:
+    """The lines of a chunk's output, each with its newline (a JSON line holds no raw newline;
+    str.splitlines would also cut at U+2028 inside a string)."""
+    return [line + "\n" for line in text.split("\n")[:-1]]
 
 
 class OutputRefused(Exception):
