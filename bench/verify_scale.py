@@ -1,6 +1,6 @@
 """Verification benchmark: `hgl check --verify` on the HER2 guideline grown to N times its size.
 
-Run by hand (not in CI):  .venv/bin/python bench/verify_scale.py [--sizes 1,2,5,10] [--jobs 1]
+Run by hand (not in CI):  .venv/bin/python bench/verify_scale.py [--sizes 1,2,5,10] [--jobs N]
 
 `scaled(text, n)` makes an N×-sized guideline from guidelines/her2_mbc.hgl: the inputs, definitions,
 data checks, shared outcomes and sections (with their rules), and the `accept` statements, are
@@ -173,7 +173,8 @@ def _cpu() -> float:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1,2,5,10", help="comma-separated multiples of the HER2 guideline")
-    ap.add_argument("--jobs", type=int, default=1, help="worker processes for the verifier (default 1)")
+    ap.add_argument("--jobs", type=int, default=None,
+                    help="worker processes for the verifier (default: every core, as hgl check --verify)")
     ap.add_argument("--options", choices=("shared", "copied"), default="shared",
                     help="the copies share the option catalogue (default) or copy it too")
     ap.add_argument("--write", metavar="N", type=int, help="print the N×-sized guideline and stop")
@@ -182,7 +183,7 @@ def main(argv=None) -> int:
         sys.stdout.write(scaled(HER2.read_text(encoding="utf-8"), args.write, args.options))
         return 0
     sizes = [int(s) for s in args.sizes.split(",")]
-    print(f"hgl check --verify on HER2 grown N times (options {args.options}, jobs {args.jobs}); "
+    print(f"hgl check --verify on HER2 grown N times (options {args.options}, jobs {args.jobs or 'every core'}); "
           "wall-clock and CPU seconds (this process and its workers) of verify_report; ratios of CPU "
           "time against the 1x run of this invocation")
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (other work on the machine "
