@@ -234,16 +234,11 @@ def straight(engine):
     for r, reads, when, plain_when, opt_when, guards in engine.p1:
         rule, rkey = w.name(r), w.name(("r", r.id))
         plain = f"(not U or U.isdisjoint({w.name(reads)}))"
-        indent = 1
-        if when is not None:
-            _test(w, 1, "v", rkey, when, plain_when, opt_when, plain, "env, None", forced=False)
-            w.put(1, "if v is True:")
-            indent = 2
-        w.put(indent, f"fired_rules.append({rule})")
-        _guards(w, indent, [((r, i), ("b", r.id, i), *g) for i, *g in guards], plain, "env, None", forced=False)
-        if when is not None:
-            w.put(1, "elif v is not False:")
-            w.put(2, f"undecided.append(({rkey}, v))")
+        def fires(indent, r=r, rule=rule, plain=plain, guards=guards):
+            w.put(indent, f"fired_rules.append({rule})")
+            _guards(w, indent, [((r, i), ("b", r.id, i), *g) for i, *g in guards], plain, "env, None", forced=False)
+
+        _rule(w, rkey, when, plain_when, opt_when, plain, "env, None", False, fires)
     w.put(1, "return fired_rules, fired, undecided")
     phase1 = w.make("phase1", "env, e, U")
     return prelude, phase1, _phase2(engine, module, lambdas, known)
@@ -257,17 +252,25 @@ def _phase2(engine, module, lambdas, known):
     for r, key, reads, when, plain_when, opt_when, guards in engine._p2:
         rkey = w.name(key)
         plain = f"(plain or (U is not None and U.isdisjoint({w.name(reads)})))"
-        indent = 1
-        if when is not None:
-            _test(w, 1, "v", rkey, when, plain_when, opt_when, plain, "env, P", forced=True)
-            w.put(1, "if v is True:")
-            indent = 2
-        _guards(w, indent, [((r, bkey[2]), bkey, *g) for bkey, *g in guards], plain, "env, P", forced=True)
-        if when is not None:
-            w.put(1, "elif v is not False:")
-            w.put(2, f"undecided.append(({rkey}, v))")
+        _rule(w, rkey, when, plain_when, opt_when, plain, "env, P", True,
+              lambda indent, r=r, plain=plain, guards=guards: _guards(
+                  w, indent, [((r, bkey[2]), bkey, *g) for bkey, *g in guards], plain, "env, P", forced=True))
     w.put(1, "return fired")
     return w.make("phase2", "env, e, P, U, forced, plain, undecided")
+
+
+def _rule(w, rkey: str, when, plain_when, opt_when, plain: str, args: str, forced: bool, fires) -> None:
+    """A rule's condition, then `fires(indent)` (what it gives when true) in its branch; an
+    undecided condition is kept (both phases: the same shape, other tables)."""
+    indent = 1
+    if when is not None:
+        _test(w, 1, "v", rkey, when, plain_when, opt_when, plain, args, forced=forced)
+        w.put(1, "if v is True:")
+        indent = 2
+    fires(indent)
+    if when is not None:
+        w.put(1, "elif v is not False:")
+        w.put(2, f"undecided.append(({rkey}, v))")
 
 
 def _guards(w, indent: int, guards, plain: str, args: str, forced: bool) -> None:
