@@ -194,7 +194,7 @@ def chunk_records(chunk, max_line: int | None = None):
             continue
         if text.strip():
             try:
-                yield lineno, json.loads(text)
+                yield lineno, loads_line(raw, text)
             except json.JSONDecodeError as err:
                 yield _line_error(lineno, f"not valid JSON: {err.msg} at column {err.colno}")
             except RecursionError:
@@ -241,6 +241,28 @@ try:  # a fast encoder for result records; its output is byte for byte that of _
     import orjson as _orjson
 except ImportError:  # pragma: no cover - orjson is a dependency; without it, the same bytes, slower
     _orjson = None
+
+
+_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_NUMBER = b"0" * 19  # 19 digits in a row: maybe an integer beyond 64 bits, which orjson reads as a float
+
+
+def loads_line(raw: bytes, text: str):
+    """json.loads(text), where `raw` is `text` in UTF-8: by orjson (about three times faster)
+    when that gives the same value.
+
+    orjson reads every JSON text that json.loads reads to the same value (the same types; floats
+    correctly rounded, like json's), except integers beyond 64 bits (orjson makes them floats: a
+    line with 19 digits in a row goes to json.loads), and refuses some that json.loads reads (NaN,
+    Infinity, 1e400, a lone surrogate) or words differently: on any orjson error json.loads reads
+    the line, so a case and an error's words are the same either way (tests/test_batch_json.py).
+    """
+    if _orjson is not None and _LONG_NUMBER not in raw.translate(_TO_ZERO):
+        try:
+            return _orjson.loads(raw)
+        except _orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
 
 
 def dumps_record(rec: dict) -> str:

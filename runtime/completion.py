@@ -26,6 +26,7 @@ class Completions:
     # which recomputes every definition that reads a filled input (tests/test_completion_plans.py).
     dependency_plans = True
     _plans = None  # this guideline's _Plans, made at the first search
+    _derived = None  # the names of the definitions, made at the first search by cases
 
     def _by_cases(self, env, missing):
         """The firing every consistent completion of the missing inputs agrees on, or None.
@@ -45,10 +46,12 @@ class Completions:
         if total > self.MAX_CASES:
             return None
         agreed = None
+        derived = self._derived
+        if derived is None:
+            derived = self._derived = frozenset(name for name, *_ in self.defs)
+        base = {k: v for k, v in env.items() if k not in derived and not k.startswith("__")}  # the case itself
         for values in product(*domains):
-            trial = {k: v for k, v in env.items() if not k.startswith("__")}
-            for name, *_ in self.defs:
-                trial.pop(name, None)
+            trial = base.copy()
             trial.update(zip(missing, values))
             raw = self.run(trial)
             if raw["status"] == "inconsistent_data":
@@ -137,9 +140,10 @@ class Completions:
             if self.dependency_plans:
                 run = cache.get(("m",)) if cache is not None else None
                 if run is None:  # per run: the values memoised, and the case as plain code sees it
-                    run = (plans, {},
-                           {k: ABSENT if type(v) is Unknown else v for k, v in env.items()}
-                           if self.shortcuts else None)
+                    pbase = cache.get(("penv",)) if cache is not None else None  # (Engine.run's, when it made one)
+                    if pbase is None and self.shortcuts:
+                        pbase = {k: ABSENT if type(v) is Unknown else v for k, v in env.items()}
+                    run = (plans, {}, pbase if self.shortcuts else None)
                     if cache is not None:
                         cache[("m",)] = run
                 filled = _Filled(self, env, names, domains, *run)

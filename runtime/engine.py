@@ -14,7 +14,7 @@ plain-Python variant (its KNOWN table), which gives the same answer faster.
 from __future__ import annotations
 
 from .completion import Completions, _finite_domain
-from .logic import ABSENT, Touched, Unknown, plain_to_try, truth
+from .logic import ABSENT, Touched, Unknown, plain_first, plain_to_try, truth
 from .model import DEFAULT_ROLES
 from .proposal import OptionView, Proposal  # noqa: F401 - Proposal: part of this module's API
 
@@ -31,7 +31,7 @@ class Firing:
     def __init__(self):
         self.roles: dict = {}  # option -> final role
         self.by: dict = {}  # option -> (rule id, branch index) giving that role
-        self.proposed_by: dict = {}  # option -> [rule ids]
+        self.proposed_by: dict = {}  # option -> (rule ids proposing it)
         self.flags: dict = {}  # flag -> [(rule id, branch index)]
         self.requests: dict = {}  # input -> (rule id, branch index)
         self.undecided: list = []  # [(key, Unknown)] found in phase 2
@@ -60,19 +60,28 @@ STEPS = ("govern", "propose", "withhold", "phase2", "restrict")
 # The restrictions, in the order they apply: (the role an option must have, or None for any; the
 # role it gets, or None: it is dropped).
 RESTRICTIONS = {"demote": ("preferred", "alternative"), "avoid": (None, "avoid"), "drop": (None, None)}
+_RESTRICT_RANK = {kind: i for i, kind in enumerate(RESTRICTIONS)}
+
+
+def _restrict_rank(item):  # (rule, branch, outcome index, outcome) -> its kind's place in RESTRICTIONS
+    return _RESTRICT_RANK[item[3].kind]
 
 
 class _State:
     """One combination run: its inputs and what the steps build."""
 
-    __slots__ = ("env", "fired_rules", "fired", "forced", "plain", "out", "gov", "proposals", "restricts",
-                 "withhold", "views", "proposed", "P", "penv", "missing")
+    __slots__ = ("env", "fired_rules", "fired", "forced", "plain", "out", "gov", "proposed", "by", "proposed_by",
+                 "restricts", "withhold", "views", "P", "penv", "missing")
 
     def __init__(self, env, fired_rules, fired, forced, plain):
         self.env, self.fired_rules, self.fired, self.forced, self.plain = env, fired_rules, fired, forced, plain
         self.out = Firing()
         self.gov = None
-        self.proposals: dict = {}  # option -> [role, (rule, branch) giving it, [rules proposing it]]
+        # the proposals, option by option in the order first proposed: its role, the (rule, branch)
+        # giving that role, the rules proposing it
+        self.proposed: dict = {}
+        self.by: dict = {}
+        self.proposed_by: dict = {}
         self.restricts: list = []
         self.withhold = False
 
@@ -208,7 +217,8 @@ class Engine(Completions):
         else:
             fired_rules, fired, undecided = self._phase1(env, U, penv)
         phase1_undecided = undecided
-        truths: dict = {}
+        # the completion search's notes for this run; it starts from the case as plain code sees it
+        truths: dict = {("penv",): penv} if penv is not None and penv is not env else {}
         settled = False
         if undecided and self.refine:
             before = fired
@@ -376,9 +386,47 @@ class Engine(Completions):
         s = _State(env, fired_rules, fired, forced, plain)
         s.penv = penv
         s.missing = missing
-        for step in self._steps:
+        steps = self._steps
+        if self._straight:  # (made after a few runs, as the straight-line code)
+            self._first_steps(s)
+            steps = steps[2:]
+        for step in steps:
             step(s)
         return s.out
+
+    # The first two steps (govern, propose) read nothing but which phase-1 rules and branches
+    # fired, and the guideline's tables: what they give is kept per list of those (at most
+    # KEPT_LIMIT lists, then started afresh) and copied into every run with the same list.  On with
+    # the straight-line code: tests/test_explain_identity.py compares it with the loops.
+    KEPT_LIMIT = 4096
+    _kept = None
+
+    def _first_steps(self, s):
+        key = (tuple([r.id for r in s.fired_rules]), tuple([(r.id, i) for r, i in s.fired]))
+        kept = self._kept
+        if kept is None:
+            kept = self._kept = {}
+        got = kept.get(key)
+        out = s.out
+        if got is None:
+            self._step_govern(s)
+            self._step_propose(s)
+            if len(kept) >= self.KEPT_LIMIT:
+                kept.clear()
+            kept[key] = (s.gov, s.withhold, dict(s.proposed), dict(s.by), dict(s.proposed_by),
+                         tuple((f, tuple(keys)) for f, keys in out.flags.items()), dict(out.requests),
+                         tuple(s.restricts))
+            return
+        gov, withhold, proposed, by, proposed_by, flags, requests, restricts = got
+        s.gov = out.governing = gov
+        s.withhold = withhold
+        s.proposed, s.by, s.proposed_by = dict(proposed), dict(by), dict(proposed_by)  # (the rules: tuples)
+        if flags:
+            out.flags = {f: list(keys) for f, keys in flags}  # (phase 2 may add to them)
+        if requests:
+            out.requests = dict(requests)
+        if restricts:
+            s.restricts = list(restricts)
 
     def _step_govern(self, s):
         """The first section of the governing order with a fired governing rule governs."""
@@ -397,18 +445,21 @@ class Engine(Completions):
 
     def _step_withhold(self, s):
         """A `withhold` clears every proposal; what is left is the proposal phase-2 rules read."""
+        proposed = s.proposed
         if s.withhold:
-            s.proposals.clear()
+            proposed.clear()
+            s.by.clear()
+            s.proposed_by.clear()
         # what filters see of the proposed options: the shared views, plus those that stand for an input
         views = self.static_views
-        standing = [o for o in self.standing if o in s.proposals]
-        if standing:
-            views = dict(views)
-            for o in standing:
-                views[o] = OptionView(self.options[o], s.env, self.options)
+        if proposed:
+            standing = [o for o in self.standing if o in proposed]
+            if standing:
+                views = dict(views)
+                for o in standing:
+                    views[o] = OptionView(self.options[o], s.env, self.options)
         s.views = views
-        s.proposed = {o: x[0] for o, x in s.proposals.items()}
-        s.out.proposal = s.P = Proposal(s.proposed, s.views, self.negative)
+        s.out.proposal = s.P = Proposal(proposed, views, self.negative)
 
     def _step_phase2(self, s):
         """Rules that read the proposal fire (they flag, request and restrict; they cannot propose)."""
@@ -425,7 +476,7 @@ class Engine(Completions):
             if when is None or (forced and key in forced):
                 v = True
             elif opt_when is not None and penv is not None:
-                v = _attempt(opt_when, when, penv, env, P)
+                v = plain_first(opt_when, when, penv, env, P)
             elif rplain:
                 v = plain_when(env, P)
             else:
@@ -439,7 +490,7 @@ class Engine(Completions):
                 if guard is None or (forced and bkey in forced):
                     g = True
                 elif opt_guard is not None and penv is not None:
-                    g = _attempt(opt_guard, guard, penv, env, P)
+                    g = plain_first(opt_guard, guard, penv, env, P)
                 elif rplain:
                     g = plain_guard(env, P)
                 else:
@@ -451,69 +502,75 @@ class Engine(Completions):
 
     def _step_restrict(self, s):
         """Demote, then avoid, then drop (RESTRICTIONS, in order), over the options proposed."""
-        proposals, out = s.proposals, s.out
-        by = {o: x[1] for o, x in proposals.items()}
-        if not s.restricts:
-            out.roles, out.by = dict(s.proposed), by
-            out.proposed_by = {o: x[2] for o, x in proposals.items()}
-            return
+        out, by = s.out, s.by  # (the proposal's roles stay as phase 2 saw them: out.proposal)
         roles = dict(s.proposed)
+        if not s.restricts:
+            out.roles, out.by, out.proposed_by = roles, by, s.proposed_by
+            return
         dropped = set()
         env, views, forced = s.env, s.views, s.forced
         standing = self.standing
-        for action, (from_role, to_role) in RESTRICTIONS.items():
-            for r, i, j, o in s.restricts:
-                if o.kind != action:
+        restricts = s.restricts
+        if len(restricts) > 1:  # in the order of RESTRICTIONS, each kind in the order given (a stable sort)
+            restricts = sorted(restricts, key=_restrict_rank)
+        for r, i, j, o in restricts:
+            from_role, to_role = RESTRICTIONS[o.kind]
+            sel = o.selector
+            target = sel.option
+            if target is None:
+                candidates = list(roles)
+            else:  # only the option itself, and those standing for it, can match: no other is tried
+                candidates = [x for x in standing if x in roles and target in views[x].ids] if standing else []
+                if target in roles and target not in candidates:
+                    candidates.append(target)
+            for opt in candidates:
+                view = views[opt]
+                if view.id in sel.except_:
                     continue
-                sel = o.selector
-                target = sel.option
-                if target is None:
-                    candidates = list(roles)
-                else:  # only the option itself, and those standing for it, can match: no other is tried
-                    candidates = [x for x in standing if x in roles and target in views[x].ids] if standing else []
-                    if target in roles and target not in candidates:
-                        candidates.append(target)
-                for opt in candidates:
-                    view = views[opt]
-                    if view.id in sel.except_:
+                hit = (target in view.ids) if target is not None else sel.test(env, view)
+                if hit is not True:
+                    if forced and ("s", r.id, i, j, opt) in forced:
+                        hit = True  # the relevance test takes this undecided match as true
+                    elif hit is False:
                         continue
-                    hit = (target in view.ids) if target is not None else sel.test(env, view)
-                    if hit is not True:
-                        if forced and ("s", r.id, i, j, opt) in forced:
-                            hit = True  # the relevance test takes this undecided match as true
-                        elif hit is False:
-                            continue
-                        else:
-                            out.undecided.append((("s", r.id, i, j, opt), hit))
-                            continue
-                    if to_role is None:
-                        dropped.add(opt)
-                    elif roles[opt] != to_role and (from_role is None or roles[opt] == from_role):
-                        roles[opt], by[opt] = to_role, (r.id, i)
-        for opt in dropped:
-            roles.pop(opt, None)
+                    else:
+                        out.undecided.append((("s", r.id, i, j, opt), hit))
+                        continue
+                if to_role is None:
+                    dropped.add(opt)
+                elif roles[opt] != to_role and (from_role is None or roles[opt] == from_role):
+                    roles[opt], by[opt] = to_role, (r.id, i)
         out.roles = roles
-        out.by = {o: by[o] for o in roles}
-        out.proposed_by = {o: proposals[o][2] for o in roles}
+        if dropped:
+            for opt in dropped:
+                roles.pop(opt, None)
+            out.by = {o: by[o] for o in roles}
+            out.proposed_by = {o: s.proposed_by[o] for o in roles}
+        else:
+            out.by, out.proposed_by = by, s.proposed_by
 
     def _collect(self, r, i, s) -> bool:
         """Add what branch i of rule r gives; True when it withholds every proposal."""
         act = self.actions[(r.id, i)]
         key = act.key
         if act.proposes:
-            proposals, strength = s.proposals, self.role_strength
+            proposed, strength = s.proposed, self.role_strength
             replaced = s.gov is not None and not (r.governs and r.section == s.gov)
             for option, role, governed in act.proposes:
                 if governed and replaced:  # a governing scenario replaces the others' options of its kinds
                     continue
-                cur = proposals.get(option)
+                cur = proposed.get(option)
                 if cur is None:
-                    proposals[option] = [role, key, [r.id]]
+                    proposed[option] = role
+                    s.by[option] = key
+                    s.proposed_by[option] = (r.id,)
                 else:
-                    if strength[role] > strength[cur[0]]:
-                        cur[0], cur[1] = role, key
-                    if r.id not in cur[2]:
-                        cur[2].append(r.id)
+                    if strength[role] > strength[cur]:
+                        proposed[option] = role
+                        s.by[option] = key
+                    ids = s.proposed_by[option]
+                    if r.id not in ids:
+                        s.proposed_by[option] = ids + (r.id,)
         flags = s.out.flags
         for flag in act.flags:
             flags.setdefault(flag, []).append(key)
@@ -544,12 +601,3 @@ class _Actions:
         self.restricts = tuple((j, o) for j, o in enumerate(branch.outcomes) if o.kind in ("demote", "avoid", "drop"))
         self.withhold = any(o.kind == "withhold" for o in branch.outcomes)
 
-
-def _attempt(opt, test, penv, env, P):
-    """A condition's value: its plain variant on the case with missing values ABSENT, or, when
-    that reads one, the three-valued variant (hgl.runtime.logic, "optimistic plain evaluation")."""
-    try:
-        v = opt(penv, P)
-    except Touched:
-        return test(env, P)
-    return test(env, P) if v is ABSENT else v

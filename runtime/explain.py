@@ -9,12 +9,15 @@ only when a result's words are read.  A phrase is a tuple of text and nodes.
 
 from __future__ import annotations
 
+import dis
+import operator
 import weakref
 from dataclasses import dataclass
 from typing import Callable
 
 from .engine import Proposal
-from .logic import ABSENT, Unknown, plain_first, truth
+from .logic import Unknown
+from .missing_words import MissingWords
 from .model import format_value
 
 Test = Callable  # (env, proposal) -> bool | Unknown
@@ -123,7 +126,7 @@ def _agrees(a, b) -> bool:
     return a is b or (type(a) is Unknown and type(b) is Unknown)
 
 
-class Renderer:
+class Renderer(MissingWords):
     """Renders the EXPLAIN trees of one module against a case."""
 
     def __init__(self, engine, table: dict):
@@ -135,12 +138,20 @@ class Renderer:
         self.defs = table["defs"]
         self.rules = table["rules"]
         self.order = {d: {x: i for i, x in enumerate(labels)} for d, labels in self.labels.items()}
+        # (option, role) -> where results list it: its role's display rank, then the option's place
+        # (Result.roles: a look-up in C rather than a Python key function per option)
+        self.role_key = {(o, r): (rank, i) for i, o in enumerate(engine.m.OPTIONS)
+                         for r, rank in getattr(engine, "display_rank", {}).items()}
         self._cache: dict = {}
         self._keep: list = []
-        self._because: dict = {}  # (rule, branch) -> (phrase functions, the names they read or None)
+        self._because: dict = {}  # (rule, branch) -> its plan (_because_plan)
         self._rule_reads: dict = {}  # rule id -> the inputs it reads (None: not known)
         self._words: dict = {}  # (rule, branch, the values of those names…) -> the words (bounded)
         self._one: dict = {}  # id(fact) -> (fact,): the phrase _fact renders, made once
+        self._requested: dict = {}  # (rule, branch) -> the flags it raises as data requests
+        self._last_proposal: tuple = (None, None)  # (proposal, its key): _proposal_key
+        self._facts: dict = {}  # id(condition) -> (what its words read: _key_of, the condition)
+        self._code_reads: dict = {}  # a test's code -> whether it reads the proposal (_reads_proposal)
         self._position = {r.id: i for i, r in enumerate(engine.m.RULES)}  # rule id -> its place in the guideline
 
     # ------------------------------------------------------------------ values and phrases
@@ -304,6 +315,25 @@ class Renderer:
             return head + (one if len(words) == 1 else many)(env, P)
         return which
 
+    def _fact_words(self, entry: Condition, env, P) -> str:
+        """_fact(entry, env, P), the same words for the same values of what they read rendered once."""
+        plan = self._facts.get(id(entry))
+        if plan is None:  # (the entry itself: its id stays valid while the plan holds it)
+            plan = self._facts[id(entry)] = (self._key_of((entry.fact,)), entry)
+        reads = plan[0]
+        if reads[0] is None:
+            return self._fact(entry, env, P)
+        try:
+            key = self._key(id(entry), reads, env, P)
+            words = self._words.get(key)
+        except TypeError:  # a value that cannot be a key: rendered each time
+            return self._fact(entry, env, P)
+        if words is None:
+            if len(self._words) >= self.WORDS_CACHED:
+                self._words.clear()
+            words = self._words[key] = self._fact(entry, env, P)
+        return words
+
     def _fact(self, entry: Condition, env, P, truth_=None) -> str:
         fact = entry.fact
         if truth_ is True and type(fact) is Fact:  # known to hold: no need to test it again
@@ -325,29 +355,73 @@ class Renderer:
         when it does not, every condition of a fired rule and branch is true in the case itself.
         """
         plan = self._because.get((rule_id, branch))
-        if plan is None:  # they all held: their held phrases; and the names their words read
-            entries = self.entries(rule_id, branch)
-            fns = [self.compiled(c.fact.held) if type(c.fact) is Fact else self.compiled((c.fact,)) for c in entries]
-            plan = self._because[(rule_id, branch)] = (fns, self._reads(entries))
-        fns, names = plan
-        if completed or names is None or P is not None:
-            out = [f(env, P) for f in fns]
-        else:  # the same words for the same values of what they read: rendered once (bounded cache)
-            # the key: the values, their types (1, 1.0 and True are equal keys), an unknown's bounds
-            values = [env.get(n) for n in names]
-            types = tuple(map(type, values))
-            key = (rule_id, branch, *values, *types)
-            if Unknown in types:
-                key += tuple([(v.lo, v.hi) for v in values if type(v) is Unknown])
-            try:
-                words = self._words.get(key)
-            except TypeError:  # a value that cannot be a key: rendered each time
-                return [f(env, P) for f in fns]
-            if words is None:
-                if len(self._words) >= self.WORDS_CACHED:
-                    self._words.clear()
-                words = self._words[key] = [f(env, P) for f in fns]
-            return list(words)
+        if plan is None:  # they all held: their held phrases, and what the words read
+            plan = self._because[(rule_id, branch)] = self._because_plan(rule_id, branch)
+        tag, fns, plain, full = plan
+        # what the words read: a firing decided over completions also tests each condition (below)
+        reads = full if completed else plain
+        if reads[0] is None:  # words of a kind not known here: rendered each time
+            return self._render_because(rule_id, branch, fns, env, P, completed)
+        try:
+            key = self._key(tag, reads, env, P, any(type(v) is Unknown for v in env.values()) if completed else None)
+            words = self._words.get(key)
+        except TypeError:  # a value that cannot be a key: rendered each time
+            return self._render_because(rule_id, branch, fns, env, P, completed)
+        if words is None:
+            if len(self._words) >= self.WORDS_CACHED:
+                self._words.clear()
+            words = self._words[key] = self._render_because(rule_id, branch, fns, env, P, completed)
+        return list(words)
+
+    def _because_plan(self, rule_id: str, branch: int) -> tuple:
+        """(its tag in keys, the held phrase of each condition as a function, what those phrases read
+        (_key_of), what the whole conditions read: their tests too)."""
+        entries = self.entries(rule_id, branch)
+        held = [c.fact.held if type(c.fact) is Fact else (c.fact,) for c in entries]
+        return (rule_id, branch), [self.compiled(h) for h in held], self._key_of(tuple(held)), self._key_of(entries)
+
+    def _key_of(self, phrase) -> tuple:
+        """What the words of a phrase read, as _key takes it: (the names, or None; whether they read
+        the proposal; env -> the names' values)."""
+        codes: list = []
+        names = self._reads(phrase, codes=codes)
+        by_proposal = False
+        for c in codes:
+            if c is None:
+                by_proposal = True
+                break
+            seen = self._code_reads.get(c)
+            if seen is None:
+                seen = self._code_reads[c] = _reads_proposal(c)
+            if seen:
+                by_proposal = True
+                break
+        return names, by_proposal, _fetcher(names, self.symbols) if names is not None else None
+
+    def _key(self, tag, reads, env, P, extra=None) -> tuple:
+        """The key of the same words for the same values of what they read (Renderer._words): a tag
+        (whose words: a rule and branch, a condition's id), the values of the names `reads` holds
+        (_key_of), their types (1, 1.0 and True are equal keys), a float zero by its repr (-0.0 ==
+        0.0), an unknown as the inputs it waits for (a frozenset, not the Unknown: its __hash__ and
+        __eq__ are Python calls, and realistic cases hold many unknowns) and its bounds by their
+        repr when it has any (1 == 1.0), the proposal when read, and `extra`.  NaN is never equal:
+        rendered each time."""
+        names, by_proposal, fetch = reads
+        try:
+            values = fetch(env)
+        except KeyError:  # a symbol the case's values do not hold: what env.get gives, as the others
+            values = tuple(map(env.get, names))
+        types = tuple(map(type, values))
+        if Unknown in types:
+            values = tuple([v if type(v) is not Unknown else v.inputs if v.lo is None and v.hi is None
+                            else (v.inputs, repr(v.lo), repr(v.hi)) for v in values])
+        if float in types:  # -0.0 == 0.0, but the words say "-0"
+            values = tuple([repr(v) if type(v) is float and v == 0 else v for v in values])
+        return tag, values, types, self._proposal_key(P) if by_proposal and P is not None else None, extra
+
+    def _render_because(self, rule_id, branch, fns, env, P, completed) -> list[str]:
+        """because() rendered for this case (what the cache holds)."""
+        out = [f(env, P) for f in fns]
         if completed and any(type(v) is Unknown for v in env.values()):
             # a condition left unknown, in a result decided by completions or by cases (Engine._settle,
             # Engine._by_cases): say so, rather than the words of a truth it does not have
@@ -358,215 +432,66 @@ class Renderer:
                     out[i] = f"{c.written}: not known ({names} missing), but the result is the same whatever it is"
         return out
 
+    def _proposal_key(self, P) -> tuple:
+        """What words and tests can read of a proposal: each proposed option in order with its role
+        and the ids its view answers to (its drugs follow from them), the roles not proposed; made
+        once per proposal (the last one is kept: the options of one result ask for it in turn)."""
+        last = self._last_proposal
+        if last[0] is P:
+            return last[1]
+        views = P.views
+        key = (tuple(P.roles.items()), tuple([views[o].ids if o in views else None for o in P.roles]), P.negative)
+        self._last_proposal = (P, key)
+        return key
+
     # Rendered `because` lists kept (Renderer._words); past this the cache starts again (memory bounded).
     WORDS_CACHED = 4096
 
-    def _reads(self, phrase, depth: int = 0, out=None):
+    def _reads(self, phrase, depth: int = 0, out=None, codes=None):
         """The names (inputs, parameters, definitions) the words of a phrase may read, sorted, or
-        None when they also read the proposal (an `any ... option` test)."""
+        None for a node of a kind not known here.  `codes`: a list the code of each test is added
+        to (whether a test reads the proposal: _reads_proposal), and None for an `any ... option`
+        test (its words name the proposed options)."""
+        codes = [] if codes is None else codes
         top = out is None
         out = set() if top else out
         for node in phrase if type(phrase) is tuple else (phrase,):
             t = type(node)
             if t is str or node is None:
                 continue
-            if t is Which:
-                return None
+            if t is Which:  # it names the proposed options: the proposal is read
+                codes.append(None)
             if callable(node) and hasattr(node, "__code__"):
                 out |= _constants(node.__code__)
+                codes.append(node.__code__)
             elif t is Slot:
                 out.add(node.name)
             elif t is Reason:
                 if depth == 0 and node.name in self.defs:
                     out.add(node.name)
-                    if self._reads(self.defs[node.name], 1, out) is None:
+                    if self._reads(self.defs[node.name], 1, out, codes) is None:
                         return None
             elif t is tuple or t in NODE_TYPES:
                 parts = node if t is tuple else [getattr(node, f) for f in node.__dataclass_fields__]
                 for part in parts:
-                    if type(part) is not str and self._reads(part, depth, out) is None:
+                    if type(part) is not str and self._reads(part, depth, out, codes) is None:
                         return None
             else:
                 return None  # a node of a kind not known here: not cached
         return tuple(sorted(out)) if top else out
 
+    def requested_flags(self, rule_id: str, branch: int) -> frozenset:
+        """The flags a rule's branch raises as data requests (`request`), made once per branch."""
+        key = (rule_id, branch)
+        out = self._requested.get(key)
+        if out is None:
+            outcomes = self.rule_by_id[rule_id].branches[branch].outcomes
+            out = self._requested[key] = frozenset(o.flag for o in outcomes if o.kind == "request")
+        return out
+
     def selector(self, rule_id: str, branch: int, index: int, env, P) -> str:
         phrase = self.rules[rule_id][1][branch][1][index]
         return self.render(phrase, env, P) if phrase is not None else ""
-
-    # ------------------------------------------------------------------ why not, missing data
-    def why_not(self, option: str, result) -> list[dict]:
-        """Each rule that could give `option`: the conditions that held, and those that failed, in words."""
-        env, firing = result._env, result.firing
-        P = firing.proposal if firing is not None else None
-        out = []
-        for r in self.module.RULES:
-            for i, b in enumerate(r.branches):
-                roles = [o.role for o in b.outcomes if o.kind == "propose" and o.option == option]
-                if not roles:
-                    continue
-                held, failed = [], []
-                for entry in self.entries(r.id, i):
-                    v = entry.truth(env, P)
-                    if v is True:
-                        held.append(self._fact(entry, env, P, True))
-                    else:
-                        failed.append({"condition": self._fact(entry, env, P), "value": truth(v),
-                                       "as_written": entry.written})
-                item = {"rule": r.id, "title": r.title, "role": roles[0], "held": held, "failed": failed}
-                if not failed:
-                    item["note"] = self._not_given(option, r, result)
-                out.append(item)
-        return out
-
-    def _not_given(self, option, rule, result) -> str:
-        """Why an option whose rule's conditions all held is not (or not so) in the result."""
-        firing = result.firing
-        role = firing.roles.get(option) if firing is not None else None
-        if role is not None:
-            by = firing.by[option][0]
-            return f"it is in the result as {role} (rule {by})"
-        opt = self.options[option]
-        gov = firing.governing if firing is not None else None
-        engine = result._g.engine
-        if opt.kind in engine.governed and gov is not None and not (rule.governs and rule.section == gov):
-            title = next((s.title for s in self.module.SECTIONS if s.id == gov), gov)
-            kind = getattr(self.module, "KINDS", {}).get(opt.kind)
-            what = f"the choice of {kind[0].lower() + kind[1:]}" if kind else "this choice"
-            return f"{what} is governed by section {title}, which does not propose it"
-        return "a later rule dropped it, or the options were withheld"
-
-    def missing(self, name: str, result) -> dict:
-        """A missing input: the data request that asked for it, and the rules it left undecided.
-
-        `changes_result` is true for a rule the engine found that, decided, would change the result;
-        the engine tries only one such rule per group of inputs, so false means "not shown to",
-        and those rules are still listed: they are left undecided all the same.
-        """
-        env, firing = result._env, result.firing
-        decisive = getattr(firing, "decisive", {})  # a firing made elsewhere may not record it
-        P = firing.proposal
-        label = self.symbols[name][0] if name in self.symbols else name
-        entry = {"input": name, "label": label, "requested_by": [], "undecided": []}
-        req = firing.requests.get(name)
-        if req is not None:
-            entry["requested_by"].append({"rule": req[0], "title": self.rule_by_id[req[0]].title})
-        for r in self.module.RULES:
-            v = r.when(env, P) if r.when is not None else True
-            keys = []
-            if type(v) is Unknown and name in v.inputs:
-                keys = list(self.rules[r.id][0])
-            elif v is True:
-                for i, b in enumerate(r.branches):
-                    g = b.guard(env, P) if b.guard is not None else True
-                    if type(g) is Unknown and name in g.inputs:
-                        keys = list(self.rules[r.id][1][i][0])
-                        break
-            conditions = []
-            for e in keys:
-                t = e.truth(env, P)
-                if type(t) is Unknown and name in t.inputs:
-                    conditions.append(self._fact(e, env, P))
-            if conditions:
-                entry["undecided"].append({"rule": r.id, "title": r.title, "conditions": conditions,
-                                           "changes_result": name in decisive.get(r.id, ())})
-        # the rules shown to change the result first (sort is stable: guideline order within each)
-        entry["undecided"].sort(key=lambda u: not u["changes_result"])
-        return entry
-
-    def _reads_of(self, rule):
-        """The inputs a rule reads (through its definitions), or None when its module does not say."""
-        try:
-            return self._rule_reads[rule.id]
-        except KeyError:
-            reads = getattr(rule, "reads", None)
-            reads = self._rule_reads[rule.id] = frozenset(reads) if reads is not None else None
-            return reads
-
-    def missing_all(self, names, result, words: bool = True) -> list[dict]:
-        """[missing(name) for name in names], each rule's conditions evaluated once for all of them
-        (a needs_data result: missing_because; tests/test_engine_shortcuts.py checks they agree).
-        words=False: the same entries without each rule's `conditions` (nothing rendered)."""
-        env, firing = result._env, result.firing
-        decisive = getattr(firing, "decisive", {})  # a firing made elsewhere may not record it
-        P = firing.proposal
-        # per rule, in guideline order, its undecided conditions: the `when`, else each branch guard
-        # left unknown, in order (a missing input is charged to the first one that waits for it)
-        undecided = []
-        unknowns = getattr(firing, "unknowns", None)
-        if unknowns is not None:  # the engine kept them: the same values, not evaluated again
-            by_rule: dict = {}
-            for key, v in unknowns.items():
-                by_rule.setdefault(key[1], []).append((key, v))
-            rules, position = self.rules, self._position
-            for rule_id in sorted(by_rule, key=position.__getitem__):  # guideline order
-                keys = by_rule[rule_id]
-                when = [v for key, v in keys if key[0] == "r"]
-                if when:  # the rule's own condition: its branches were not tried
-                    found = [(when[0].inputs, rules[rule_id][0])]
-                else:
-                    found = [(v.inputs, rules[rule_id][1][key[2]][0]) for key, v in sorted(keys, key=lambda x: x[0][2])]
-                undecided.append((self.rule_by_id[rule_id],
-                                  [(inputs, [(e, e.truth(env, P)) for e in ks]) for inputs, ks in found]))
-            return self._missing_entries(names, firing, undecided, decisive, env, P, words)
-        opt_of = self.opt_of if getattr(result._g.engine, "shortcuts", False) else {}
-        penv = {k: ABSENT if type(v) is Unknown else v for k, v in env.items()} if opt_of else None
-        asked = frozenset(names)
-        for r in self.module.RULES:
-            if r.phase == 1:
-                reads = self._reads_of(r)
-                if reads is not None and asked.isdisjoint(reads):
-                    continue  # none of these inputs is read (the engine relies on a phase-1 rule's reads too)
-            v = plain_first(opt_of.get(r.when), r.when, penv, env, P) if r.when is not None else True
-            found = []
-            if type(v) is Unknown:
-                found.append((v.inputs, self.rules[r.id][0]))
-            elif v is True:
-                for i, b in enumerate(r.branches):
-                    g = plain_first(opt_of.get(b.guard), b.guard, penv, env, P) if b.guard is not None else True
-                    if type(g) is Unknown:
-                        found.append((g.inputs, self.rules[r.id][1][i][0]))
-            if found:
-                undecided.append((r, [(inputs, [(e, e.truth(env, P)) for e in keys]) for inputs, keys in found]))
-        return self._missing_entries(names, firing, undecided, decisive, env, P, words)
-
-    def _missing_entries(self, names, firing, undecided, decisive, env, P, words: bool = True) -> list[dict]:
-        """missing_all's entries from each rule's undecided conditions with their truths."""
-        said: dict = {}  # id(entry) -> its words for this case (an entry may wait for several inputs)
-        asked = frozenset(names)
-        # per input, in rule order: (rule, the truths of the first of its conditions waiting for it)
-        waiting: dict = {name: [] for name in names}
-        for r, found in undecided:
-            seen = set()
-            for inputs, t in found:
-                for name in asked.intersection(inputs).difference(seen):
-                    seen.add(name)
-                    waiting[name].append((r, t))
-        out = []
-        for name in names:
-            label = self.symbols[name][0] if name in self.symbols else name
-            entry = {"input": name, "label": label, "requested_by": [], "undecided": []}
-            req = firing.requests.get(name)
-            if req is not None:
-                entry["requested_by"].append({"rule": req[0], "title": self.rule_by_id[req[0]].title})
-            for r, truths in waiting[name]:
-                waits = [e for e, t in truths if type(t) is Unknown and name in t.inputs]
-                if not waits:
-                    continue
-                item = {"rule": r.id, "title": r.title}
-                if words:
-                    conditions = item["conditions"] = []
-                    for e in waits:
-                        text = said.get(id(e))
-                        if text is None:
-                            text = said[id(e)] = self._fact(e, env, P)
-                        conditions.append(text)
-                item["changes_result"] = name in decisive.get(r.id, ())
-                entry["undecided"].append(item)
-            # the rules shown to change the result first (sort is stable: guideline order within each)
-            entry["undecided"].sort(key=lambda u: not u["changes_result"])
-            out.append(entry)
-        return out
 
 
 def _constants(code) -> set:
@@ -576,6 +501,36 @@ def _constants(code) -> set:
         if hasattr(c, "co_consts"):
             out |= _constants(c)
     return out
+
+
+def _fetcher(names: tuple, symbols) -> Callable:
+    """env -> tuple(map(env.get, names)), faster when every name is a symbol (an input, parameter
+    or definition: a case's values hold them all): one itemgetter, which raises KeyError when one
+    is absent (the caller then takes env.get).  With other strings a test holds (option ids,
+    labels…), env.get for all: joining two tuples would cost more than it saves."""
+    if not names:
+        return lambda env: ()
+    if not all(n in symbols for n in names):
+        return lambda env: tuple(map(env.get, names))
+    if len(names) == 1:  # itemgetter of one name gives the value, not a tuple
+        name = names[0]
+        return lambda env: (env[name],)
+    return operator.itemgetter(*names)
+
+
+def _reads_proposal(code) -> bool:
+    """Whether a compiled test `(env, P) -> truth` may read its second argument, the proposal (a
+    nested function reading it makes it a cell variable); True for a shape not known here."""
+    if code.co_argcount != 2:
+        return True
+    name = code.co_varnames[1]
+    if name in code.co_cellvars:
+        return True
+    for ins in dis.get_instructions(code):
+        arg = ins.argval
+        if arg == name or (type(arg) is tuple and name in arg):
+            return True
+    return False
 
 
 def _unknown_words(v, kind: str, unit) -> str:

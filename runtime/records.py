@@ -64,25 +64,30 @@ def _short(result) -> dict:
     firing = result.firing
     env = result._env
     options = []
-    for oid, role, rule_id in option_triples(result):
-        rule = engine.rules[rule_id]
-        opt = engine.options[oid]
-        entry = {"id": oid, "kind": opt.kind, "role": role, "label": opt.label, "rule": rule_id,
-                 "provenance": list(rule.provenance), "evidence": list(rule.evidence),
-                 "proposed_by": list(firing.proposed_by.get(oid, ())), "strength": rule.strength}
-        if opt.stands_for:
-            entry["stands_for"] = plain(env.get(opt.stands_for))
-        options.append(entry)
+    if firing is not None and firing.roles:
+        rules, opts, by, proposers = engine.rules, engine.options, firing.by, firing.proposed_by
+        for oid, role in result.roles.items():
+            rule_id = by[oid][0]
+            rule = rules[rule_id]
+            opt = opts[oid]
+            entry = {"id": oid, "kind": opt.kind, "role": role, "label": opt.label, "rule": rule_id,
+                     "provenance": list(rule.provenance), "evidence": list(rule.evidence),
+                     "proposed_by": list(proposers.get(oid, ())), "strength": rule.strength}
+            if opt.stands_for:
+                entry["stands_for"] = plain(env.get(opt.stands_for))
+            options.append(entry)
     flags = []
-    for fid in result.flag_ids:
-        rule_id, branch = firing.flags[fid][0]
-        rule = engine.rules[rule_id]
-        requested = any(o.kind == "request" and o.flag == fid
-                        for r, b in firing.requests.values() if r == rule_id
-                        for o in engine.rules[r].branches[b].outcomes)
-        flags.append({"id": fid, "label": engine.m.FLAGS[fid].label, "rule": rule_id,
-                      "provenance": list(rule.provenance), "request": requested,
-                      "rules": list(dict.fromkeys(r for r, _ in firing.flags[fid]))})
+    if firing is not None and firing.flags:
+        words = result.words
+        requests = firing.requests.values() if firing.requests else ()
+        for fid in result.flag_ids:
+            raised = firing.flags[fid]
+            rule_id, branch = raised[0]
+            rule = engine.rules[rule_id]
+            requested = any(fid in words.requested_flags(r, b) for r, b in requests if r == rule_id)
+            flags.append({"id": fid, "label": engine.m.FLAGS[fid].label, "rule": rule_id,
+                          "provenance": list(rule.provenance), "request": requested,
+                          "rules": list(dict.fromkeys([r for r, _ in raised])) if len(raised) > 1 else [rule_id]})
     d = {"guideline": result.guideline, "status": result.status, "options": options, "flags": flags,
          "missing": result.missing, "inconsistent": result.inconsistent}
     if result._violated:

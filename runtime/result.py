@@ -63,9 +63,15 @@ class Result:
         against it (avoid…); within a role, in declaration order."""
         if self.firing is None:
             return {}
-        rank = self._g.option_rank
-        role_rank = self._g.engine.display_rank
-        return dict(sorted(self.firing.roles.items(), key=lambda kv: (role_rank[kv[1]], rank[kv[0]])))
+        roles = self.firing.roles
+        if len(roles) < 2:
+            return dict(roles)
+        try:  # the same order, looked up: (role's display rank, option's place) per (option, role)
+            return dict(sorted(roles.items(), key=self.words.role_key.__getitem__))
+        except (KeyError, AttributeError):
+            rank = self._g.option_rank
+            role_rank = self._g.engine.display_rank
+            return dict(sorted(roles.items(), key=lambda kv: (role_rank[kv[1]], rank[kv[0]])))
 
     def ids(self, role: str) -> list[str]:
         return [o for o, r in self.roles.items() if r == role]
@@ -86,8 +92,10 @@ class Result:
     def flag_ids(self):
         if self.firing is None:
             return []
-        rank = self._g.flag_rank
-        return sorted(self.firing.flags, key=rank.__getitem__)
+        flags = self.firing.flags
+        if len(flags) < 2:
+            return list(flags)
+        return sorted(flags, key=self._g.flag_rank.__getitem__)
 
     @property
     def violated(self) -> list:
@@ -179,11 +187,15 @@ class Result:
         rules, options, proposes, by, proposers = engine.rules, engine.options, engine.proposes, firing.by, \
             firing.proposed_by
         out = []
+        said: dict = {}  # (rule, branch) -> its `because`, rendered once for this result
         for oid, role in self.roles.items():
             rule_id, branch = key = by[oid]
             rule = rules[rule_id]
             opt = options[oid]
-            because = self._because(rule_id, branch, words)
+            because = said.get(key)
+            if because is None:
+                because = said[key] = self._because(rule_id, branch, words)
+            because = list(because)  # each entry its own list (a restriction adds to it)
             proposed_by = proposers.get(oid, ())
             if oid not in proposes[key]:
                 outcomes = rule.branches[branch].outcomes
@@ -219,10 +231,7 @@ class Result:
             raised = flags[fid]
             rule_id, branch = raised[0]
             rule = engine.rules[rule_id]
-            requested = any(
-                o.kind == "request" and o.flag == fid
-                for r, b in requests if r == rule_id
-                for o in engine.rules[r].branches[b].outcomes)
+            requested = any(fid in words.requested_flags(r, b) for r, b in requests if r == rule_id)
             out.append({"id": fid, "label": engine.m.FLAGS[fid].label, "rule": rule_id,
                         "provenance": list(rule.provenance),
                         "because": self._because(rule_id, branch, words),

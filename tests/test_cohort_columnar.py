@@ -152,3 +152,23 @@ def test_keep_and_explain_none_columns(her2):
                                 "violated", "error"]
     with pytest.raises(ValueError, match="explain must be one of"):
         evaluate_batch(her2, table, explain="words")
+
+
+_A_WORKER = """
+import sys
+import pyarrow as pa
+from hgl.runtime.cohort import _init
+_init(None, {}, "none", [], worker=True)
+assert pa.array(["a", None], pa.string()).to_pylist() == ["a", None]
+assert pa.array([[{"id": "x"}], None], pa.list_(pa.struct([("id", pa.string())]))).null_count == 1
+print("pandas" in sys.modules)
+"""
+
+
+def test_a_local_worker_does_not_import_pandas():
+    """pyarrow's pa.array() imports pandas to ask whether a list is array-like (~0.4 s per worker
+    process); a worker of `hgl cohort` refuses that import and gets the same arrays."""
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", _A_WORKER], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "False"

@@ -19,7 +19,8 @@ if shutil.which("java") is None:  # .ci/run installs default-jre-headless
     pytest.skip("Spark needs a Java runtime (apt-get install default-jre-headless)", allow_module_level=True)
 
 from hgl.runtime import load  # noqa: E402
-from hgl.runtime.cohort import _map_function, evaluate_dataframe, run_local, spark_session  # noqa: E402
+from hgl.runtime.cohort import (LOCAL_JVM_OPTIONS, _map_function, balanced, evaluate_dataframe,  # noqa: E402
+                                run_local, spark_session)
 from hgl.runtime.columnar import write_parquet  # noqa: E402
 
 from .conftest import GUIDELINE, ROOT  # noqa: E402
@@ -85,6 +86,25 @@ def test_the_cli_on_spark(tmp_path, her2, spark, capsys):
     local = tmp_path / "local.parquet"
     run_local(her2, source, local, jobs=1)
     assert _rows(pq.read_table(out)) == _rows(pq.read_table(local))
+
+
+@pytest.mark.parametrize("partitions, cores, want", [
+    (1, 2, 2),  # one partition (a small file, one row group): one equal partition per core
+    (3, 2, 2),  # few and uneven: the same
+    (7, 2, 2),
+    (8, 2, 8),  # 4 per core or more: as they are (Spark balances many tasks itself)
+    (20, 2, 20),
+])
+def test_few_input_partitions_are_made_one_per_core(spark, partitions, cores, want):
+    df = spark.range(1000).repartition(partitions)
+    out = balanced(df, cores)
+    assert out.rdd.getNumPartitions() == want
+    assert out.count() == 1000
+
+
+def test_a_local_session_runs_the_jvm_without_c2(spark):
+    jvm_args = spark.sparkContext._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()
+    assert LOCAL_JVM_OPTIONS in list(jvm_args)
 
 
 def test_the_function_spark_ships_carries_the_module_source(her2):

@@ -63,6 +63,60 @@ def test_two_workers_write_the_same_bytes_as_one_process(tmp_path, her2, explain
     assert s1["errors"] == 3 and s1["cases"] == one.count("\n")
 
 
+_IN_A_FRESH_PROCESS = """
+import io, json, sys
+import hgl.runtime.parallel as par
+from hgl.runtime import load
+from hgl.runtime.batch import run_batch
+guideline, path, method = sys.argv[1:]
+if method == "spawn":
+    par.start_method = lambda fork: "spawn"
+else:  # a process that has loaded only hgl has no other thread: its workers are forked
+    assert par.start_method(True) == "fork" and par.start_method(False) == "spawn"
+out = io.StringIO()
+summary = run_batch(load(guideline), path, out, progress=False, jobs=2, explain="full")
+sys.stdout.write(json.dumps(summary) + "\\n" + out.getvalue())
+"""
+
+
+def test_forked_workers_write_the_same_bytes_as_spawned_ones(tmp_path):
+    import subprocess
+
+    path = _batch_file(tmp_path, 1200)
+    outs = [subprocess.run([sys.executable, "-c", _IN_A_FRESH_PROCESS, str(GUIDELINE), str(path), method],
+                           capture_output=True, text=True, check=True, cwd=ROOT).stdout for method in ("fork", "spawn")]
+    assert outs[0] == outs[1]
+    summary = json.loads(outs[0].split("\n", 1)[0])
+    assert summary["cases"] == 1200 + len([c for c in CASES if not c[2]]) + 3 and summary["errors"] == 3  # (a blank line is no case)
+
+
+_START_METHOD = """
+import sys, threading
+from hgl.runtime.parallel import start_method
+fork, threads = sys.argv[1] == "True", int(sys.argv[2])
+stop = threading.Event()
+for _ in range(threads):
+    threading.Thread(target=stop.wait).start()
+print(start_method(fork))
+stop.set()
+"""
+
+
+@pytest.mark.parametrize("fork, threads, want", [
+    (False, 0, "spawn"),  # not asked for: every pool but a batch's
+    (True, 0, "fork"),
+    (True, 1, "spawn"),  # another thread could hold a lock the child would keep locked
+])
+@pytest.mark.skipif(sys.platform != "linux", reason="fork is used on Linux only")
+def test_start_method(fork, threads, want):
+    """In a fresh process (this one may have threads of its own)."""
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", _START_METHOD, str(fork), str(threads)], capture_output=True,
+                         text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == want
+
+
 def test_csv_in_two_workers(tmp_path):
     chooser = load(ROOT / "bench" / "chooser.hgl")
     header = "stage,age_years,score,months_since_diagnosis,prior_lines,prior_drugs,frail,resectable\n"
