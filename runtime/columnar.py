@@ -34,6 +34,7 @@ import json
 
 import pyarrow as pa
 
+from .batch import dumps_record
 from .records import LEVELS, option_triples, record
 from .schema import CaseError, coerce
 
@@ -177,7 +178,7 @@ def evaluate_batch(guideline, batch, params=None, explain: str = "none", keep=()
         violated.append([c.id for c in r._violated])
         error.append(None)
         if explain != "none":
-            texts.append(_dumps(record(r, explain)))
+            texts.append(dumps_record(record(r, explain)))  # (orjson where it writes json's bytes)
     columns = [batch.column(k) for k in keep]
     if isinstance(batch, pa.Table):
         columns = [c.combine_chunks() if c.num_chunks != 1 else c.chunk(0) for c in columns]
