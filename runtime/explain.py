@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .engine import Proposal
-from .logic import Unknown
+from .logic import Unknown, python_code
 from .missing_words import MissingWords
 from .model import format_value
 
@@ -461,9 +461,12 @@ class Renderer(MissingWords):
                 continue
             if t is Which:  # it names the proposed options: the proposal is read
                 codes.append(None)
-            if callable(node) and hasattr(node, "__code__"):
-                out |= _constants(node.__code__)
-                codes.append(node.__code__)
+            if callable(node):
+                code = python_code(node)
+                if code is None:
+                    return None  # compiled, or not a function: what it reads cannot be told
+                out |= _constants(code)
+                codes.append(code)
             elif t is Slot:
                 out.add(node.name)
             elif t is Reason:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+from types import FunctionType as _FunctionType
 
 
 class Unknown:
@@ -431,6 +432,15 @@ def plain_to_try(fn, known: dict):
     constant, so a function that tests for missing values is never tried this way.
     """
     plain = known.get(getattr(fn, "__name__", None))
-    if plain is None or "is_missing" in code_names(fn.__code__):
+    code = python_code(fn)
+    if plain is None or code is None or "is_missing" in code_names(code):
         return None
     return plain
+
+
+def python_code(fn):
+    """The code object of `fn` when it is a Python function (as the compiler writes them), else
+    None: what the code object of a compiled (e.g. Cython) function shows is not what it does, so
+    nothing may be concluded from it (a function known only that way is never tried optimistically,
+    and its words are not kept)."""
+    return fn.__code__ if type(fn) is _FunctionType else None
