@@ -44,6 +44,9 @@ _ABSENT = object()
 MAX_LINE_BYTES = 1 << 20  # a JSONL line or CSV line longer than this is one error record, never read whole
 
 
+_BOM = b"\xef\xbb\xbf"  # a UTF-8 byte order mark, skipped at the start of a file
+
+
 def _line_error(lineno, message, field="(line)"):
     return lineno, CaseError([{"field": field, "message": message}])
 
@@ -70,7 +73,7 @@ def _lines(fh, pending=None, position=None):
             error = f"line longer than {MAX_LINE_BYTES} bytes: not read"
             text = ""
         else:
-            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            if lineno == 1 and raw.startswith(_BOM):
                 raw = raw[3:]
             try:
                 text = raw.decode("utf-8")
@@ -86,25 +89,11 @@ def _lines(fh, pending=None, position=None):
             yield lineno, "\n"
 
 
-def read_cases(path, position=None):
-    """Yield (line number, case dict or CaseError) from a .jsonl or .csv file.
-
-    Every record that cannot be read (bad JSON, bad UTF-8, a line too long, a CSV row with
-    more cells than the header) is a CaseError naming its line; the reading goes on.
-    `position`: a one-item list kept at the bytes read so far (the file is read once).
-    The records of `batch_chunks`, one after the other (what a batch evaluates).
-    """
-    is_csv = str(path).endswith(".csv")
-    for chunk in batch_chunks(path, is_csv, position):
-        yield from chunk_records(chunk)
-
-
 # ------------------------------------------------------------------ chunks: what the reading process does
 
 CHUNK_BYTES = 1 << 19  # JSON Lines read per chunk at most (whole lines: a little more); ~500 HER2 cases
 MIN_CHUNK_BYTES = 1 << 17  # at least, or the file in 64 chunks if that is more (each task costs ~0.5 ms)
 CSV_ROWS = 512  # CSV rows per chunk
-_BOM = b"\xef\xbb\xbf"
 
 
 def batch_chunks(path, is_csv: bool, position=None):
@@ -285,7 +274,7 @@ def dumps_record(rec: dict) -> str:
 
 
 def evaluate_record(guideline, checked, specs, is_csv, lineno, case, explain="full"):
-    """(output line, tally) for one record of `read_cases`; the tally is (status, preferred
+    """(output line, tally) for one record of `chunk_records`; the tally is (status, preferred
     systemic options), or None for an invalid case.  Run in this process or in a worker
     (hgl.runtime.parallel); `explain`: full, short or none (hgl.runtime.records)."""
     if is_csv and not isinstance(case, CaseError):

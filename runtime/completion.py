@@ -26,7 +26,6 @@ class Completions:
     # which recomputes every definition that reads a filled input (tests/test_completion_plans.py).
     dependency_plans = True
     _plans = None  # this guideline's _Plans, made at the first search
-    _derived = None  # the names of the definitions, made at the first search by cases
 
     def _by_cases(self, env, missing):
         """The firing every consistent completion of the missing inputs agrees on, or None.
@@ -46,9 +45,7 @@ class Completions:
         if total > self.MAX_CASES:
             return None
         agreed = None
-        derived = self._derived
-        if derived is None:
-            derived = self._derived = frozenset(name for name, *_ in self.defs)
+        derived = self.def_names
         base = {k: v for k, v in env.items() if k not in derived and not k.startswith("__")}  # the case itself
         for values in product(*domains):
             trial = base.copy()
@@ -213,7 +210,7 @@ class _Plans:
         table = getattr(engine.m, "READS", None)
         if table is None:
             return
-        every = {name for name, *_ in engine.defs}
+        every = engine.def_names
         defs: dict = {}  # definition -> the definitions it reads, at any depth
         for name, fn, *_ in engine.defs:  # in dependency order: what a definition reads is closed
             got = self._closed(table.get(fn.__name__), defs, every)

@@ -14,7 +14,7 @@ plain-Python variant (its KNOWN table), which gives the same answer faster.
 from __future__ import annotations
 
 from .completion import Completions, _finite_domain
-from .logic import ABSENT, Touched, Unknown, plain_first, plain_to_try, truth
+from .logic import ABSENT, Touched, Unknown, plain_first, plain_to_try
 from .model import DEFAULT_ROLES
 from .proposal import OptionView, Proposal  # noqa: F401 - Proposal: part of this module's API
 
@@ -119,6 +119,8 @@ class Engine(Completions):
         # (name, three-valued function, plain variant, inputs read, plain variant to try) per
         # definition, in dependency order
         self.defs = tuple((d.name, d.fn, plain(d.fn), frozenset(d.reads), opt(d.fn)) for d in module.DEFINITIONS)
+        self.def_names = frozenset(d.name for d in module.DEFINITIONS)
+        self._kept: dict = {}  # what the first combination steps gave, per list of what fired (_first_steps)
         self.plain_defs = tuple((d.name, plain(d.fn)) for d in module.DEFINITIONS)
         self.tests = tuple((c.test, plain(c.test), frozenset(c.inputs), opt(c.test)) for c in self.constraints)
         self.finite_domains = {s.name: _finite_domain(s) for s in module.INPUTS}
@@ -269,7 +271,12 @@ class Engine(Completions):
 
     def _straight_code(self):
         self._runs += 1
-        if not (self.straight and self.shortcuts) or self._runs < self.STRAIGHT_AFTER:
+        return self.make_straight() if self._runs >= self.STRAIGHT_AFTER else False
+
+    def make_straight(self):
+        """The straight-line code, made now if it is not yet (a batch makes it once before forking
+        its workers), or False when it is off."""
+        if not (self.straight and self.shortcuts):
             return False
         from .straight import made_for
 
@@ -399,13 +406,10 @@ class Engine(Completions):
     # KEPT_LIMIT lists, then started afresh) and copied into every run with the same list.  On with
     # the straight-line code: tests/test_explain_identity.py compares it with the loops.
     KEPT_LIMIT = 4096
-    _kept = None
 
     def _first_steps(self, s):
         key = (tuple([r.id for r in s.fired_rules]), tuple([(r.id, i) for r, i in s.fired]))
         kept = self._kept
-        if kept is None:
-            kept = self._kept = {}
         got = kept.get(key)
         out = s.out
         if got is None:

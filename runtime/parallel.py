@@ -27,7 +27,6 @@ import os
 import pickle
 import sys
 import tempfile
-import threading
 from concurrent.futures import ProcessPoolExecutor
 
 SMALL_INPUT = 1 << 22  # bytes: below this a batch runs in this process unless --jobs says otherwise
@@ -64,7 +63,7 @@ def start_method(fork: bool) -> str:
     process, Python's or a library's own (counted by the kernel: /proc/self/task): a forked
     child has only the thread that forked, and a lock another thread held at that moment would
     stay locked in it.  ProcessPoolExecutor forks every worker before it starts its own threads."""
-    if not fork or sys.platform != "linux" or threading.active_count() != 1:
+    if not fork or sys.platform != "linux":
         return "spawn"
     try:
         return "fork" if len(os.listdir("/proc/self/task")) == 1 else "spawn"
@@ -146,10 +145,8 @@ def evaluate_chunk(chunk):
 def batch_results(guideline, checked, is_csv, chunks, explain: str = "full", jobs: int = 2, max_line=None):
     """(output text, tally) for each chunk of `chunks`, in order, in `jobs` worker processes
     (forked where safe, after this process made the engine's straight-line code once for all)."""
-    if start_method(True) == "fork":
-        from .straight import made_for
-
-        if guideline.engine.straight and guideline.engine.shortcuts:
-            made_for(guideline.engine)
+    fork = start_method(True) == "fork"
+    if fork:
+        guideline.engine.make_straight()
     return ordered_map(evaluate_chunk, chunks, jobs, init_batch, (guideline, checked, is_csv, explain, max_line),
-                       fork=True)
+                       fork=fork)

@@ -79,15 +79,11 @@ def _short(result) -> dict:
     flags = []
     if firing is not None and firing.flags:
         words = result.words
-        requests = firing.requests.values() if firing.requests else ()
         for fid in result.flag_ids:
-            raised = firing.flags[fid]
-            rule_id, branch = raised[0]
-            rule = engine.rules[rule_id]
-            requested = any(fid in words.requested_flags(r, b) for r, b in requests if r == rule_id)
+            rule_id, _branch, requested, rules = result._flag_source(fid, words)
             flags.append({"id": fid, "label": engine.m.FLAGS[fid].label, "rule": rule_id,
-                          "provenance": list(rule.provenance), "request": requested,
-                          "rules": list(dict.fromkeys([r for r, _ in raised])) if len(raised) > 1 else [rule_id]})
+                          "provenance": list(engine.rules[rule_id].provenance), "request": requested,
+                          "rules": rules})
     d = {"guideline": result.guideline, "status": result.status, "options": options, "flags": flags,
          "missing": result.missing, "inconsistent": result.inconsistent}
     if result._violated:

@@ -225,19 +225,23 @@ class Result:
         if not flags:
             return []
         words = self.words
-        requests = firing.requests.values() if firing.requests else ()
         out = []
         for fid in self.flag_ids:
-            raised = flags[fid]
-            rule_id, branch = raised[0]
-            rule = engine.rules[rule_id]
-            requested = any(fid in words.requested_flags(r, b) for r, b in requests if r == rule_id)
+            rule_id, branch, requested, rules = self._flag_source(fid, words)
             out.append({"id": fid, "label": engine.m.FLAGS[fid].label, "rule": rule_id,
-                        "provenance": list(rule.provenance),
+                        "provenance": list(engine.rules[rule_id].provenance),
                         "because": self._because(rule_id, branch, words),
-                        "request": requested,
-                        "rules": list(dict.fromkeys([r for r, _ in raised])) if len(raised) > 1 else [rule_id]})
+                        "request": requested, "rules": rules})
         return out
+
+    def _flag_source(self, fid: str, words) -> tuple:
+        """(the rule and branch that raised flag `fid` first, whether that rule asks for data with it,
+        every rule raising it, in order) — for the flags of a full and of a short record."""
+        firing = self.firing
+        raised = firing.flags[fid]
+        rule_id, branch = raised[0]
+        requested = any(fid in words.requested_flags(r, b) for r, b in firing.requests.values() if r == rule_id)
+        return rule_id, branch, requested, list(dict.fromkeys([r for r, _ in raised])) if len(raised) > 1 else [rule_id]
 
     def add_trace(self) -> None:
         """Every rule with its truth value (and, when unknown, the missing inputs it waits for)."""

@@ -204,7 +204,7 @@ def straight(engine):
     if lambdas is None:
         return None
     known = getattr(module, "KNOWN", {})
-    universe = frozenset(engine.input_order) | {d[0] for d in engine.defs} | \
+    universe = frozenset(engine.input_order) | engine.def_names | \
         {p.name for p in getattr(module, "PARAMETERS", ())} | {"today"}
     w = _Writer(module, lambdas, known, universe)
     w.put(1, "P = None")
