@@ -136,7 +136,7 @@ class Guideline:
 
 # Part of every cache file name: bump it whenever the shape of generated modules changes, so
 # a module cached by an older compiler is never loaded by a newer runtime.
-CACHE_TAG = "m15"
+CACHE_TAG = "m16"
 _loaded: dict[str, Guideline] = {}
 
 

@@ -110,12 +110,13 @@ class Engine(Completions):
         known = getattr(module, "KNOWN", {})
 
         optimistic = self.shortcuts
+        tests_missing = getattr(module, "TESTS_MISSING", None)  # the compiler's word (hgl.runtime.logic)
 
         def plain(fn):
             return known.get(fn.__name__, fn) if fn is not None else None
 
         def opt(fn):  # the plain variant to try with missing values ABSENT, or None (hgl.runtime.logic)
-            return plain_to_try(fn, known) if optimistic and fn is not None else None
+            return plain_to_try(fn, known, tests_missing) if optimistic and fn is not None else None
         # (name, three-valued function, plain variant, inputs read, plain variant to try) per
         # definition, in dependency order
         self.defs = tuple((d.name, d.fn, plain(d.fn), frozenset(d.reads), opt(d.fn)) for d in module.DEFINITIONS)

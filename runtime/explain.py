@@ -152,6 +152,7 @@ class Renderer(MissingWords):
         self._last_proposal: tuple = (None, None)  # (proposal, its key): _proposal_key
         self._facts: dict = {}  # id(condition) -> (what its words read: _key_of, the condition)
         self._code_reads: dict = {}  # a test's code -> whether it reads the proposal (_reads_proposal)
+        self._stated = _stated_reads(engine.m)  # what each test reads, by name, as the compiler states it
         self._position = {r.id: i for i, r in enumerate(engine.m.RULES)}  # rule id -> its place in the guideline
 
     # ------------------------------------------------------------------ values and phrases
@@ -387,9 +388,11 @@ class Renderer(MissingWords):
         names = self._reads(phrase, codes=codes)
         by_proposal = False
         for c in codes:
-            if c is None:
+            if c is None or c is True:
                 by_proposal = True
                 break
+            if c is False:
+                continue
             seen = self._code_reads.get(c)
             if seen is None:
                 seen = self._code_reads[c] = _reads_proposal(c)
@@ -451,8 +454,12 @@ class Renderer(MissingWords):
         """The names (inputs, parameters, definitions) the words of a phrase may read, sorted, or
         None for a node of a kind not known here.  `codes`: a list the code of each test is added
         to (whether a test reads the proposal: _reads_proposal), and None for an `any ... option`
-        test (its words name the proposed options)."""
+        test (its words name the proposed options).  A module with the compiler's tables
+        (WORDS_READ, READS_PROPOSAL) says what each test reads, by its name: then `codes` gets
+        whether it reads the proposal, and a test the tables do not name is not known here;
+        only a module without them has the code objects read (python_code)."""
         codes = [] if codes is None else codes
+        stated = self._stated
         top = out is None
         out = set() if top else out
         for node in phrase if type(phrase) is tuple else (phrase,):
@@ -461,7 +468,14 @@ class Renderer(MissingWords):
                 continue
             if t is Which:  # it names the proposed options: the proposal is read
                 codes.append(None)
-            if callable(node):
+            if callable(node) and stated is not None:
+                name = getattr(node, "__name__", None)
+                names = stated[0].get(name)
+                if names is None:
+                    return None  # not a test the compiler wrote: what it reads cannot be told
+                out.update(names)
+                codes.append(name in stated[1])
+            elif callable(node):
                 code = python_code(node)
                 if code is None:
                     return None  # compiled, or not a function: what it reads cannot be told
@@ -495,6 +509,15 @@ class Renderer(MissingWords):
     def selector(self, rule_id: str, branch: int, index: int, env, P) -> str:
         phrase = self.rules[rule_id][1][branch][1][index]
         return self.render(phrase, env, P) if phrase is not None else ""
+
+
+def _stated_reads(module):
+    """(WORDS_READ, READS_PROPOSAL) of a module, or None for one built before the compiler stated
+    them (its tests' code objects are read instead: Renderer._reads)."""
+    words, proposal = getattr(module, "WORDS_READ", None), getattr(module, "READS_PROPOSAL", None)
+    if not isinstance(words, dict) or proposal is None:
+        return None
+    return words, frozenset(proposal)
 
 
 def _constants(code) -> set:

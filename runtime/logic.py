@@ -424,23 +424,33 @@ def code_names(code) -> set:
     return names
 
 
-def plain_to_try(fn, known: dict):
+def plain_to_try(fn, known: dict, tests_missing=None):
     """The plain variant of a compiled function (from the module's KNOWN table) to try on a case
     with missing values ABSENT, or None.
 
     A plain variant is written for cases where nothing is missing: it folds `x is missing` to a
-    constant, so a function that tests for missing values is never tried this way.
+    constant, so a function that tests for missing values is never tried this way.  Which do is
+    the module's TESTS_MISSING table (`tests_missing`: the compiler states it, by function name);
+    only a module without it (built by an older compiler) has it read from the code object, and
+    then only of a Python function (python_code).
     """
-    plain = known.get(getattr(fn, "__name__", None))
+    name = getattr(fn, "__name__", None)
+    plain = known.get(name)
+    if plain is None:
+        return None
+    if tests_missing is not None:
+        return None if name in tests_missing else plain
     code = python_code(fn)
-    if plain is None or code is None or "is_missing" in code_names(code):
+    if code is None or "is_missing" in code_names(code):
         return None
     return plain
 
 
 def python_code(fn):
-    """The code object of `fn` when it is a Python function (as the compiler writes them), else
-    None: what the code object of a compiled (e.g. Cython) function shows is not what it does, so
-    nothing may be concluded from it (a function known only that way is never tried optimistically,
-    and its words are not kept)."""
-    return fn.__code__ if type(fn) is _FunctionType else None
+    """The code object of `fn` when it is a Python function that closes over nothing (as the
+    compiler writes them), else None: what the code object of a compiled (e.g. Cython) function
+    shows is not what it does, nor is a closure's (a wrapper made by a decorator: what it calls
+    is a free variable), so nothing may be concluded from it (a function known only that way is
+    never tried optimistically, and its words are not kept).  Only the fallback for a module
+    without the compiler's tables (TESTS_MISSING, WORDS_READ) reads it."""
+    return fn.__code__ if type(fn) is _FunctionType and fn.__closure__ is None else None

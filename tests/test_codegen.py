@@ -10,7 +10,13 @@ import pytest
 
 from hgl.compiler.pipeline import compile_source
 from hgl.compiler.front.source import Source
+from hgl.runtime import load
 from hgl.runtime.api import load_module_source
+from hgl.runtime.explain import NODE_TYPES as EXPLAIN_NODES
+from hgl.runtime.explain import _constants, _reads_proposal
+from hgl.runtime.logic import code_names
+
+from .conftest import ROOT
 
 DATA = Path(__file__).parent / "data"
 GOLDEN = Path(__file__).parent / "golden" / "compiler"
@@ -167,7 +173,8 @@ def test_hostile_source_name_is_a_literal():
     assert module.SOURCE == 'x"\n__import__("os")\n#'
 
 
-@pytest.mark.parametrize("name", ["options", "rules", "known", "explain", "source", "inputs", "flags"])
+@pytest.mark.parametrize("name", ["options", "rules", "known", "explain", "source", "inputs", "flags", "tests_missing",
+                                  "words_read", "reads_proposal"])
 def test_a_set_named_like_a_module_table_does_not_replace_it(name):
     """A definition's set becomes a constant named after it, but never one of the module's own tables."""
     text = SMALL.read_text(encoding="utf-8").replace(
@@ -179,4 +186,42 @@ def test_a_set_named_like_a_module_table_does_not_replace_it(name):
     exec(compile(code, "<generated>", "exec"), namespace)  # noqa: S102 - the compiler's own output
     assert isinstance(namespace["OPTIONS"], dict) and isinstance(namespace["RULES"], tuple)
     assert isinstance(namespace["KNOWN"], dict) and isinstance(namespace["EXPLAIN"], dict)
+    assert isinstance(namespace["TESTS_MISSING"], frozenset) and isinstance(namespace["READS_PROPOSAL"], frozenset)
+    assert isinstance(namespace["WORDS_READ"], dict)
     assert f"{name.upper()}_2 = frozenset(" in code
+
+
+# ---------------------------------------------------------------- what the compiler states of its functions
+SHIPPED = sorted((ROOT / "guidelines").glob("*.hgl")) + sorted((ROOT / "guidelines" / "examples").glob("*.hgl"))
+
+
+def _tests(tree):
+    """Every test in an EXPLAIN tree."""
+    if callable(tree) and type(tree) not in EXPLAIN_NODES:
+        yield tree
+    elif type(tree) in EXPLAIN_NODES:
+        for name in tree.__dataclass_fields__:
+            yield from _tests(getattr(tree, name))
+    elif type(tree) in (tuple, dict):
+        for x in (tree.values() if type(tree) is dict else tree):
+            yield from _tests(x)
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_stated_facts_are_what_the_code_shows(path):
+    """TESTS_MISSING, WORDS_READ and READS_PROPOSAL (which the runtime looks up by name, rather
+    than reading code objects) say of the functions the compiler wrote what their code shows:
+    the functions whose code calls is_missing; the names each test of the words reads (the
+    strings of its code that name an input, parameter or definition); whether it reads the
+    proposal."""
+    m = load(path, use_cache=False).module
+    assert m.TESTS_MISSING == {n for n in m.KNOWN if "is_missing" in code_names(getattr(m, n).__code__)}
+    universe = {s.name for s in m.INPUTS + m.PARAMETERS} | {d.name for d in m.DEFINITIONS} | {"today"}
+    for name, names in m.WORDS_READ.items():
+        code = getattr(m, name).__code__
+        assert names == tuple(sorted(_constants(code) & universe)), name
+        assert (name in m.READS_PROPOSAL) == _reads_proposal(code), name
+    assert m.READS_PROPOSAL <= m.WORDS_READ.keys()
+    tests = list(_tests(m.EXPLAIN))
+    assert tests and {fn.__name__ for fn in tests} == m.WORDS_READ.keys()
+    assert all(getattr(m, fn.__name__) is fn for fn in tests)

@@ -20,13 +20,13 @@ from hgl.compiler.python.exprs import RUNTIME_NAMES, Plain, ThreeValued
 from hgl.compiler.python.layout import Call, Kw, Lam, Lit, Seq, dict_of, flat, render, tuple_of
 from hgl.runtime.explain import NODE_TYPES as EXPLAIN_NODES
 
-VERSION = "0.4.0"  # when the shape of the output changes, also change hgl.runtime.api.CACHE_TAG
+VERSION = "0.5.0"  # when the shape of the output changes, also change hgl.runtime.api.CACHE_TAG
 RULE_LINE = "# " + "-" * 62
 # the module's own names: a constant named after a definition never takes one of them
 MODULE_NAMES = frozenset((
     "GUIDELINE", "PROVENANCE", "STRENGTHS", "EVIDENCE", "VOCABULARIES", "OPTIONS", "FLAGS", "INPUTS", "PARAMETERS",
     "DEFINITIONS", "CONSTRAINTS", "SECTIONS", "GOVERNING_ORDER", "ROLE_ORDER", "ROLES", "KINDS", "GOVERNED_KINDS", "USES_TODAY", "RULES", "EXPLAIN", "KNOWN",
-    "SOURCE", "SOURCE_SHA256", "HGL_VERSION", "FHIR", "READS"))
+    "SOURCE", "SOURCE_SHA256", "HGL_VERSION", "FHIR", "READS", "TESTS_MISSING", "WORDS_READ", "READS_PROPOSAL"))
 
 
 class _Module:
@@ -45,6 +45,8 @@ class _Module:
         self.plain = Plain(self.constant)
         self.known: list[tuple[str, str, object]] = []  # (function name, lambda args, plain doc)
         self.reads: list[tuple[str, frozenset]] = []  # (function name, the names it reads)
+        self.missing: list[str] = []  # the functions above whose code tests for a missing value
+        self.tests: dict[str, tuple] = {}  # an explanation's test, as code -> (its name, its expression)
         self.table = explanation_table(program)
         # never a constant's name: the module's tables, the rules' records, the shared explanations
         self.reserved = MODULE_NAMES | {f"RULE_{r.name}" for r in program.rules} | {
@@ -145,6 +147,8 @@ class _Module:
         self.put("    return ", self.code.code(expr), indent=4)
         self.known.append((name, args, self.plain.code(expr)))
         self.reads.append((name, p.names_read(expr)))
+        if any(isinstance(x, p.IsMissing) for x in p.walk(expr)):
+            self.missing.append(name)
 
     def _definitions(self):
         for d in self.p.definitions:
@@ -239,6 +243,14 @@ class _Module:
             docs[name] = [self._tree(c) for c in list(when) + [c for b in branches for c in b[0]]]
             for d in docs[name]:
                 uses[flat(d)] = uses.get(flat(d), 0) + 1
+        words = {name: [self._tree(w) for _, w in branches] for name, (_, branches) in table["rules"].items()}
+        tops = [(Lit(k), self._tree(table[k])) for k in ("symbols", "labels", "defs")]
+        # the tests of the words, each written once as a named function (what they read: WORDS_READ)
+        self.w("# Each test the words ask, written once: (the case's values, the proposal) -> its truth.")
+        for i, (name, code, _expr) in enumerate(self.tests.values()):
+            self.w(*(["", ""] if i else []), f"def {name}(e, P):")
+            self.put("    return ", code, indent=4)
+        self.w("", "")
         shared: dict[str, str] = {}
         for name, items in docs.items():
             for k, d in enumerate(items):
@@ -250,14 +262,21 @@ class _Module:
         for name, (when, branches) in table["rules"].items():
             items = iter(shared.get(flat(d), d) for d in docs[name])
             rules[name] = tuple_of([tuple_of([next(items) for _ in when]), tuple_of(
-                tuple_of([tuple_of([next(items) for _ in guards]), self._tree(words)]) for guards, words in branches)])
-        self.put("EXPLAIN = ", dict_of([
-            (Lit("symbols"), self._tree(table["symbols"])), (Lit("labels"), self._tree(table["labels"])),
-            (Lit("defs"), self._tree(table["defs"])), (Lit("rules"), dict_of((Lit(k), v) for k, v in rules.items()))]))
+                tuple_of([tuple_of([next(items) for _ in guards]), w])
+                for (guards, _), w in zip(branches, words[name]))])
+        self.put("EXPLAIN = ", dict_of(tops + [(Lit("rules"), dict_of((Lit(k), v) for k, v in rules.items()))]))
+
+    def _test(self, expr) -> str:
+        """The name of the function testing `expr` for the words (one per distinct code)."""
+        code = self.code.code(expr)
+        got = self.tests.get(flat(code))
+        if got is None:
+            got = self.tests[flat(code)] = (f"words_{len(self.tests) + 1}", code, expr)
+        return got[0]
 
     def _tree(self, tree):
         if isinstance(tree, Test):
-            return Lam("e, P", self.code.code(tree.expr))
+            return self._test(tree.expr)
         if isinstance(tree, EXPLAIN_NODES):
             return Call(type(tree).__name__, [self._tree(getattr(tree, name)) for name in _field_names(type(tree))])
         if isinstance(tree, tuple):
@@ -272,6 +291,18 @@ class _Module:
                "# has its own entry): the completion search (hgl.runtime.completion) recomputes only what a",
                "# condition reads.")
         self.put("READS = ", dict_of((Lit(name), _names(names)) for name, names in self.reads))
+        self.w("", "# What the runtime must not guess from code objects (a wrapper's or a compiled function's do",
+               "# not show it): the functions above that test for a missing value (never tried with their plain",
+               "# variant on a case with missing values, hgl.runtime.logic.plain_to_try), and what each test of",
+               "# the words reads: the names, and whether it reads the proposal (the keys of the words kept,",
+               "# hgl.runtime.explain).")
+        self.put("TESTS_MISSING = ", Call("frozenset", [Seq("{", "}", [Lit(n) for n in sorted(self.missing)])])
+                 if self.missing else "frozenset()")
+        self.put("WORDS_READ = ", dict_of((Lit(name), _names(p.names_read(expr)))
+                                          for name, _code, expr in self.tests.values()))
+        proposal = sorted(name for name, _code, expr in self.tests.values() if _reads_proposal(expr))
+        self.put("READS_PROPOSAL = ", Call("frozenset", [Seq("{", "}", [Lit(n) for n in proposal])])
+                 if proposal else "frozenset()")
 
     def _fast_path(self):
         self.w("", "", "# " + "=" * 30 + " fast path " + "=" * 30,
@@ -284,6 +315,11 @@ class _Module:
 @functools.cache
 def _field_names(cls) -> tuple[str, ...]:
     return tuple(f.name for f in fields(cls))
+
+
+def _reads_proposal(expr) -> bool:
+    """Whether an expression's code reads the proposal `P` (`x is preferred`, `any ... option`)."""
+    return any(isinstance(x, (p.HasRole, p.AnyOption)) for x in p.walk(expr))
 
 
 def _role(name: str, label: str, negative: bool) -> Call:
