@@ -388,11 +388,9 @@ class Renderer(MissingWords):
         names = self._reads(phrase, codes=codes)
         by_proposal = False
         for c in codes:
-            if c is None or c is True:
+            if c is None:
                 by_proposal = True
                 break
-            if c is False:
-                continue
             seen = self._code_reads.get(c)
             if seen is None:
                 seen = self._code_reads[c] = _reads_proposal(c)
@@ -456,7 +454,7 @@ class Renderer(MissingWords):
         to (whether a test reads the proposal: _reads_proposal), and None for an `any ... option`
         test (its words name the proposed options).  A module with the compiler's tables
         (WORDS_READ, READS_PROPOSAL) says what each test reads, by its name: then `codes` gets
-        whether it reads the proposal, and a test the tables do not name is not known here;
+        None for one that reads the proposal, and a test the tables do not name is not known here;
         only a module without them has the code objects read (python_code)."""
         codes = [] if codes is None else codes
         stated = self._stated
@@ -474,7 +472,8 @@ class Renderer(MissingWords):
                 if names is None:
                     return None  # not a test the compiler wrote: what it reads cannot be told
                 out.update(names)
-                codes.append(name in stated[1])
+                if name in stated[1]:
+                    codes.append(None)  # it reads the proposal
             elif callable(node):
                 code = python_code(node)
                 if code is None:
